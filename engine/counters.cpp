@@ -1,0 +1,45 @@
+#include "counters.h"
+
+#include <fmt/format.h>
+
+namespace tripline {
+
+void CounterSnapshot::add(const Counters& c) {
+#define TRIPLINE_ADD(field, name) field += c.field.get();
+  TRIPLINE_COUNTERS(TRIPLINE_ADD)
+#undef TRIPLINE_ADD
+  for (size_t i = 0; i < std::size(decode_error); ++i) decode_error[i] += c.decode_error[i].get();
+}
+
+std::string CounterSnapshot::to_text() const {
+  std::string out;
+#define TRIPLINE_TEXT(field, name) out += fmt::format("{:<24} {}\n", name, field);
+  TRIPLINE_COUNTERS(TRIPLINE_TEXT)
+#undef TRIPLINE_TEXT
+  for (size_t i = 1; i < std::size(decode_error); ++i) {
+    if (decode_error[i] == 0) continue;
+    out += fmt::format("{:<24} {}\n",
+                       fmt::format("decode_error.{}", to_string(static_cast<DecodeError>(i))),
+                       decode_error[i]);
+  }
+  return out;
+}
+
+std::string CounterSnapshot::to_json() const {
+  std::string out = "{";
+#define TRIPLINE_JSON(field, name) out += fmt::format("\"{}\":{},", name, field);
+  TRIPLINE_COUNTERS(TRIPLINE_JSON)
+#undef TRIPLINE_JSON
+  out += "\"decode_error\":{";
+  bool first = true;
+  for (size_t i = 1; i < std::size(decode_error); ++i) {
+    if (decode_error[i] == 0) continue;
+    out += fmt::format("{}\"{}\":{}", first ? "" : ",", to_string(static_cast<DecodeError>(i)),
+                       decode_error[i]);
+    first = false;
+  }
+  out += "}}";
+  return out;
+}
+
+}  // namespace tripline

@@ -1,0 +1,69 @@
+// Per-worker counters: each worker is the only writer of its own set (relaxed
+// atomic load+store, no locked instructions); readers merge all sets into a
+// snapshot at any time (end of replay, SIGUSR1, tests).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "decode.h"
+
+namespace tripline {
+
+// X-macro: every scalar counter once, with its printed name.
+#define TRIPLINE_COUNTERS(X)                                                     \
+  X(packets, "packets")                                                          \
+  X(bytes, "bytes")                                                              \
+  X(verdict_accept, "verdict_accept")                                            \
+  X(verdict_drop, "verdict_drop")                                                \
+  X(verdict_reject, "verdict_reject")                                            \
+  X(verdict_marked, "verdict_marked")                                            \
+  X(decode_errors, "decode_errors")                                              \
+  X(not_ip, "not_ip")                                                            \
+  X(fragments, "fragments")                                                      \
+  X(fragments_unmatched, "fragments_unmatched")                                  \
+  X(flows_created, "flows_created")                                              \
+  X(flows_ended, "flows_ended")                                                  \
+  X(flows_timed_out, "flows_timed_out")                                          \
+  X(flows_evicted, "flows_evicted")                                              \
+  X(events_written, "events_written")                                            \
+  X(events_dropped, "events_dropped")                                            \
+  X(nfq_batches, "nfq_recv_batches")                                             \
+  X(nfq_enobufs, "nfq_enobufs")                                                  \
+  X(nfq_verdict_errors, "nfq_verdict_errors")                                    \
+  X(nfq_verdict_msgs, "nfq_verdict_msgs")
+
+class Counter {
+ public:
+  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+struct CounterSnapshot;
+
+struct Counters {
+#define TRIPLINE_DECLARE(field, name) Counter field;
+  TRIPLINE_COUNTERS(TRIPLINE_DECLARE)
+#undef TRIPLINE_DECLARE
+  Counter decode_error[static_cast<size_t>(DecodeError::kCount)];
+};
+
+struct CounterSnapshot {
+#define TRIPLINE_DECLARE(field, name) uint64_t field = 0;
+  TRIPLINE_COUNTERS(TRIPLINE_DECLARE)
+#undef TRIPLINE_DECLARE
+  uint64_t decode_error[static_cast<size_t>(DecodeError::kCount)] = {};
+
+  void add(const Counters& c);
+  // "name value" lines, zero decode reasons omitted; stable order.
+  std::string to_text() const;
+  // One JSON object {"packets": N, ..., "decode_error": {"ipv4_truncated": N}}.
+  std::string to_json() const;
+};
+
+}  // namespace tripline

@@ -1,0 +1,2 @@
+// STUB: being written by the lead. Replace entirely.
+#include "eve.h"

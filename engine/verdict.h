@@ -1,0 +1,32 @@
+// What the pipeline decides for one packet: a verdict, an optional packet mark,
+// and a short reason that verdict and event output carry.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace tripline {
+
+enum class Verdict : uint8_t {
+  Accept,  // let it pass
+  Drop,    // silently discard
+  Reject,  // discard and make the sender fail fast (RST / ICMP unreachable)
+};
+
+// "accept", "drop", "reject"
+std::string_view to_string(Verdict v);
+std::optional<Verdict> parse_verdict(std::string_view text);
+
+struct Decision {
+  Verdict verdict = Verdict::Accept;
+  uint32_t mark = 0;   // packet mark to set with the verdict when has_mark
+  bool has_mark = false;
+  // Why: "default", "decode-error", "fragment", "flow", ... Points at static or
+  // configuration-owned storage that outlives every packet.
+  std::string_view reason = "default";
+
+  friend bool operator==(const Decision&, const Decision&) = default;
+};
+
+}  // namespace tripline

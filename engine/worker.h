@@ -1,0 +1,58 @@
+// The packet pipeline of one worker: decode -> flow table -> stages -> decision,
+// plus flow-end events and counters. Live, one worker serves one NFQUEUE; in
+// replay one worker reads the whole file. Same code either way.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "config.h"
+#include "counters.h"
+#include "decode.h"
+#include "eve.h"
+#include "event_writer.h"
+#include "flow_table.h"
+#include "stage.h"
+#include "verdict.h"
+
+namespace tripline {
+
+class Worker final : public FlowObserver {
+ public:
+  // events may be null (no event log).
+  Worker(std::shared_ptr<const Config> cfg, unsigned index, EventWriter* events);
+
+  void add_stage(std::unique_ptr<Stage> stage);
+
+  // Judges one packet. Always returns a decision; never throws.
+  Decision process(LinkType link, std::span<const uint8_t> bytes, Timestamp now);
+  // Expires timed-out flows. process() does this itself as the clock moves;
+  // the live source also calls it when idle.
+  void tick(Timestamp now);
+  // Ends all flows (reason shutdown).
+  void shutdown(Timestamp now);
+
+  Counters& counters() { return counters_; }
+  const FlowTable& flows() const { return flows_; }
+  unsigned index() const { return index_; }
+  const Config& config() const { return *cfg_; }
+
+  void on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) override;
+
+ private:
+  void emit(std::string line);
+  void count_verdict(const Decision& d);
+
+  std::shared_ptr<const Config> cfg_;
+  unsigned index_;
+  EventWriter* events_;
+  Counters counters_;
+  FlowTable flows_;
+  std::vector<std::unique_ptr<Stage>> stages_;
+  EveBuilder eve_;
+  Timestamp last_tick_ = 0;
+  uint64_t frame_ = 0;
+};
+
+}  // namespace tripline

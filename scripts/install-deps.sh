@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package tripline needs to build, test and benchmark.
+# Idempotent: apt-get only runs when something is missing.
+set -euo pipefail
+PKGS=(
+  build-essential cmake pkg-config ninja-build
+  libnetfilter-queue-dev libmnl-dev libpcap-dev libldns-dev liblua5.4-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev rapidjson-dev
+  libabsl-dev libconcurrentqueue-dev libxxhash-dev nlohmann-json3-dev
+  iproute2 iptables nftables dnsmasq-base curl dnsutils netcat-openbsd
+  tshark python3-scapy python3 procps
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections || true
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
