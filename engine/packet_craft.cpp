@@ -1,0 +1,2 @@
+// STUB: being implemented (decode helper). Replace entirely.
+#include "packet_craft.h"
