@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -29,12 +30,20 @@ struct ReplayOptions {
 struct ReplayResult {
   CounterSnapshot counters;
   uint64_t frames = 0;
-  double seconds = 0;  // wall time spent reading and judging
+  double seconds = 0;      // wall time spent reading and judging
+  bool truncated = false;  // the file ended in the middle of a record
+  std::string error;       // libpcap's words when truncated
 };
 
+class Worker;
+// Adds the configured stages to a worker (shared by live and replay).
+using StageFactory = std::function<void(Worker&)>;
+
 // Throws ReplayError when the file cannot be opened or its link type is not
-// supported. A file truncated mid-record ends the replay with what was read
-// (counted as decode error link_truncated for the partial frame) and a warning.
-ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions& opts);
+// supported. A file that ends mid-record ends the replay with what was read;
+// result.truncated says so. The micro-second/nano-second pcap formats and
+// pcapng are all read (libpcap).
+ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions& opts,
+                         const StageFactory& stages = {});
 
 }  // namespace tripline

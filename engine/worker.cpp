@@ -1,2 +1,109 @@
-// STUB: being written by the lead. Replace entirely.
 #include "worker.h"
+
+namespace tripline {
+namespace {
+
+// How often (in clock time) process() sweeps the flow table for timeouts.
+constexpr Timestamp kTickInterval = kNsPerSec;
+
+}  // namespace
+
+Worker::Worker(std::shared_ptr<const Config> cfg, unsigned index, EventWriter* events)
+    : cfg_(std::move(cfg)), index_(index), events_(events), flows_(cfg_->flows, this) {}
+
+void Worker::add_stage(std::unique_ptr<Stage> stage) { stages_.push_back(std::move(stage)); }
+
+void Worker::count_verdict(const Decision& d) {
+  switch (d.verdict) {
+    case Verdict::Accept:
+      counters_.verdict_accept.add();
+      break;
+    case Verdict::Drop:
+      counters_.verdict_drop.add();
+      break;
+    case Verdict::Reject:
+      counters_.verdict_reject.add();
+      break;
+  }
+  if (d.has_mark) counters_.verdict_marked.add();
+}
+
+Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestamp now) {
+  ++frame_;
+  counters_.packets.add();
+  counters_.bytes.add(bytes.size());
+  if (now - last_tick_ >= kTickInterval) tick(now);
+
+  Decision decision{cfg_->queue.default_verdict, 0, false, "default"};
+  Decoded pkt;
+  DecodeError err = decode(link, bytes, pkt);
+  if (err != DecodeError::None) {
+    if (err == DecodeError::NotIp) {
+      counters_.not_ip.add();
+      decision.reason = "not-ip";
+    } else {
+      counters_.decode_errors.add();
+      counters_.decode_error[static_cast<size_t>(err)].add();
+      decision.reason = "malformed";
+    }
+    count_verdict(decision);
+    return decision;
+  }
+  if (pkt.is_fragment) counters_.fragments.add();
+
+  FlowTable::Result tracked = flows_.track(pkt, now);
+  if (!tracked.flow) {  // a non-first fragment of no flow we know
+    counters_.fragments_unmatched.add();
+    decision.reason = "fragment-unmatched";
+    count_verdict(decision);
+    return decision;
+  }
+  Flow& flow = *tracked.flow;
+  if (tracked.created) counters_.flows_created.add();
+  if (flow.decided) decision = flow.decision;
+
+  // A non-first fragment carries no upper-layer header: it shares its flow's fate.
+  if (pkt.is_fragment && !pkt.has_ports) {
+    count_verdict(decision);
+    return decision;
+  }
+
+  PacketContext ctx{pkt, flow, tracked.created, tracked.dir, now, frame_, decision};
+  for (auto& stage : stages_) {
+    if (!stage->likes(ctx)) continue;
+    if (stage->inspect(ctx) == Next::Stop) break;
+  }
+  // The flow keeps what a stage decided for it; a new flow nobody decided for
+  // keeps the default (a packet-only decision does not stick).
+  if (ctx.flow_decided || !flow.decided) {
+    flow.decision = ctx.flow_decided ? ctx.decision : decision;
+    flow.decided = true;
+  }
+  count_verdict(ctx.decision);
+  return ctx.decision;
+}
+
+void Worker::tick(Timestamp now) {
+  last_tick_ = now;
+  flows_.expire(now);
+}
+
+void Worker::shutdown(Timestamp now) { flows_.flush(now); }
+
+void Worker::on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) {
+  counters_.flows_ended.add();
+  if (reason == FlowEndReason::Timeout) counters_.flows_timed_out.add();
+  if (reason == FlowEndReason::Evicted) counters_.flows_evicted.add();
+  for (auto& stage : stages_) stage->on_flow_end(flow, reason, now);
+  if (events_) emit(eve_.flow_event(flow, reason, now));
+}
+
+void Worker::emit(std::string line) {
+  if (events_->submit(std::move(line))) {
+    counters_.events_written.add();
+  } else {
+    counters_.events_dropped.add();
+  }
+}
+
+}  // namespace tripline
