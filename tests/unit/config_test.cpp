@@ -1,0 +1,95 @@
+#include "config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace tripline {
+namespace {
+
+// Errors must say where (file:line) and what key; their wording is free.
+#define EXPECT_PREFIX(text, prefix) EXPECT_EQ((text).rfind(prefix, 0), 0u) << (text)
+
+std::string error_of(const std::string& text) {
+  try {
+    Config::load_string(text, "t.toml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, DefaultsWithoutFile) {
+  Config c = Config::defaults();
+  EXPECT_EQ(c.queue.first, 0);
+  EXPECT_EQ(c.queue.count, 1);
+  EXPECT_TRUE(c.queue.fail_open);
+  EXPECT_EQ(c.queue.default_verdict, Verdict::Accept);
+  EXPECT_TRUE(c.network.inside.contains(*IpAddr::parse("192.168.1.1")));
+  EXPECT_TRUE(c.network.inside.contains(*IpAddr::parse("100.64.0.1")));
+  EXPECT_TRUE(c.network.inside.contains(*IpAddr::parse("fd12::1")));
+  EXPECT_TRUE(c.network.inside.contains(*IpAddr::parse("fe80::1")));
+  EXPECT_FALSE(c.network.inside.contains(*IpAddr::parse("8.8.8.8")));
+  EXPECT_FALSE(c.network.inside.contains(*IpAddr::parse("2001:db8::1")));
+}
+
+TEST(Config, ReadsEverySection) {
+  Config c = Config::load_string(R"(
+[queue]
+first = 3
+count = 2
+fail_open = false
+copy_range = 256
+default_verdict = "drop"
+
+[network]
+inside = ["10.9.0.0/16", "fd00::/8"]
+
+[flows]
+udp = 5
+tcp_established = 7.5
+capacity = 100
+
+[log]
+events = "/tmp/e.json"
+)",
+                                 "t.toml");
+  EXPECT_EQ(c.queue.first, 3);
+  EXPECT_EQ(c.queue.count, 2);
+  EXPECT_FALSE(c.queue.fail_open);
+  EXPECT_EQ(c.queue.copy_range, 256u);
+  EXPECT_EQ(c.queue.default_verdict, Verdict::Drop);
+  EXPECT_TRUE(c.network.inside.contains(*IpAddr::parse("10.9.1.1")));
+  EXPECT_FALSE(c.network.inside.contains(*IpAddr::parse("10.8.1.1")));  // replaces the default
+  EXPECT_EQ(c.flows.udp, seconds(5));
+  EXPECT_EQ(c.flows.tcp_established, seconds(7.5));
+  EXPECT_EQ(c.flows.capacity, 100u);
+  EXPECT_EQ(c.log.events, "/tmp/e.json");
+}
+
+TEST(Config, ErrorsNameFileLineAndKey) {
+  EXPECT_PREFIX(error_of("[queue]\nfirst = 1\nfrist = 2\n"), "t.toml:3: queue.frist");
+  EXPECT_PREFIX(error_of("\n[queue]\ncount = \"two\"\n"), "t.toml:3: queue.count");
+  EXPECT_PREFIX(error_of("[queue]\nfirst = 70000\n"), "t.toml:2: queue.first");
+  EXPECT_PREFIX(error_of("[network]\ninside = [\"10.0.0.0/8\",\n  \"10.0.0.0/40\"]\n"), "t.toml:3: network.inside");
+  EXPECT_PREFIX(error_of("[queue]\ndefault_verdict = \"maybe\"\n"), "t.toml:2: queue.default_verdict");
+  EXPECT_PREFIX(error_of("[bogus]\nx = 1\n"), "t.toml:1: [bogus]");
+  EXPECT_PREFIX(error_of("[flows]\nudp = -1\n"), "t.toml:2: flows.udp");
+  EXPECT_PREFIX(error_of("[queue]\nfail_open = 1\n"), "t.toml:2: queue.fail_open");
+  EXPECT_PREFIX(error_of("[queue]\ncount = 0\n"), "t.toml:2: queue.count");
+  EXPECT_PREFIX(error_of("queue = 3\n"), "t.toml:1: queue");
+  // TOML syntax errors carry the line too.
+  EXPECT_PREFIX(error_of("[queue]\nfirst = = 1\n"), "t.toml:2: ");
+}
+
+TEST(Config, MissingFileIsAClearError) {
+  try {
+    Config::load_file("/nonexistent/tripline.toml");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/tripline.toml"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace tripline
