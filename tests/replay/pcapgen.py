@@ -1,0 +1,45 @@
+"""Small helpers the replay cases use to write deterministic pcaps with scapy."""
+import sys
+
+from scapy.all import (ARP, Dot1Q, Ether, ICMP, IP, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
+                       IPv6ExtHdrHopByHop, Raw, TCP, UDP, ICMPv6EchoRequest, ICMPv6EchoReply,
+                       fragment, fragment6, wrpcap)
+
+T0 = 1767225600.0  # 2026-01-01T00:00:00Z
+
+
+class Timeline:
+    """Packets with strictly increasing times (10 ms apart unless told)."""
+
+    def __init__(self):
+        self.t = T0
+        self.pkts = []
+
+    def add(self, pkt, gap=0.01):
+        self.t += gap
+        pkt.time = self.t
+        self.pkts.append(pkt)
+        return pkt
+
+    def write(self, linktype=None):
+        out = sys.argv[1]
+        wrpcap(out, self.pkts, linktype=linktype)
+
+
+def tcp_session(tl, wrap, cli, srv, sport, dport, data_up=b"GET / HTTP/1.0\r\n\r\n",
+                data_down=b"HTTP/1.0 200 OK\r\n\r\nhello", close="fin", ipcls=IP):
+    """Handshake, one request, one response, then FIN both ways or RST."""
+    c, s = 1000, 5000
+    tl.add(wrap(ipcls(src=cli, dst=srv) / TCP(sport=sport, dport=dport, flags="S", seq=c)))
+    tl.add(wrap(ipcls(src=srv, dst=cli) / TCP(sport=dport, dport=sport, flags="SA", seq=s, ack=c + 1)))
+    tl.add(wrap(ipcls(src=cli, dst=srv) / TCP(sport=sport, dport=dport, flags="A", seq=c + 1, ack=s + 1)))
+    tl.add(wrap(ipcls(src=cli, dst=srv) / TCP(sport=sport, dport=dport, flags="PA", seq=c + 1, ack=s + 1) / data_up))
+    c += 1 + len(data_up)
+    tl.add(wrap(ipcls(src=srv, dst=cli) / TCP(sport=dport, dport=sport, flags="PA", seq=s + 1, ack=c) / data_down))
+    s += 1 + len(data_down)
+    if close == "rst":
+        tl.add(wrap(ipcls(src=cli, dst=srv) / TCP(sport=sport, dport=dport, flags="R", seq=c)))
+        return
+    tl.add(wrap(ipcls(src=cli, dst=srv) / TCP(sport=sport, dport=dport, flags="FA", seq=c, ack=s)))
+    tl.add(wrap(ipcls(src=srv, dst=cli) / TCP(sport=dport, dport=sport, flags="FA", seq=s, ack=c + 1)))
+    tl.add(wrap(ipcls(src=cli, dst=srv) / TCP(sport=sport, dport=dport, flags="A", seq=c + 1, ack=s + 1)))
