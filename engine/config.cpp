@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <filesystem>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -117,6 +120,46 @@ void read_queue(TableReader& r, QueueConfig& q) {
   }
 }
 
+// "10.0.0.53", "10.0.0.53:5353", "fd00::53", "[fd00::53]:5353".
+std::optional<ResolverAddr> parse_resolver(std::string_view text) {
+  ResolverAddr r;
+  std::string_view host = text;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    auto rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port = rest.substr(1);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    auto colon = text.find(':');
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  auto addr = IpAddr::parse(host);
+  if (!addr) return std::nullopt;
+  r.addr = *addr;
+  if (!port.empty() || (text.size() && text.back() == ':')) {
+    unsigned value = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (port.empty() || ec != std::errc() || p != port.data() + port.size() || value == 0 ||
+        value > 65535)
+      return std::nullopt;
+    r.port = static_cast<uint16_t>(value);
+  }
+  return r;
+}
+
+// Relative list paths are relative to the config file's folder.
+std::string relative_to(const std::string& config_file, const std::string& path) {
+  std::filesystem::path p(path);
+  if (p.is_absolute() || config_file.empty() || config_file.front() == '<') return path;
+  return (std::filesystem::path(config_file).parent_path() / p).lexically_normal().string();
+}
+
 }  // namespace
 
 Config Config::defaults() {
@@ -172,6 +215,69 @@ Config Config::load_string(std::string_view text, const std::string& name) {
            f.capacity = *v;
          }
          if (auto v = r.get<uint32_t>("fragments")) f.fragments = *v;
+       }},
+      {"dns",
+       [&](TableReader& r) {
+         auto& d = c.dns;
+         r.get_strings("resolvers", [&](const std::string& s, const toml::node& n) {
+           auto res = parse_resolver(s);
+           if (!res)
+             r.fail(n, "resolvers",
+                    fmt::format("\"{}\" is not an address, address:port or [v6]:port", s));
+           d.resolvers.push_back(*res);
+         });
+         if (auto v = r.get<std::string>("scope")) {
+           if (*v == "client") d.scope = DnsScope::Client;
+           else if (*v == "global") d.scope = DnsScope::Global;
+           else r.fail(r.node("scope"), "scope", "expected \"client\" or \"global\"");
+         }
+         if (auto v = r.get<uint32_t>("min_ttl")) d.min_ttl = *v;
+         if (auto v = r.get<uint32_t>("max_ttl")) d.max_ttl = *v;
+         if (d.min_ttl > d.max_ttl) r.fail(r.node("min_ttl"), "min_ttl", "is above max_ttl");
+         if (auto v = r.get<uint32_t>("grace")) d.grace = *v;
+         if (auto v = r.get<uint32_t>("max_entries")) d.max_entries = *v;
+         if (auto v = r.get<uint32_t>("max_addrs_per_name")) d.max_addrs_per_name = *v;
+         if (auto v = r.get<uint32_t>("max_outstanding")) d.max_outstanding = *v;
+         if (auto v = r.get_seconds("query_timeout")) d.query_timeout = *v;
+         if (auto v = r.get<std::string>("state_file")) d.state_file = relative_to(name, *v);
+         if (auto v = r.get<uint32_t>("save_interval")) d.save_interval = *v;
+         r.get_strings("block_lists", [&](const std::string& s, const toml::node&) {
+           d.block_lists.push_back(relative_to(name, s));
+         });
+         r.get_strings("allow_lists", [&](const std::string& s, const toml::node&) {
+           d.allow_lists.push_back(relative_to(name, s));
+         });
+         if (auto v = r.get<std::string>("block_mode")) {
+           if (*v == "null") d.block_mode = BlockMode::Null;
+           else if (*v == "nxdomain") d.block_mode = BlockMode::Nxdomain;
+           else if (*v == "drop") d.block_mode = BlockMode::Drop;
+           else r.fail(r.node("block_mode"), "block_mode",
+                       "expected \"null\", \"nxdomain\" or \"drop\"");
+         }
+       }},
+      {"egress",
+       [&](TableReader& r) {
+         auto& e = c.egress;
+         if (auto v = r.get<std::string>("mode")) {
+           if (*v == "off") e.mode = EgressMode::Off;
+           else if (*v == "monitor") e.mode = EgressMode::Monitor;
+           else if (*v == "enforce") e.mode = EgressMode::Enforce;
+           else r.fail(r.node("mode"), "mode", "expected \"off\", \"monitor\" or \"enforce\"");
+         }
+         if (auto v = r.get<std::string>("action")) {
+           if (*v == "drop") e.action = Verdict::Drop;
+           else if (*v == "reject") e.action = Verdict::Reject;
+           else r.fail(r.node("action"), "action", "expected \"drop\" or \"reject\"");
+         }
+         r.get_strings("allow", [&](const std::string& s, const toml::node& n) {
+           auto cidr = Cidr::parse(s);
+           if (!cidr) r.fail(n, "allow", fmt::format("\"{}\" is not a CIDR", s));
+           e.allow.add(*cidr);
+         });
+         if (auto v = r.get<uint32_t>("reject_mark")) {
+           if (*v == 0) r.fail(r.node("reject_mark"), "reject_mark", "must not be 0");
+           e.reject_mark = *v;
+         }
        }},
       {"log",
        [&](TableReader& r) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "cidr_set.h"
 #include "timestamp.h"
@@ -45,11 +46,49 @@ struct LogConfig {
   uint32_t queue_events = 65536;  // writer queue bound; overflow is counted and dropped
 };
 
+// A resolver tripline trusts: answers from it may open addresses.
+struct ResolverAddr {
+  IpAddr addr;
+  uint16_t port = 53;
+  friend bool operator==(const ResolverAddr&, const ResolverAddr&) = default;
+};
+
+enum class DnsScope : uint8_t { Client, Global };
+enum class BlockMode : uint8_t { Null, Nxdomain, Drop };
+
+struct DnsConfig {
+  std::vector<ResolverAddr> resolvers;  // "10.0.0.53", "10.0.0.53:5353", "[fd00::53]:53"
+  DnsScope scope = DnsScope::Client;    // client: only the client that resolved may connect
+  uint32_t min_ttl = 60;                // clamp of answer TTLs, seconds
+  uint32_t max_ttl = 86400;
+  uint32_t grace = 30;                  // seconds an expired address stays open
+  uint32_t max_entries = 262144;        // cache bound; the soonest-expiring go first
+  uint32_t max_addrs_per_name = 64;
+  uint32_t max_outstanding = 4096;      // unanswered queries remembered per worker
+  Timestamp query_timeout = seconds(10);
+  std::string state_file;               // cache survives restarts here ("" = not saved)
+  uint32_t save_interval = 60;          // seconds between periodic saves
+  std::vector<std::string> block_lists; // files: hosts, one name per line, ||name^
+  std::vector<std::string> allow_lists;
+  BlockMode block_mode = BlockMode::Null;
+};
+
+enum class EgressMode : uint8_t { Off, Monitor, Enforce };
+
+struct EgressConfig {
+  EgressMode mode = EgressMode::Off;
+  Verdict action = Verdict::Drop;  // Drop or Reject for blocked new outbound flows
+  CidrSet allow;                   // always open
+  uint32_t reject_mark = 0x7470;   // packet mark the contrib rules turn into REJECT
+};
+
 struct Config {
   QueueConfig queue;
   NetworkConfig network;
   FlowConfig flows;
   LogConfig log;
+  DnsConfig dns;
+  EgressConfig egress;
   std::string source = "<built-in defaults>";  // file it came from
 
   static Config defaults();

@@ -93,3 +93,55 @@ TEST(Config, MissingFileIsAClearError) {
 
 }  // namespace
 }  // namespace tripline
+
+namespace tripline {
+namespace {
+
+TEST(Config, DnsAndEgress) {
+  Config c = Config::load_string(R"(
+[dns]
+resolvers = ["10.0.0.53", "10.0.0.54:5353", "fd00::53", "[fd00::54]:5300"]
+scope = "global"
+min_ttl = 5
+max_ttl = 600
+grace = 2
+block_lists = ["lists/ads.txt", "/abs/list.txt"]
+block_mode = "nxdomain"
+
+[egress]
+mode = "enforce"
+action = "reject"
+allow = ["192.0.2.0/24"]
+)",
+                                 "/etc/tripline/t.toml");
+  ASSERT_EQ(c.dns.resolvers.size(), 4u);
+  EXPECT_EQ(c.dns.resolvers[0], (ResolverAddr{*IpAddr::parse("10.0.0.53"), 53}));
+  EXPECT_EQ(c.dns.resolvers[1], (ResolverAddr{*IpAddr::parse("10.0.0.54"), 5353}));
+  EXPECT_EQ(c.dns.resolvers[2], (ResolverAddr{*IpAddr::parse("fd00::53"), 53}));
+  EXPECT_EQ(c.dns.resolvers[3], (ResolverAddr{*IpAddr::parse("fd00::54"), 5300}));
+  EXPECT_EQ(c.dns.scope, DnsScope::Global);
+  EXPECT_EQ(c.dns.min_ttl, 5u);
+  EXPECT_EQ(c.dns.grace, 2u);
+  EXPECT_EQ(c.dns.block_lists[0], "/etc/tripline/lists/ads.txt");  // relative to the config
+  EXPECT_EQ(c.dns.block_lists[1], "/abs/list.txt");
+  EXPECT_EQ(c.dns.block_mode, BlockMode::Nxdomain);
+  EXPECT_EQ(c.egress.mode, EgressMode::Enforce);
+  EXPECT_EQ(c.egress.action, Verdict::Reject);
+  EXPECT_TRUE(c.egress.allow.contains(*IpAddr::parse("192.0.2.9")));
+}
+
+TEST(Config, DnsAndEgressErrors) {
+  for (const char* bad : {"10.0.0.53:0", "10.0.0.53:", "[fd00::53", "[fd00::53]x", "name:53",
+                          "10.0.0.53:99999"}) {
+    std::string text = std::string("[dns]\nresolvers = [\"") + bad + "\"]\n";
+    EXPECT_PREFIX(error_of(text), "t.toml:2: dns.resolvers");
+  }
+  EXPECT_PREFIX(error_of("[dns]\nscope = \"local\"\n"), "t.toml:2: dns.scope");
+  EXPECT_PREFIX(error_of("[dns]\nmin_ttl = 100\nmax_ttl = 10\n"), "t.toml:2: dns.min_ttl");
+  EXPECT_PREFIX(error_of("[egress]\nmode = \"on\"\n"), "t.toml:2: egress.mode");
+  EXPECT_PREFIX(error_of("[egress]\naction = \"accept\"\n"), "t.toml:2: egress.action");
+  EXPECT_PREFIX(error_of("[egress]\nallow = [\"1.2.3.4/99\"]\n"), "t.toml:2: egress.allow");
+}
+
+}  // namespace
+}  // namespace tripline
