@@ -11,7 +11,10 @@ namespace tripline {
 enum class Verdict : uint8_t {
   Accept,  // let it pass
   Drop,    // silently discard
-  Reject,  // discard and make the sender fail fast (RST / ICMP unreachable)
+  // Discard and make the sender fail fast (TCP RST / ICMP unreachable). Live,
+  // the packet is handed back (NF_REPEAT) carrying `mark`, and the contrib
+  // rule set rejects packets with that mark before queueing them.
+  Reject,
 };
 
 // "accept", "drop", "reject"

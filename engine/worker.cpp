@@ -9,7 +9,14 @@ constexpr Timestamp kTickInterval = kNsPerSec;
 }  // namespace
 
 Worker::Worker(std::shared_ptr<const Config> cfg, unsigned index, EventWriter* events)
-    : cfg_(std::move(cfg)), index_(index), events_(events), flows_(cfg_->flows, this) {}
+    : cfg_(std::move(cfg)), index_(index), events_(events), flows_(cfg_->flows, this) {
+  default_decision_.verdict = cfg_->queue.default_verdict;
+  default_decision_.reason = "default";
+  if (default_decision_.verdict == Verdict::Reject) {  // rejects are carried out by a marked rule
+    default_decision_.mark = cfg_->egress.reject_mark;
+    default_decision_.has_mark = true;
+  }
+}
 
 void Worker::add_stage(std::unique_ptr<Stage> stage) { stages_.push_back(std::move(stage)); }
 
@@ -34,7 +41,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   counters_.bytes.add(bytes.size());
   if (now - last_tick_ >= kTickInterval) tick(now);
 
-  Decision decision{cfg_->queue.default_verdict, 0, false, "default"};
+  Decision decision = default_decision_;
   Decoded pkt;
   DecodeError err = decode(link, bytes, pkt);
   if (err != DecodeError::None) {

@@ -51,6 +51,7 @@ class Worker final : public FlowObserver {
   FlowTable flows_;
   std::vector<std::unique_ptr<Stage>> stages_;
   EveBuilder eve_;
+  Decision default_decision_;
   Timestamp last_tick_ = 0;
   uint64_t frame_ = 0;
 };
