@@ -33,7 +33,22 @@ namespace tripline {
   X(nfq_batches, "nfq_recv_batches")                                             \
   X(nfq_enobufs, "nfq_enobufs")                                                  \
   X(nfq_verdict_errors, "nfq_verdict_errors")                                    \
-  X(nfq_verdict_msgs, "nfq_verdict_msgs")
+  X(nfq_verdict_msgs, "nfq_verdict_msgs")                                        \
+  X(dns_queries, "dns_queries")                                                  \
+  X(dns_answers, "dns_answers")                                                  \
+  X(dns_answers_trusted, "dns_answers_trusted")                                  \
+  X(dns_answers_unmatched, "dns_answers_unmatched")                              \
+  X(dns_answers_untrusted, "dns_answers_untrusted")                              \
+  X(dns_parse_errors, "dns_parse_errors")                                        \
+  X(dns_outstanding_full, "dns_outstanding_full")                                \
+  X(dns_addresses_opened, "dns_addresses_opened")                                \
+  X(dns_blocked, "dns_blocked")                                                  \
+  X(dns_rewritten, "dns_rewritten")                                              \
+  X(dns_tcp_messages, "dns_tcp_messages")                                        \
+  X(dns_tcp_resyncs, "dns_tcp_resyncs")                                          \
+  X(egress_allowed, "egress_allowed")                                            \
+  X(egress_blocked, "egress_blocked")                                            \
+  X(egress_would_block, "egress_would_block")
 
 class Counter {
  public:

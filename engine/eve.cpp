@@ -100,6 +100,11 @@ std::string EveBuilder::flow_event(const Flow& flow, FlowEndReason reason, Times
   w.String(to_string(flow.state));
   w.Key("reason");
   w.String(to_string(reason));
+  if (flow.annotation) {  // the DNS name the flow was reached by
+    const auto* name = static_cast<const std::string*>(flow.annotation);
+    w.Key("dns_name");
+    w.String(name->data(), static_cast<rapidjson::SizeType>(name->size()));
+  }
   w.Key("action");
   auto verdict = to_string(flow.decision.verdict);
   w.String(verdict.data(), static_cast<rapidjson::SizeType>(verdict.size()));

@@ -39,7 +39,7 @@ class Stage {
   virtual std::string_view name() const = 0;
   virtual bool likes(const PacketContext& ctx) const = 0;
   virtual Next inspect(PacketContext& ctx) = 0;
-  // Called for every flow end, before the flow event is written.
+  // Called for every flow end, after the flow event is written.
   virtual void on_flow_end(const Flow&, FlowEndReason, Timestamp) {}
 };
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace tripline {
@@ -28,8 +29,15 @@ struct Decision {
   // Why: "default", "decode-error", "fragment", "flow", ... Points at static or
   // configuration-owned storage that outlives every packet.
   std::string_view reason = "default";
+  // When not empty, the packet is replaced by these bytes (a complete IP
+  // packet, checksums valid), e.g. a rewritten DNS answer for a blocked name.
+  // Points into the worker's buffer: valid until its next process() call.
+  std::span<const uint8_t> replacement;
 
-  friend bool operator==(const Decision&, const Decision&) = default;
+  bool same_verdict(const Decision& o) const {
+    return verdict == o.verdict && has_mark == o.has_mark && mark == o.mark &&
+           replacement.empty() && o.replacement.empty();
+  }
 };
 
 }  // namespace tripline

@@ -101,8 +101,8 @@ void Worker::on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) 
   counters_.flows_ended.add();
   if (reason == FlowEndReason::Timeout) counters_.flows_timed_out.add();
   if (reason == FlowEndReason::Evicted) counters_.flows_evicted.add();
-  for (auto& stage : stages_) stage->on_flow_end(flow, reason, now);
   if (events_) emit(eve_.flow_event(flow, reason, now));
+  for (auto& stage : stages_) stage->on_flow_end(flow, reason, now);
 }
 
 void Worker::emit(std::string line) {

@@ -40,8 +40,12 @@ class Worker final : public FlowObserver {
 
   void on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) override;
 
- private:
+  // For stages: hand an event line to the writer (never blocks; counted).
   void emit(std::string line);
+  EveBuilder& eve() { return eve_; }
+  bool has_events() const { return events_ != nullptr; }
+
+ private:
   void count_verdict(const Decision& d);
 
   std::shared_ptr<const Config> cfg_;
