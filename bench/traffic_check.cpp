@@ -6,8 +6,6 @@
 #include <memory>
 #include <stdexcept>
 
-#include "decode.h"
-
 // Last, and after stdbool.h: ldns/common.h otherwise defines bool, true and
 // false as macros, which breaks the C++ headers included after it.
 // clang-format off
@@ -27,10 +25,16 @@ constexpr uint8_t kProtoUdp = 17;
 }  // namespace
 
 std::string CheckReport::summary() const {
+  std::string kinds;
+  for (size_t k = 1; k < errors_by_kind.size(); ++k) {
+    if (errors_by_kind[k] == 0) continue;
+    kinds += fmt::format("{}{}={}", kinds.empty() ? "" : " ",
+                         to_string(static_cast<DecodeError>(k)), errors_by_kind[k]);
+  }
   return fmt::format(
-      "packets={} decode_errors={} fragments={} dns_messages={} dns_responses={} "
+      "packets={} decode_errors={} ({}) fragments={} dns_messages={} dns_responses={} "
       "dns_parse_errors={}",
-      packets, decode_errors, fragments, dns_messages, dns_responses, dns_parse_errors);
+      packets, decode_errors, kinds, fragments, dns_messages, dns_responses, dns_parse_errors);
 }
 
 CheckReport check_pcap(const std::string& path) {
@@ -48,8 +52,9 @@ CheckReport check_pcap(const std::string& path) {
   Decoded d;
   while ((rc = pcap_next_ex(pcap.get(), &hdr, &data)) == 1) {
     ++r.packets;
-    if (decode(*link, {data, hdr->caplen}, d) != DecodeError::None) {
+    if (DecodeError e = decode(*link, {data, hdr->caplen}, d); e != DecodeError::None) {
       ++r.decode_errors;
+      ++r.errors_by_kind[static_cast<size_t>(e)];
       continue;
     }
     if (d.is_fragment) ++r.fragments;
