@@ -37,14 +37,18 @@ Bytes icmp(const IpAddr& src, const IpAddr& dst, uint8_t type, uint8_t code,
 
 // Splits an IP packet into fragments whose IP payload is at most `mtu_payload`
 // bytes (rounded down to a multiple of 8). IPv4 uses the header's flags and
-// the given id; IPv6 inserts a Fragment extension header carrying id.
+// the given id; IPv6 inserts a Fragment extension header carrying id. A packet
+// that already fits comes back unchanged; empty when the packet is malformed or
+// mtu_payload leaves no room for 8 bytes of data.
 std::vector<Bytes> fragment(std::span<const uint8_t> ip_packet, size_t mtu_payload, uint32_t id);
 
-// Link-layer framing for pcaps.
+// Link-layer framing for pcaps. vlan_tags are TCIs, outermost first; outer tags
+// get the 802.1ad TPID (0x88a8), the innermost 802.1Q (0x8100).
 Bytes ethernet(std::span<const uint8_t> ip_packet, std::span<const uint16_t> vlan_tags = {});
 Bytes linux_sll(std::span<const uint8_t> ip_packet);
 Bytes linux_sll2(std::span<const uint8_t> ip_packet);
-Bytes bsd_null(std::span<const uint8_t> ip_packet);  // host-order AF_INET/AF_INET6 word
+// Host-order address family word: 2 for IPv4, 24 for IPv6 (as OpenBSD/NetBSD write).
+Bytes bsd_null(std::span<const uint8_t> ip_packet);
 
 // Internet checksum helpers.
 uint16_t inet_checksum(std::span<const uint8_t> data, uint32_t initial = 0);
