@@ -61,7 +61,8 @@ struct Decoded {
 
   // Fragments: is_fragment when the IP packet is any fragment (MF set or offset
   // != 0). Only the first fragment (offset 0) carries an upper-layer header, so
-  // for a non-first fragment has_ports is false and sport/dport are 0.
+  // for a non-first fragment has_ports is false and sport/dport are 0, l4 is
+  // empty and payload holds the fragment's piece of the upper-layer message.
   bool is_fragment = false;
   bool has_ports = false;   // the upper-layer header was present and decoded
   uint16_t frag_offset = 0; // in bytes
