@@ -9,6 +9,7 @@
 #include <benchmark/benchmark.h>
 #include <pcap/pcap.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -34,14 +35,22 @@ const std::string& pcap_path() {
 }
 
 // Rates (packets per wall-clock second) of the runs finished so far, by run
-// name, so the pipeline benchmark can report itself against the baseline.
-std::map<std::string, double>& rates() {
-  static std::map<std::string, double> r;
+// name, one per repetition, so the pipeline benchmark can report itself
+// against the baseline.
+std::map<std::string, std::vector<double>>& rates() {
+  static std::map<std::string, std::vector<double>> r;
   return r;
 }
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+// The median over the baseline's repetitions so far (0 before it ran).
 double baseline_rate() {
   auto it = rates().find("BM_PcapReadBaseline/real_time");
-  return it == rates().end() ? 0 : it->second;
+  return it == rates().end() ? 0 : median(it->second);
 }
 
 struct PcapCloser {
@@ -80,7 +89,7 @@ BENCHMARK(BM_PcapReadBaseline)->Unit(benchmark::kMillisecond)->UseRealTime();
 // flow ends at the end of the file. No event log or verdict output.
 void BM_ReplayPipeline(benchmark::State& state) {
   auto cfg = std::make_shared<const tripline::Config>(tripline::Config::defaults());
-  tripline::Pipeline pipeline(cfg);
+  tripline::Pipeline pipeline(cfg, tripline::Pipeline::Mode::Replay);
   tripline::ReplayOptions opts;
   opts.pcap_path = pcap_path();
   uint64_t packets = 0;
@@ -112,7 +121,7 @@ class RateReporter : public benchmark::ConsoleReporter {
     for (const Run& run : runs) {
       if (run.run_type != Run::RT_Iteration || run.error_occurred) continue;
       auto it = run.counters.find("items_per_second");
-      if (it != run.counters.end()) rates()[run.benchmark_name()] = it->second.value;
+      if (it != run.counters.end()) rates()[run.benchmark_name()].push_back(it->second.value);
     }
     ConsoleReporter::ReportRuns(runs);
   }
@@ -126,10 +135,14 @@ int main(int argc, char** argv) {
   RateReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   double base = baseline_rate();
-  for (const auto& [name, rate] : rates()) {
+  for (const auto& [name, runs] : rates()) {
     if (name.rfind("BM_ReplayPipeline", 0) != 0 || base <= 0) continue;
-    std::printf("%s: %.0f packets/s = %.3f x BM_PcapReadBaseline (%.0f packets/s), same run\n",
-                name.c_str(), rate, rate / base, base);
+    double rate = median(runs);
+    std::printf(
+        "%s: %.0f packets/s = %.3f x BM_PcapReadBaseline (%.0f packets/s), same run, "
+        "medians of %zu and %zu runs\n",
+        name.c_str(), rate, rate / base, base, runs.size(),
+        rates()["BM_PcapReadBaseline/real_time"].size());
   }
   benchmark::Shutdown();
   return 0;

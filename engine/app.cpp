@@ -38,7 +38,7 @@ std::unique_ptr<EventWriter> open_events(const Config& cfg) {
 
 int cmd_check(const std::string& config_path) {
   auto cfg = load_config(config_path);
-  Pipeline pipeline(cfg);
+  Pipeline pipeline(cfg, Pipeline::Mode::Replay);  // loads lists; leaves the state file alone
   std::printf("%s: OK\n%s", cfg->source.c_str(), pipeline.describe().c_str());
   return 0;
 }
@@ -52,7 +52,7 @@ int cmd_replay(const std::string& config_path, const std::string& pcap,
     copy->log.events = events_path;
     cfg = copy;
   }
-  Pipeline pipeline(cfg);
+  Pipeline pipeline(cfg, Pipeline::Mode::Replay);
   auto events = open_events(*cfg);
   std::unique_ptr<FILE, int (*)(FILE*)> verdicts(nullptr, &std::fclose);
   if (!verdicts_path.empty()) {
@@ -80,7 +80,7 @@ int cmd_replay(const std::string& config_path, const std::string& pcap,
 
 int cmd_run(const std::string& config_path) {
   auto cfg = load_config(config_path);
-  Pipeline pipeline(cfg);
+  Pipeline pipeline(cfg, Pipeline::Mode::Live);
   auto events = open_events(*cfg);
 
   // Signals are taken by sigwait in this thread only; workers never see them.
@@ -100,6 +100,7 @@ int cmd_run(const std::string& config_path) {
     sources.push_back(std::make_unique<NfqueueSource>(
         cfg->queue, static_cast<uint16_t>(cfg->queue.first + i), *workers[i]));
   }
+  pipeline.start_housekeeping();
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   for (auto& source : sources) threads.emplace_back([&source, &stop] { source->run(stop); });

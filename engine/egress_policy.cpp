@@ -33,7 +33,7 @@ Next EgressPolicy::inspect(PacketContext& ctx) {
       case DnsLookupStatus::Open: {
         worker_.counters().egress_allowed.add();
         auto& slot = names_[flow.id];
-        slot = std::make_unique<std::string>(found.name);
+        slot = std::make_unique<std::string>(found.name.view());
         ctx.flow.annotation = slot.get();
         Decision d = ctx.decision;
         d.verdict = Verdict::Accept;

@@ -26,7 +26,9 @@ const char* to_string(FlowState s);
 const char* to_string(FlowEndReason r);
 
 // Canonical key: the (address, port) pair that sorts lower comes first, so
-// both directions of a connection map to the same key.
+// both directions of a connection map to the same key. For ICMP/ICMPv6 the
+// ports hold the type and code of the flow's first packet; a reply type (echo
+// reply, ...) joins the flow of its request. Protocols without ports use 0.
 struct FlowKey {
   IpAddr lo, hi;
   uint16_t lo_port = 0, hi_port = 0;
@@ -45,10 +47,12 @@ struct Flow {
   FlowKey key;
   bool orig_is_lo = true;  // the original direction goes lo -> hi
   FlowState state = FlowState::New;
-  uint8_t fin_seen = 0;    // bit per Dir
-  uint8_t tclass = 0;      // timeout class (internal)
+  uint8_t fin_seen = 0;       // bit per Dir
+  uint8_t tclass = 0;         // timeout class (internal)
   bool end_reported = false;  // a Fin/Rst end event was already emitted
-  uint64_t id = 0;         // unique per worker and run, never 0
+  uint8_t seen = 0;           // bit per Dir that has sent a packet (internal)
+  uint8_t handshake = 0;      // TCP SYN / SYN-ACK seen (internal)
+  uint64_t id = 0;            // unique per worker and run, never 0
   Timestamp start = 0;
   Timestamp last = 0;
   uint64_t pkts[2] = {0, 0};
@@ -78,9 +82,9 @@ class FlowObserver {
 
 struct FlowTableStats {
   uint64_t created = 0;
-  uint64_t ended = 0;       // end events emitted (all reasons)
-  uint64_t timed_out = 0;
-  uint64_t evicted = 0;
+  uint64_t ended = 0;                // end events emitted (all reasons)
+  uint64_t timed_out = 0;            // end events with reason Timeout
+  uint64_t evicted = 0;              // end events with reason Evicted
   uint64_t fragments_unmatched = 0;  // non-first fragments with no known flow
   uint64_t fragments_table_full = 0;
 };
@@ -114,6 +118,8 @@ class FlowTable {
 
  private:
   // Implementation-defined; see flow_table.cpp.
+  friend struct FlowTablePeer;  // white-box checks in the unit tests
+
   struct FragKey {
     IpAddr src, dst;
     uint32_t id = 0;
@@ -125,26 +131,42 @@ class FlowTable {
     }
   };
   struct FragEntry {
-    uint32_t slot;
-    uint64_t flow_id;
-    Timestamp expires;
+    uint32_t slot = 0;
+    Dir dir = kToServer;
+    uint64_t flow_id = 0;  // stale when the slot now holds another flow
+    Timestamp expires = 0;
+  };
+  // Fragment entries in insertion order, so purging looks only at the oldest.
+  struct FragAge {
+    FragKey key;
+    Timestamp expires = 0;
   };
   static constexpr int kClasses = 7;
 
+  Result track_fragment(const Decoded& pkt, Timestamp now);
+  // Counts the packet, updates state and list position; may report the end.
+  void account(uint32_t slot, Dir dir, const Decoded& pkt, Timestamp now);
+  void remember_fragment(const Decoded& pkt, uint32_t slot, Dir dir, Timestamp now);
+  void purge_fragments(Timestamp now);
   Timestamp timeout_of(uint8_t tclass) const;
   uint8_t class_of(const Flow& f) const;
   void link(uint32_t slot, uint8_t tclass);
   void unlink(uint32_t slot);
+  void report(Flow& f, FlowEndReason reason, Timestamp now);     // once per flow
   void end(uint32_t slot, FlowEndReason reason, Timestamp now);  // report (if not yet) and free
+  void release(uint32_t slot);                                   // free without an event
   uint32_t alloc_slot(Timestamp now);
 
   FlowConfig cfg_;
   FlowObserver* observer_;
-  std::vector<Flow> slots_;          // slot 0 is the list sentinel, never a flow
-  std::vector<uint32_t> free_;       // free slot indices
+  std::vector<Flow> slots_;     // slot 0 is never a flow: 0 is "none" in list links
+  std::vector<uint32_t> free_;  // free slot indices
   absl::flat_hash_map<FlowKey, uint32_t> index_;
   absl::flat_hash_map<FragKey, FragEntry> frags_;
-  uint32_t head_[kClasses];          // per class: oldest first (0 = empty)
+  std::vector<FragAge> frag_ring_;  // one entry per frags_ entry, oldest at frag_head_
+  size_t frag_head_ = 0;
+  size_t frag_count_ = 0;
+  uint32_t head_[kClasses];  // per class: oldest first (0 = empty)
   uint32_t tail_[kClasses];
   size_t live_ = 0;
   uint64_t next_id_ = 1;

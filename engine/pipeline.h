@@ -1,32 +1,56 @@
-// What the configuration turns into at start: the shared services (later: DNS
-// cache, rule sets, capture writer) and the stages every worker gets. Built
-// once from an immutable Config; live and replay use the same Pipeline.
+// What the configuration turns into at start: the shared services (DNS cache,
+// domain lists) and the stages every worker gets. Built once from an
+// immutable Config; live and replay use the same Pipeline.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "config.h"
 #include "replay.h"
 
 namespace tripline {
 
+class DnsCache;
+class DomainSet;
+
 class Pipeline {
  public:
-  // Loads everything the config names (lists, scripts, state); throws
-  // ConfigError with file:line context on bad input.
-  explicit Pipeline(std::shared_ptr<const Config> cfg);
+  enum class Mode { Live, Replay };
+  // Loads everything the config names (lists; live: the DNS cache state
+  // file); throws ConfigError with file:line context on bad input.
+  Pipeline(std::shared_ptr<const Config> cfg, Mode mode);
   ~Pipeline();
 
   // Adds this pipeline's stages to a worker.
   StageFactory stage_factory();
   // Human-readable summary for `tripline check`.
   std::string describe() const;
-  // Saves state (e.g. the DNS cache) at exit.
+  // Live: saves the DNS cache every save_interval seconds (and purges it)
+  // until shutdown().
+  void start_housekeeping();
+  // Stops housekeeping; live: saves the DNS cache state.
   void shutdown();
 
+  DnsCache* dns_cache() { return cache_.get(); }
+
  private:
+  void save_state();
+
   std::shared_ptr<const Config> cfg_;
+  Mode mode_;
+  std::unique_ptr<DnsCache> cache_;
+  std::unique_ptr<DomainSet> block_;
+  std::unique_ptr<DomainSet> allow_;
+  std::string load_summary_;
+  std::thread housekeeping_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
 };
 
 }  // namespace tripline

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Adds or removes tripline's iptables rules, for IPv4 (iptables) and IPv6 (ip6tables).
+#   tripline-iptables.sh up [first] [count]   queue forwarded traffic to queues first..first+count-1
+#   tripline-iptables.sh down                 remove them
+# first/count must match [queue] first/count in tripline.toml (defaults 0 and 1).
+# TRIPLINE_REJECT_MARK (default 0x7470) must match [egress] reject_mark.
+# All rules live in a chain of their own, TRIPLINE, reached by one jump from FORWARD.
+set -euo pipefail                                     # stop at the first failing command
+
+ACTION=${1:-}                                         # up | down
+FIRST=${2:-0}                                         # first queue number
+COUNT=${3:-1}                                         # number of queues
+MARK=${TRIPLINE_REJECT_MARK:-0x7470}                  # packet mark tripline puts on rejects
+CHAIN=TRIPLINE                                        # our chain in the filter table
+
+usage() { echo "usage: $0 up|down [first] [count]" >&2; exit 2; }
+
+# Validate the numbers: queue numbers are 16 bits wide.
+[[ $FIRST =~ ^[0-9]+$ && $COUNT =~ ^[0-9]+$ ]] || usage
+(( COUNT >= 1 && FIRST + COUNT - 1 <= 65535 )) || { echo "$0: queues $FIRST+$COUNT out of range" >&2; exit 2; }
+[[ $MARK =~ ^(0x[0-9a-fA-F]+|[0-9]+)$ ]] || { echo "$0: bad TRIPLINE_REJECT_MARK $MARK" >&2; exit 2; }
+
+LAST=$(( FIRST + COUNT - 1 ))                         # last queue number
+if (( COUNT == 1 )); then
+  QUEUE=(--queue-num "$FIRST")                        # one queue
+else
+  QUEUE=(--queue-balance "$FIRST:$LAST")              # flows hashed over FIRST..LAST, both directions alike
+fi
+
+up() {  # $1 = iptables or ip6tables, $2 = its ICMP reject type
+  local ipt=$1 icmp=$2
+  $ipt -w -N "$CHAIN" 2>/dev/null || $ipt -w -F "$CHAIN"   # create our chain, or empty it when re-run
+  # Rejects: tripline answers a Reject by handing the packet back (NF_REPEAT) with the mark;
+  # it runs through FORWARD again and is refused here. Keep these first in the chain.
+  $ipt -w -A "$CHAIN" -p tcp -m mark --mark "$MARK" -j REJECT --reject-with tcp-reset   # TCP: reset
+  $ipt -w -A "$CHAIN" -m mark --mark "$MARK" -j REJECT --reject-with "$icmp"          # others: ICMP
+  # Optional fast path (off): pass packets of established connections without queueing them;
+  # tripline then sees only connection setup (no byte counts, no flow ends, no late verdicts).
+  # $ipt -w -A "$CHAIN" -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  # Queue the rest. --queue-balance keeps a connection on one queue (--queue-cpu-fanout would
+  # not); --queue-bypass accepts packets while no tripline is bound (fail-open).
+  $ipt -w -A "$CHAIN" -j NFQUEUE "${QUEUE[@]}" --queue-bypass
+  # Jump to our chain first thing in FORWARD, once.
+  $ipt -w -C FORWARD -j "$CHAIN" 2>/dev/null || $ipt -w -I FORWARD 1 -j "$CHAIN"
+}
+
+down() {  # $1 = iptables or ip6tables
+  local ipt=$1
+  while $ipt -w -C FORWARD -j "$CHAIN" 2>/dev/null; do $ipt -w -D FORWARD -j "$CHAIN"; done  # every jump
+  $ipt -w -F "$CHAIN" 2>/dev/null || true             # empty our chain if it exists
+  $ipt -w -X "$CHAIN" 2>/dev/null || true             # and delete it
+}
+
+case "$ACTION" in
+  up)
+    up iptables icmp-admin-prohibited                 # IPv4
+    if command -v ip6tables >/dev/null; then up ip6tables icmp6-adm-prohibited; fi   # IPv6
+    ;;
+  down)
+    down iptables                                     # IPv4
+    if command -v ip6tables >/dev/null; then down ip6tables; fi                      # IPv6
+    ;;
+  *) usage ;;
+esac
