@@ -1,6 +1,7 @@
 // FlowTable::track (engine/flow_table.h): a packet of a known flow (hit, UDP
 // and established TCP, over small and large tables), a packet that starts a
-// new flow (miss/insert), and a new flow in a full table (evicts the stalest).
+// new flow (miss/insert), a new flow in a full table (evicts the stalest), and
+// the memory a tracked flow costs.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "bench_rng.h"
 #include "flow_table.h"
+#include "resident_memory.h"
 
 namespace {
 
@@ -172,6 +174,47 @@ void BM_FlowTableEvict(benchmark::State& state) {
                                     static_cast<double>(std::max<int64_t>(1, state.iterations()));
 }
 BENCHMARK(BM_FlowTableEvict)->ArgName("capacity")->Arg(4'096)->Arg(65'536);
+
+// Memory per tracked flow: the resident set growth over building a table of
+// `capacity` flows and filling it with UDP flows, divided by the flows it
+// then holds. The table preallocates its slots, free list and hash index at
+// construction, so this is also what an empty table of that capacity will
+// cost once used. slot_bytes is sizeof(Flow) alone; the rest is the index
+// (key + slot number per entry, with the hash map's headroom) and free list.
+void BM_FlowTableMemory(benchmark::State& state) {
+  const uint32_t capacity = static_cast<uint32_t>(state.range(0));
+  double per_flow = 0, flows = 0;
+  for (auto _ : state) {
+    uint64_t before = tripline::gen::resident_bytes();
+    CountingObserver obs;
+    auto table = std::make_unique<FlowTable>(config(capacity), &obs);
+    Timestamp now = kStart;
+    Decoded d = flow_packet(kProtoUdp, 0, 0, 0, 100);
+    for (uint32_t n = 1; n <= capacity; ++n) {
+      d.src.bytes[1] = static_cast<uint8_t>(n >> 16);
+      d.src.bytes[2] = static_cast<uint8_t>(n >> 8);
+      d.src.bytes[3] = static_cast<uint8_t>(n);
+      d.sport = static_cast<uint16_t>(1024 + (n >> 24));
+      table->track(d, ++now);
+    }
+    uint64_t after = tripline::gen::resident_bytes();
+    flows = static_cast<double>(table->size());
+    per_flow = after > before ? static_cast<double>(after - before) / flows : 0;
+    state.PauseTiming();
+    table.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * capacity);
+  state.counters["flows"] = flows;
+  state.counters["bytes_per_flow"] = per_flow;
+  state.counters["slot_bytes"] = static_cast<double>(FlowTable::slot_bytes());
+}
+BENCHMARK(BM_FlowTableMemory)
+    ->ArgName("capacity")
+    ->Arg(65'536)
+    ->Arg(1'000'000)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
