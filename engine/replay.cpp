@@ -47,15 +47,15 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
     Decision d = worker.process(*link, std::span<const uint8_t>(data, hdr->caplen), ts);
     if (opts.verdicts) {
       auto verdict = to_string(d.verdict);
-      if (d.has_mark) {
-        std::fprintf(opts.verdicts, "{\"frame\":%llu,\"verdict\":\"%.*s\",\"mark\":%u,\"reason\":\"%.*s\"}\n",
-                     static_cast<unsigned long long>(result.frames), static_cast<int>(verdict.size()),
-                     verdict.data(), d.mark, static_cast<int>(d.reason.size()), d.reason.data());
-      } else {
-        std::fprintf(opts.verdicts, "{\"frame\":%llu,\"verdict\":\"%.*s\",\"reason\":\"%.*s\"}\n",
-                     static_cast<unsigned long long>(result.frames), static_cast<int>(verdict.size()),
-                     verdict.data(), static_cast<int>(d.reason.size()), d.reason.data());
-      }
+      std::fprintf(opts.verdicts, "{\"frame\":%llu,\"verdict\":\"%.*s\"",
+                   static_cast<unsigned long long>(result.frames), static_cast<int>(verdict.size()),
+                   verdict.data());
+      if (d.has_mark) std::fprintf(opts.verdicts, ",\"mark\":%u", d.mark);
+      // A replaced packet (e.g. a rewritten DNS answer) goes out with other bytes.
+      if (!d.replacement.empty())
+        std::fprintf(opts.verdicts, ",\"replaced_len\":%zu", d.replacement.size());
+      std::fprintf(opts.verdicts, ",\"reason\":\"%.*s\"}\n", static_cast<int>(d.reason.size()),
+                   d.reason.data());
     }
   }
   if (rc == PCAP_ERROR) {

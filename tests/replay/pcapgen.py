@@ -43,3 +43,49 @@ def tcp_session(tl, wrap, cli, srv, sport, dport, data_up=b"GET / HTTP/1.0\r\n\r
     tl.add(wrap(ipcls(src=cli, dst=srv) / TCP(sport=sport, dport=dport, flags="FA", seq=c, ack=s)))
     tl.add(wrap(ipcls(src=srv, dst=cli) / TCP(sport=dport, dport=sport, flags="FA", seq=s, ack=c + 1)))
     tl.add(wrap(ipcls(src=cli, dst=srv) / TCP(sport=sport, dport=dport, flags="A", seq=c + 1, ack=s + 1)))
+
+
+# ---- DNS (the DNS-gated egress cases) ----
+
+from scapy.all import DNS, DNSQR, DNSRR  # noqa: E402
+
+
+def dns_rr(owner, rtype, ttl, rdata):
+    """One answer record: ("www.example.test", "CNAME", 300, "cdn.example.test")."""
+    return DNSRR(rrname=owner, type=rtype, ttl=ttl, rdata=rdata)
+
+
+def dns_query_msg(qid, qname, qtype="A"):
+    return DNS(id=qid, rd=1, qd=DNSQR(qname=qname, qtype=qtype))
+
+
+def dns_answer_msg(qid, qname, records, qtype="A", rcode=0):
+    an = None
+    for r in records:
+        an = r if an is None else an / r
+    return DNS(id=qid, qr=1, rd=1, ra=1, rcode=rcode, qd=DNSQR(qname=qname, qtype=qtype), an=an)
+
+
+def dns_query(tl, wrap, cli, res, sport, qid, qname, qtype="A", ipcls=IP, gap=0.01):
+    """A UDP query from cli:sport to res:53."""
+    return tl.add(wrap(ipcls(src=cli, dst=res) / UDP(sport=sport, dport=53) /
+                       dns_query_msg(qid, qname, qtype)), gap)
+
+
+def dns_answer(tl, wrap, res, cli, sport, qid, qname, records, qtype="A", ipcls=IP, gap=0.01,
+               rport=53):
+    """A UDP answer from res:rport to cli:sport with the given answer records."""
+    return tl.add(wrap(ipcls(src=res, dst=cli) / UDP(sport=rport, dport=sport) /
+                       dns_answer_msg(qid, qname, records, qtype)), gap)
+
+
+def dns_lookup(tl, wrap, cli, res, sport, qid, qname, records, qtype="A", ipcls=IP):
+    """Query and its matching answer."""
+    dns_query(tl, wrap, cli, res, sport, qid, qname, qtype, ipcls)
+    dns_answer(tl, wrap, res, cli, sport, qid, qname, records, qtype, ipcls)
+
+
+def tcp_syn(tl, wrap, cli, srv, sport, dport, ipcls=IP, gap=0.01, seq=1000):
+    """A lone SYN (a connection attempt that gets no answer)."""
+    return tl.add(wrap(ipcls(src=cli, dst=srv) / TCP(sport=sport, dport=dport, flags="S", seq=seq)),
+                  gap)

@@ -4,6 +4,11 @@ replays it through `tripline replay` with the case's config, and compares the
 verdict and event JSON lines with the expected files after canonicalising
 (sorted keys, one object per line). UPDATE=1 rewrites the expected files.
 
+A case may also hold expected-counters.json: an object of counter names (as in
+the replay summary, e.g. "dns_answers_unmatched") and their values after the
+run; only the names listed there are compared (UPDATE=1 refreshes the values,
+or writes every dns_* and egress_* counter when the file is empty or {}).
+
 usage: run_case.py TRIPLINE_BINARY CASE_DIR
 """
 import json
@@ -27,6 +32,16 @@ def canonical(path):
     return out
 
 
+def summary_counters(stderr):
+    """The "name value" lines of the replay summary as {name: int}."""
+    out = {}
+    for line in stderr.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
+
 def main():
     tripline, case = sys.argv[1], os.path.abspath(sys.argv[2])
     with tempfile.TemporaryDirectory(prefix="tripline-replay-") as tmp:
@@ -34,7 +49,15 @@ def main():
         subprocess.run(["/usr/bin/python3", os.path.join(case, "make_pcap.py"), pcap], check=True)
         verdicts = os.path.join(tmp, "verdicts.jsonl")
         events = os.path.join(tmp, "events.jsonl")
-        cmd = [tripline, "replay", pcap, "--verdicts", verdicts, "--events", events, "--quiet"]
+        counters_path = os.path.join(case, "expected-counters.json")
+        want_counters = None
+        if os.path.exists(counters_path):
+            with open(counters_path) as f:
+                text = f.read().strip()
+            want_counters = json.loads(text) if text else {}
+        cmd = [tripline, "replay", pcap, "--verdicts", verdicts, "--events", events]
+        if want_counters is None:
+            cmd.append("--quiet")
         config = os.path.join(case, "config.toml")
         if os.path.exists(config):
             cmd += ["-c", config]
@@ -43,6 +66,19 @@ def main():
         if r.returncode != 0:
             sys.exit(f"tripline replay failed ({r.returncode}):\n{r.stderr}")
         failed = False
+        if want_counters is not None:
+            got_counters = summary_counters(r.stderr)
+            keys = sorted(want_counters) or sorted(
+                k for k in got_counters if k.startswith(("dns_", "egress_")))
+            if os.environ.get("UPDATE") == "1":
+                with open(counters_path, "w") as f:
+                    json.dump({k: got_counters.get(k) for k in keys}, f, indent=2, sort_keys=True)
+                    f.write("\n")
+            else:
+                for k in keys:
+                    if got_counters.get(k) != want_counters[k]:
+                        failed = True
+                        print(f"--- counter {k}: want {want_counters[k]}, got {got_counters.get(k)}")
         for name, produced in (("expected-verdicts.jsonl", verdicts),
                                ("expected-events.jsonl", events)):
             want_path = os.path.join(case, name)
