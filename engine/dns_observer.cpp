@@ -142,7 +142,9 @@ void DnsObserver::on_query(PacketContext& ctx, bool over_tcp) {
   const Decoded& p = ctx.pkt;
   worker_.counters().dns_queries.add();
   if (!is_resolver(p.dst, p.dport)) return;  // only queries to our resolvers are remembered
-  QueryKey key{p.src, p.dst, p.sport, p.dport, msg_.id, static_cast<uint8_t>(over_tcp ? kTcp : kUdp)};
+  QueryKey key{p.src,   p.dst,   name_hash(msg_.question.name),
+               p.sport, p.dport, msg_.id,
+               msg_.question.qtype, static_cast<uint8_t>(over_tcp ? kTcp : kUdp)};
   if (queries_.size() >= cfg_.dns.max_outstanding && !queries_.contains(key)) {
     purge_queries(ctx.now);
     if (queries_.size() >= cfg_.dns.max_outstanding) {
@@ -150,7 +152,7 @@ void DnsObserver::on_query(PacketContext& ctx, bool over_tcp) {
       return;
     }
   }
-  queries_[key] = Query{name_hash(msg_.question.name), msg_.question.qtype, ctx.now};
+  queries_[key] = Query{ctx.now};
   if (worker_.has_events()) emit_dns_event(ctx, false, "query");
 }
 
@@ -175,11 +177,11 @@ std::string_view DnsObserver::blocked_by(const ResolvedChain& chain) const {
 void DnsObserver::on_answer(PacketContext& ctx, std::span<const uint8_t> wire, bool over_tcp) {
   const Decoded& p = ctx.pkt;
   auto& c = worker_.counters();
-  QueryKey key{p.dst, p.src, p.dport, p.sport, msg_.id, static_cast<uint8_t>(over_tcp ? kTcp : kUdp)};
+  QueryKey key{p.dst,   p.src,   name_hash(msg_.question.name),
+               p.dport, p.sport, msg_.id,
+               msg_.question.qtype, static_cast<uint8_t>(over_tcp ? kTcp : kUdp)};
   auto it = queries_.find(key);
-  bool matched = it != queries_.end() && it->second.qtype == msg_.question.qtype &&
-                 it->second.qname_hash == name_hash(msg_.question.name) &&
-                 ctx.now - it->second.at <= cfg_.dns.query_timeout;
+  bool matched = it != queries_.end() && ctx.now - it->second.at <= cfg_.dns.query_timeout;
   if (!matched) {
     // Forged, late, duplicate or for a query we never saw: opens nothing and
     // is not passed on (a genuine resolver's client will retry).

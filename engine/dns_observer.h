@@ -44,20 +44,21 @@ class DnsObserver final : public Stage {
   bool is_resolver(const IpAddr& addr, uint16_t port) const;
 
  private:
+  // The question is part of the key: a client may have several queries out
+  // with one id on one port (e.g. A and AAAA), each answered separately.
   struct QueryKey {
     IpAddr client, resolver;
-    uint16_t client_port = 0, resolver_port = 0, id = 0;
+    uint64_t qname_hash = 0;
+    uint16_t client_port = 0, resolver_port = 0, id = 0, qtype = 0;
     uint8_t proto = 0;
     friend bool operator==(const QueryKey&, const QueryKey&) = default;
     template <typename H>
     friend H AbslHashValue(H h, const QueryKey& k) {
-      return H::combine(std::move(h), k.client, k.resolver, k.client_port, k.resolver_port, k.id,
-                        k.proto);
+      return H::combine(std::move(h), k.client, k.resolver, k.qname_hash, k.client_port,
+                        k.resolver_port, k.id, k.qtype, k.proto);
     }
   };
   struct Query {
-    uint64_t qname_hash = 0;
-    uint16_t qtype = 0;
     Timestamp at = 0;
   };
   struct TcpStreams;
