@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dns_cache.h"
+#include "dns_message.h"
 #include "packet_craft.h"
 #include "pipeline.h"
 #include "worker.h"
@@ -124,6 +125,46 @@ TEST_F(DnsObserverTest, WrongQuestionWithRightIdIsUnmatched) {
   EXPECT_EQ(lookup("10.0.0.10", "203.0.113.5"), DnsLookupStatus::Unknown);
   EXPECT_EQ(lookup("10.0.0.10", "2001:db8::5"), DnsLookupStatus::Unknown);
   EXPECT_EQ(worker_->counters().dns_answers_unmatched.get(), 2u);
+}
+
+// A blocked answer (null mode) goes out as a complete replacement packet: same
+// addresses and ports, valid checksums, the unspecified address as the answer.
+TEST_F(DnsObserverTest, BlockedAnswerIsReplacedByAValidNullAnswer) {
+  for (const char* family : {"v4", "v6"}) {
+    SCOPED_TRACE(family);
+    bool v6 = family[1] == '6';
+    std::string toml = std::string("[dns]\nresolvers = [\"") + (v6 ? "fd00::53" : "10.0.0.53") +
+                       "\"]\nblock_lists = [\"" + TRIPLINE_SOURCE_DIR +
+                       "/tests/replay/dns-blocklist/block.txt\"]\n[egress]\nmode = \"enforce\"\n";
+    start(toml.c_str());
+    IpAddr cli = ip(v6 ? "fd00::10" : "10.0.0.10"), res = ip(v6 ? "fd00::53" : "10.0.0.53");
+    ldns_rr_type qtype = v6 ? LDNS_RR_TYPE_AAAA : LDNS_RR_TYPE_A;
+    const char* rr = v6 ? "ads.example.test. 300 IN AAAA 2001:db8::50"
+                        : "ads.example.test. 300 IN A 203.0.113.50";
+    feed(craft::udp(cli, 33000, res, 53, dns("ads.example.test.", qtype, 3, false)));
+    Decision d = feed(craft::udp(res, 53, cli, 33000, dns("ads.example.test.", qtype, 3, true, {rr})));
+    EXPECT_EQ(d.verdict, Verdict::Accept);
+    EXPECT_EQ(d.reason, "blocklist:block.txt");
+    ASSERT_FALSE(d.replacement.empty());
+    Bytes copy(d.replacement.begin(), d.replacement.end());
+    Bytes fixed = copy;
+    ASSERT_TRUE(craft::fix_checksums(fixed));
+    EXPECT_EQ(copy, fixed) << "checksums were not valid";
+    Decoded out;
+    ASSERT_EQ(decode(LinkType::Raw, copy, out), DecodeError::None);
+    EXPECT_EQ(out.src, res);
+    EXPECT_EQ(out.dst, cli);
+    EXPECT_EQ(out.sport, 53);
+    EXPECT_EQ(out.dport, 33000);
+    DnsMessage m;
+    ASSERT_EQ(parse_dns_message(out.payload, m), DnsParseStatus::Ok);
+    EXPECT_EQ(m.id, 3);
+    EXPECT_TRUE(m.qr);
+    ASSERT_EQ(m.answers.size(), 1u);
+    EXPECT_EQ(m.answers[0].addr, ip(v6 ? "::" : "0.0.0.0"));
+    EXPECT_EQ(lookup(v6 ? "fd00::10" : "10.0.0.10", v6 ? "2001:db8::50" : "203.0.113.50"),
+              DnsLookupStatus::Unknown);
+  }
 }
 
 }  // namespace
