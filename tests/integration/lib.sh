@@ -17,6 +17,7 @@ CLIENT6=fd00:201:1::2 GW6_C=fd00:201:1::1 GW6_S=fd00:201:2::1 SERVER6=fd00:201:2
 TL_WORK=$(mktemp -d /tmp/tripline-it.XXXXXX)
 TL_PIDS=()                                # background processes we started
 TL_NAMESPACES=()                          # namespaces we created
+TL_ETC_DIRS=()                            # /etc/netns/<ns> folders we created
 TL_FAILED=0
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -50,7 +51,7 @@ skip() {
 }
 
 cleanup() {
-  local rc=$? pid ns
+  local rc=$? pid ns d
   trap - EXIT
   for pid in "${TL_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${TL_PIDS[@]}"; do
@@ -62,6 +63,7 @@ cleanup() {
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
   done
   for ns in "${TL_NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  for d in "${TL_ETC_DIRS[@]}"; do rm -rf "$d"; done
   if (( (rc == 0 || rc == 77) && ${TL_KEEP:-0} == 0 )); then
     rm -rf "$TL_WORK"
   else
@@ -105,6 +107,35 @@ setup_topology() {
   ip -n "$NS_S" -6 route add default via "$GW6_S"
   ip netns exec "$NS_G" sysctl -qw net.ipv4.ip_forward=1
   ip netns exec "$NS_G" sysctl -qw net.ipv6.conf.all.forwarding=1
+}
+
+# One more host hanging off the gw on a link of its own:
+#   add_host NS GW_IF GW4 HOST4 [GW6 HOST6]   (/24 and /64 networks)
+add_host() {
+  local ns=$1 gw_if=$2 gw4=$3 host4=$4 gw6=${5:-} host6=${6:-}
+  ip netns add "$ns"
+  TL_NAMESPACES+=("$ns")
+  ip -n "$ns" link set lo up
+  ip link add h0 netns "$ns" type veth peer name "$gw_if" netns "$NS_G"
+  ip -n "$ns" addr add "$host4/24" dev h0
+  ip -n "$NS_G" addr add "$gw4/24" dev "$gw_if"
+  if [[ -n $host6 ]]; then
+    ip -n "$ns" addr add "$host6/64" dev h0 nodad
+    ip -n "$NS_G" addr add "$gw6/64" dev "$gw_if" nodad
+  fi
+  ip -n "$ns" link set h0 up
+  ip -n "$NS_G" link set "$gw_if" up
+  ip -n "$ns" route add default via "$gw4"
+  [[ -z $host6 ]] || ip -n "$ns" -6 route add default via "$gw6"
+}
+
+# /etc/resolv.conf as processes in namespace $1 see it (`ip netns exec`
+# bind-mounts /etc/netns/NS/resolv.conf over it); removed at exit.
+set_netns_resolver() {
+  local ns=$1 server=$2
+  mkdir -p "/etc/netns/$ns"
+  TL_ETC_DIRS+=("/etc/netns/$ns")
+  printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$server" >"/etc/netns/$ns/resolv.conf"
 }
 
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
@@ -227,6 +258,50 @@ http_fetches() {
     fi
   done
   echo "$ok"
+}
+
+# Last value of counter $2 in tripline's "name value" summary lines in log $1 (0 if none).
+counter_value() {
+  awk -v name="$2" '$1 == name && $2 ~ /^[0-9]+$/ {v = $2} END {print v + 0}' "$1"
+}
+
+# Makes a running tripline (pid $1, stderr in log $2) print its counters (SIGUSR1)
+# and waits, bounded, until the new summary is in the log.
+dump_counters() {
+  local pid=$1 logfile=$2 before i
+  before=$(grep -c '^packets ' "$logfile" || true)
+  kill -USR1 "$pid"
+  for i in $(seq 50); do
+    (( $(grep -c '^packets ' "$logfile" || true) > before )) && { sleep 0.05; return 0; }
+    sleep 0.05
+  done
+  fail "tripline printed no counters on SIGUSR1"
+}
+
+# Waits (bounded, 3 s) until the JSON-lines event file $1 holds an event for
+# which the Python expression $3 (over the event `e`) is true; fails with $2 otherwise.
+expect_event() {
+  local file=$1 what=$2 expr=$3 i
+  for i in $(seq 30); do
+    "$PY" - "$file" "$expr" <<'PY' && return 0
+import json, sys
+path, expr = sys.argv[1:]
+try:
+    lines = open(path).read().splitlines()
+except FileNotFoundError:
+    sys.exit(1)
+for line in lines:
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue  # a line still being written
+    if eval(expr, {}, {"e": e}):
+        sys.exit(0)
+sys.exit(1)
+PY
+    sleep 0.1
+  done
+  fail "$what"
 }
 
 # Writes a tripline config to $1.
