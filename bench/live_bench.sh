@@ -1,0 +1,367 @@
+#!/usr/bin/env bash
+# Live benchmark against the kernel-queue limit (run as root). Builds its own
+# client — gw — server namespaces, queues the gw's forwarded IPv4 traffic with
+# an iptables NFQUEUE rule (--queue-bypass), and measures, in one run:
+#   - verdicts/s of a minimal accept-all consumer (nfq_accept_all) and of
+#     `tripline run` with the default pipeline, under a flood of small (64 B)
+#     and large (1400 B) UDP datagrams, and the ratio tripline / accept-all;
+#   - new TCP connections/s with no queue, through each consumer, and through
+#     the DNS-gated path (tripline with a trusted resolver and egress enforce,
+#     the client having resolved the name from a dnsmasq in the server first);
+#   - UDP round-trip latency p50/p99 with no queue and through each consumer.
+# Every namespace and process it starts is removed on exit. About 70 s, or
+# about 20 s with --quick (each phase ~1 s: a smoke test, not a measurement).
+#
+#   live_bench.sh [--quick] [--build DIR]
+#                 [--tripline PATH] [--nfq-accept-all PATH] [--udp-flood PATH]
+#                 [--udp-ping PATH] [--tcp-connect PATH]
+# Binaries default to DIR/engine/tripline and DIR/bench/<name> (DIR: build/release).
+# Exit status: 0 ok, 1 a check failed, 77 skipped (not root, or tools missing).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+QUICK=0
+BUILD="$ROOT/build/release"
+TRIPLINE="" ACCEPT_ALL="" UDP_FLOOD="" UDP_PING="" TCP_CONNECT=""
+
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while (( $# )); do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --build) BUILD=${2:?}; shift ;;
+    --tripline) TRIPLINE=${2:?}; shift ;;
+    --nfq-accept-all) ACCEPT_ALL=${2:?}; shift ;;
+    --udp-flood) UDP_FLOOD=${2:?}; shift ;;
+    --udp-ping) UDP_PING=${2:?}; shift ;;
+    --tcp-connect) TCP_CONNECT=${2:?}; shift ;;
+    -h|--help) usage ;;
+    *) echo "live_bench.sh: unknown argument $1" >&2; usage ;;
+  esac
+  shift
+done
+: "${TRIPLINE:=$BUILD/engine/tripline}" "${ACCEPT_ALL:=$BUILD/bench/nfq_accept_all}"
+: "${UDP_FLOOD:=$BUILD/bench/udp_flood}" "${UDP_PING:=$BUILD/bench/udp_ping}"
+: "${TCP_CONNECT:=$BUILD/bench/tcp_connect}"
+
+if (( QUICK )); then
+  SECS=1 PINGS=300 MODE=quick
+else
+  SECS=5 PINGS=2000 MODE=full
+fi
+
+skip() { echo "SKIP: $*" >&2; exit 77; }
+[[ $(id -u) == 0 ]] || skip "needs root (network namespaces, iptables, NFQUEUE)"
+for tool in ip iptables dnsmasq dig ss awk timeout; do
+  command -v "$tool" >/dev/null || skip "needs $tool"
+done
+for bin in "$TRIPLINE" "$ACCEPT_ALL" "$UDP_FLOOD" "$UDP_PING" "$TCP_CONNECT"; do
+  [[ -x $bin ]] || { echo "live_bench.sh: no executable $bin (build it, or pass its path)" >&2; exit 1; }
+done
+
+PREFIX="lb-$$"
+NS_C="$PREFIX-client" NS_G="$PREFIX-gw" NS_S="$PREFIX-server"
+CLIENT=10.202.1.2 GW_C=10.202.1.1 GW_S=10.202.2.1
+SERVER=10.202.2.2      # dnsmasq (the trusted resolver), flood sink, echo
+NAMED=10.202.2.3       # what bench.test resolves to: the DNS-gated target
+UNNAMED=10.202.2.4     # in no answer: egress enforce must block it
+FLOOD_PORT=9000 ECHO_PORT=9001 TCP_PORT=9002
+WORK=$(mktemp -d /tmp/tripline-live-bench.XXXXXX)
+PIDS=() NAMESPACES=()
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+fail() {
+  echo "FAIL: $*" >&2
+  local f
+  for f in "$WORK"/*.log; do
+    [[ -s $f ]] || continue
+    echo "---- $f (last 20 lines)" >&2
+    tail -n 20 "$f" >&2
+  done
+  exit 1
+}
+
+cleanup() {
+  local rc=$? pid ns
+  trap - EXIT
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  # Anything still running inside our namespaces was started by this script.
+  for ns in "${NAMESPACES[@]}"; do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+  done
+  for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  if (( rc == 0 || rc == 77 )); then rm -rf "$WORK"; else echo "files kept in $WORK" >&2; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+# Starts a command in the background in a namespace; its pid is in BG_PID.
+start_bg() {
+  local ns=$1 out=$2; shift 2
+  ip netns exec "$ns" "$@" >"$out" 2>&1 &
+  BG_PID=$!
+  PIDS+=("$BG_PID")
+}
+
+# "key value" output of a tool: the value of key $2 in text $1.
+field() { awk -v k="$2" '$1 == k {print $2; exit}' <<<"$1"; }
+# Arithmetic on decimals: calc 'a / b' (prints with the given format, default %.0f).
+calc() { awk "BEGIN { printf \"${2:-%.0f}\", $1 }"; }
+
+# ---------------------------------------------------------------- topology
+setup() {
+  local ns
+  for ns in "$NS_C" "$NS_G" "$NS_S"; do
+    ip netns add "$ns"
+    NAMESPACES+=("$ns")
+    ip -n "$ns" link set lo up
+  done
+  ip link add c0 netns "$NS_C" type veth peer name gw-c netns "$NS_G"
+  ip link add s0 netns "$NS_S" type veth peer name gw-s netns "$NS_G"
+  ip -n "$NS_C" addr add "$CLIENT/24" dev c0
+  ip -n "$NS_G" addr add "$GW_C/24" dev gw-c
+  ip -n "$NS_G" addr add "$GW_S/24" dev gw-s
+  ip -n "$NS_S" addr add "$SERVER/24" dev s0
+  ip -n "$NS_S" addr add "$NAMED/24" dev s0
+  ip -n "$NS_S" addr add "$UNNAMED/24" dev s0
+  ip -n "$NS_C" link set c0 up
+  ip -n "$NS_S" link set s0 up
+  ip -n "$NS_G" link set gw-c up
+  ip -n "$NS_G" link set gw-s up
+  ip -n "$NS_C" route add default via "$GW_C"
+  ip -n "$NS_S" route add default via "$GW_S"
+  in_ns "$NS_G" sysctl -qw net.ipv4.ip_forward=1
+  # Many short connections from one client: the whole port range.
+  in_ns "$NS_C" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+  # The flood's sink: dropped on arrival in the server (no socket, no ICMP back).
+  in_ns "$NS_S" iptables -w -t raw -A PREROUTING -p udp --dport "$FLOOD_PORT" -j DROP
+
+  start_bg "$NS_S" "$WORK/echo.log" "$UDP_PING" --echo "$ECHO_PORT"
+  start_bg "$NS_S" "$WORK/listen.log" "$TCP_CONNECT" --listen "$TCP_PORT"
+  start_bg "$NS_S" "$WORK/dnsmasq.log" dnsmasq --keep-in-foreground --conf-file=/dev/null \
+    --no-resolv --no-hosts --bind-interfaces --listen-address="$SERVER" --port=53 \
+    --address=/bench.test/"$NAMED" --local-ttl=3600 --pid-file="$WORK/dnsmasq.pid" --user=root
+  local i
+  for i in $(seq 50); do
+    if in_ns "$NS_S" ss -lnt | grep -q ":$TCP_PORT " &&
+       in_ns "$NS_S" ss -lnu | grep -q "$SERVER:53 " &&
+       in_ns "$NS_S" ss -lnu | grep -q ":$ECHO_PORT "; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  fail "server programs did not start"
+}
+
+queue_rule() {  # add|del
+  local op=-A
+  [[ $1 == del ]] && op=-D
+  in_ns "$NS_G" iptables -w "$op" FORWARD -j NFQUEUE --queue-num 0 --queue-bypass
+}
+
+queue_bound() {
+  local i
+  for i in $(seq 100); do
+    [[ -n $(in_ns "$NS_G" cat /proc/net/netfilter/nfnetlink_queue) ]] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+queue_unbound() {
+  local i
+  for i in $(seq 100); do
+    [[ -z $(in_ns "$NS_G" cat /proc/net/netfilter/nfnetlink_queue) ]] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- consumers
+# Both print "name value" counter lines on SIGUSR1 (tripline on stderr,
+# nfq_accept_all on stdout; both go to the consumer's log).
+CONSUMER_PID="" CONSUMER_LOG=""
+
+start_consumer() {  # accept-all | tripline CONFIG
+  CONSUMER_LOG="$WORK/consumer-$1-$(basename "${2:-x}" .toml).log"
+  if [[ $1 == accept-all ]]; then
+    start_bg "$NS_G" "$CONSUMER_LOG" "$ACCEPT_ALL" --queue 0
+  else
+    start_bg "$NS_G" "$CONSUMER_LOG" "$TRIPLINE" run -c "$2"
+  fi
+  CONSUMER_PID=$BG_PID
+  queue_bound || fail "$1 did not bind queue 0"
+}
+
+stop_consumer() {
+  local i rc=0
+  kill -TERM "$CONSUMER_PID"
+  for i in $(seq 100); do kill -0 "$CONSUMER_PID" 2>/dev/null || break; sleep 0.05; done
+  kill -0 "$CONSUMER_PID" 2>/dev/null && fail "consumer did not exit within 5 s of SIGTERM"
+  wait "$CONSUMER_PID" || rc=$?
+  (( rc == 0 )) || fail "consumer exited with status $rc"
+  queue_unbound || fail "queue 0 still bound after the consumer exited"
+}
+
+# The consumer's counter $1 (default packets), asked for with SIGUSR1.
+counter() {
+  local name=${1:-packets} n0 n i
+  n0=$(grep -c '^packets ' "$CONSUMER_LOG" || true)
+  kill -USR1 "$CONSUMER_PID"
+  for i in $(seq 100); do
+    n=$(grep -c '^packets ' "$CONSUMER_LOG" || true)
+    (( n > n0 )) && break
+    sleep 0.02
+  done
+  (( n > n0 )) || fail "the consumer did not report its counters on SIGUSR1"
+  sleep 0.05  # the whole report, not only its first line
+  awk -v k="$name" '$1 == k {v = $2} END {print v + 0}' "$CONSUMER_LOG"
+}
+
+# ---------------------------------------------------------------- phases
+# Flood of $1-byte UDP payloads for SECS seconds; sets VPS (verdicts/s: packets
+# the consumer judged during the flood, per second of flood) and SENT_PPS.
+flood() {
+  local size=$1 before after out secs
+  before=$(counter)
+  out=$(in_ns "$NS_C" timeout $(( SECS + 10 )) "$UDP_FLOOD" --dest "$SERVER" --port "$FLOOD_PORT" \
+        --size "$size" --seconds "$SECS" --flows 16) || fail "udp_flood failed"
+  sleep 0.3  # the queue (at most 4096 packets) drains
+  after=$(counter)
+  secs=$(field "$out" seconds)
+  VPS=$(calc "($after - $before) / $secs")
+  SENT_PPS=$(field "$out" pps)
+  (( after > before )) || fail "the consumer judged no packet of the $size-byte flood"
+}
+
+# New TCP connections for SECS seconds to $1; sets CPS (connects/s) and FAILED.
+connects() {
+  local out
+  out=$(in_ns "$NS_C" timeout $(( SECS + 10 )) "$TCP_CONNECT" --dest "$1" --port "$TCP_PORT" \
+        --seconds "$SECS" --threads 4 --timeout-ms 1000) || fail "tcp_connect failed"
+  CPS=$(field "$out" connects_per_s)
+  FAILED=$(field "$out" failed)
+  (( $(field "$out" connected) > 0 )) || fail "no TCP connection to $1 succeeded"
+}
+
+# UDP ping-pong through the gw; sets P50 and P99 (microseconds) and LOST.
+pings() {
+  local out
+  out=$(in_ns "$NS_C" timeout 30 "$UDP_PING" --dest "$SERVER" --port "$ECHO_PORT" \
+        --count "$PINGS" --interval-us 1000 --timeout-ms 200) || fail "udp_ping failed"
+  P50=$(field "$out" rtt_p50_us)
+  P99=$(field "$out" rtt_p99_us)
+  LOST=$(field "$out" lost)
+  (( LOST < PINGS )) || fail "every ping was lost"
+}
+
+# A consumer's whole set: small and large floods, connects, latency.
+measure_consumer() {  # label
+  local k=$1
+  flood 64;   R["$k.vps64"]=$VPS;   R["$k.sent64"]=$SENT_PPS
+  log "$k: 64-byte UDP: ${VPS} verdicts/s (offered ${SENT_PPS} packets/s)"
+  flood 1400; R["$k.vps1400"]=$VPS; R["$k.sent1400"]=$SENT_PPS
+  log "$k: 1400-byte UDP: ${VPS} verdicts/s (offered ${SENT_PPS} packets/s)"
+  connects "$SERVER"; R["$k.cps"]=$CPS; R["$k.cfail"]=$FAILED
+  log "$k: TCP: ${CPS} connects/s ($FAILED failed)"
+  pings; R["$k.p50"]=$P50; R["$k.p99"]=$P99; R["$k.lost"]=$LOST
+  log "$k: RTT p50 ${P50} us, p99 ${P99} us ($LOST lost)"
+}
+
+declare -A R
+START=$(date +%s)
+log "live benchmark ($MODE: ${SECS} s per phase, $PINGS pings), work dir $WORK"
+setup
+log "namespaces $NS_C — $NS_G — $NS_S ready"
+
+# ------------------------------------------------ no queue: the reference path
+connects "$SERVER"; R[none.cps]=$CPS; R[none.cfail]=$FAILED
+log "no queue: TCP: ${CPS} connects/s ($FAILED failed)"
+pings; R[none.p50]=$P50; R[none.p99]=$P99; R[none.lost]=$LOST
+log "no queue: RTT p50 ${P50} us, p99 ${P99} us ($LOST lost)"
+
+queue_rule add
+
+# ------------------------------------------------ accept-all consumer
+start_consumer accept-all
+measure_consumer accept_all
+stop_consumer
+
+# ------------------------------------------------ tripline, default pipeline
+cat >"$WORK/default.toml" <<TOML
+[queue]
+first = 0
+count = 1
+TOML
+start_consumer tripline "$WORK/default.toml"
+measure_consumer tripline
+stop_consumer
+
+# ------------------------------------------------ tripline, DNS-gated egress
+cat >"$WORK/egress.toml" <<TOML
+[queue]
+first = 0
+count = 1
+[network]
+inside = ["10.202.1.0/24"]
+[dns]
+resolvers = ["$SERVER"]
+[egress]
+mode = "enforce"
+TOML
+start_consumer tripline "$WORK/egress.toml"
+answer=$(in_ns "$NS_C" dig +short +tries=1 +time=2 @"$SERVER" bench.test A) ||
+  fail "the client could not resolve bench.test"
+[[ $answer == "$NAMED" ]] || fail "bench.test resolved to '$answer', expected $NAMED"
+(( $(counter dns_addresses_opened) >= 1 )) || fail "tripline opened no address from the DNS answer"
+connects "$NAMED"; R[gated.cps]=$CPS; R[gated.cfail]=$FAILED
+log "tripline DNS-gated: TCP to the resolved $NAMED: ${CPS} connects/s ($FAILED failed)"
+# The gate must be closed for an address no answer gave.
+out=$(in_ns "$NS_C" timeout 10 "$TCP_CONNECT" --dest "$UNNAMED" --port "$TCP_PORT" --count 1 \
+      --threads 1 --timeout-ms 300) || fail "tcp_connect failed"
+(( $(field "$out" connected) == 0 )) || fail "egress enforce let a connection to unresolved $UNNAMED through"
+R[gated.allowed]=$(counter egress_allowed)
+R[gated.blocked]=$(counter egress_blocked)
+(( ${R[gated.blocked]} >= 1 )) || fail "tripline counted no blocked flow"
+log "tripline DNS-gated: unresolved $UNNAMED blocked (egress_allowed ${R[gated.allowed]}, egress_blocked ${R[gated.blocked]})"
+stop_consumer
+queue_rule del
+
+# ---------------------------------------------------------------- summary
+ratio() { if [[ ${2:-0} != 0 ]]; then calc "$1 / $2" %.3f; else echo "-"; fi; }
+saturated() {  # a note when the consumer kept up with the sender (not at its limit)
+  if awk -v v="$1" -v s="$2" 'BEGIN { exit !(v >= 0.95 * s) }'; then echo " (kept up with the sender: not at its limit)"; fi
+}
+elapsed=$(( $(date +%s) - START ))
+cat <<EOF
+
+== tripline live benchmark ($MODE, ${SECS} s per phase), $(date -u +%Y-%m-%dT%H:%M:%SZ)
+== $(uname -r), $(nproc) CPUs; one queue (0), iptables FORWARD -j NFQUEUE --queue-bypass; ${elapsed} s
+
+verdicts/s, UDP flood through the queue (one worker):
+  64-byte payload    nfq_accept_all ${R[accept_all.vps64]}$(saturated "${R[accept_all.vps64]}" "${R[accept_all.sent64]}")
+                     tripline       ${R[tripline.vps64]}$(saturated "${R[tripline.vps64]}" "${R[tripline.sent64]}")
+                     ratio tripline/accept-all  $(ratio "${R[tripline.vps64]}" "${R[accept_all.vps64]}")
+  1400-byte payload  nfq_accept_all ${R[accept_all.vps1400]}$(saturated "${R[accept_all.vps1400]}" "${R[accept_all.sent1400]}")
+                     tripline       ${R[tripline.vps1400]}$(saturated "${R[tripline.vps1400]}" "${R[tripline.sent1400]}")
+                     ratio tripline/accept-all  $(ratio "${R[tripline.vps1400]}" "${R[accept_all.vps1400]}")
+
+new TCP connections/s (4 client threads, connect + reset):
+  no queue                          ${R[none.cps]} (${R[none.cfail]} failed)
+  nfq_accept_all                    ${R[accept_all.cps]} (${R[accept_all.cfail]} failed)
+  tripline, default pipeline        ${R[tripline.cps]} (${R[tripline.cfail]} failed)
+  tripline, DNS-gated (enforce)     ${R[gated.cps]} (${R[gated.cfail]} failed)
+  ratio DNS-gated/accept-all        $(ratio "${R[gated.cps]}" "${R[accept_all.cps]}")
+
+UDP round trip, 64 bytes, $PINGS pings 1 ms apart (both directions queued), microseconds:
+  no queue          p50 ${R[none.p50]}  p99 ${R[none.p99]}  (${R[none.lost]} lost)
+  nfq_accept_all    p50 ${R[accept_all.p50]}  p99 ${R[accept_all.p99]}  added p50 $(calc "${R[accept_all.p50]} - ${R[none.p50]}" %.1f)  p99 $(calc "${R[accept_all.p99]} - ${R[none.p99]}" %.1f)
+  tripline          p50 ${R[tripline.p50]}  p99 ${R[tripline.p99]}  added p50 $(calc "${R[tripline.p50]} - ${R[none.p50]}" %.1f)  p99 $(calc "${R[tripline.p99]} - ${R[none.p99]}" %.1f)
+EOF
+if (( QUICK )); then echo "(--quick: ~1 s phases check that everything runs; do not quote these figures)"; fi

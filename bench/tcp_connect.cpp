@@ -1,0 +1,148 @@
+// TCP connection setups for bench/live_bench.sh: how many new connections per
+// second get through the gateway (each one a new flow for the queue consumer).
+//
+//   tcp_connect --listen PORT             accept and close connections (IPv4 and IPv6), forever
+//   tcp_connect --dest ADDR --port N [--seconds S] [--threads N] [--count N] [--timeout-ms N]
+// The client runs N threads, each connecting, and on success closing at once
+// with a reset (SO_LINGER 0, so no TIME_WAIT piles up), until the time is up
+// or --count connections were tried. It prints "connected", "failed",
+// "seconds" and "connects_per_s" on stdout.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+[[noreturn]] void usage(const char* argv0) {
+  std::fprintf(stderr,
+               "usage: %s --listen PORT\n"
+               "       %s --dest ADDR --port N [--seconds S] [--threads N] [--count N] "
+               "[--timeout-ms N]\n",
+               argv0, argv0);
+  std::exit(2);
+}
+
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "tcp_connect: %s: %s\n", what, std::strerror(errno));
+  std::exit(1);
+}
+
+int listen_forever(uint16_t port) {
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) die("socket");
+  int zero = 0, one = 1;
+  setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in6 a = {};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(port);
+  a.sin6_addr = in6addr_any;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) die("bind");
+  if (listen(fd, 4096) < 0) die("listen");
+  for (;;) {
+    int c = accept(fd, nullptr, nullptr);
+    if (c < 0) {
+      if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) continue;
+      die("accept");
+    }
+    close(c);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dest;
+  unsigned long port = 0, listen_port = 0, threads = 4, count = 0, timeout_ms = 1000;
+  double seconds = 5;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (i + 1 >= argc) usage(argv[0]);
+    const char* v = argv[++i];
+    char* end = nullptr;
+    if (a == "--dest") {
+      dest = v;
+    } else if (a == "--seconds") {
+      seconds = std::strtod(v, &end);
+      if (*end != '\0' || seconds <= 0) usage(argv[0]);
+    } else {
+      unsigned long n = std::strtoul(v, &end, 10);
+      if (*end != '\0') usage(argv[0]);
+      if (a == "--listen") listen_port = n;
+      else if (a == "--port") port = n;
+      else if (a == "--threads") threads = n;
+      else if (a == "--count") count = n;
+      else if (a == "--timeout-ms") timeout_ms = n;
+      else usage(argv[0]);
+    }
+  }
+  if (listen_port != 0) {
+    if (listen_port > 65535) usage(argv[0]);
+    return listen_forever(static_cast<uint16_t>(listen_port));
+  }
+  if (dest.empty() || port == 0 || port > 65535 || threads == 0 || threads > 256) usage(argv[0]);
+
+  sockaddr_storage ss = {};
+  socklen_t sslen = 0;
+  int family = AF_INET;
+  auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, dest.c_str(), &s4->sin_addr) == 1) {
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(static_cast<uint16_t>(port));
+    sslen = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, dest.c_str(), &s6->sin6_addr) == 1) {
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(static_cast<uint16_t>(port));
+    sslen = sizeof(sockaddr_in6);
+    family = AF_INET6;
+  } else {
+    usage(argv[0]);
+  }
+
+  std::atomic<uint64_t> connected{0}, failed{0}, tried{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto deadline = t0 + std::chrono::duration<double>(seconds);
+  auto worker = [&] {
+    // connect() honours SO_SNDTIMEO: a dropped SYN fails after timeout_ms.
+    timeval tv{static_cast<time_t>(timeout_ms / 1000),
+               static_cast<suseconds_t>((timeout_ms % 1000) * 1000)};
+    linger lg{1, 0};
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (count != 0 && tried.fetch_add(1) >= count) break;
+      int fd = socket(family, SOCK_STREAM, 0);
+      if (fd < 0) die("socket");
+      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      if (connect(fd, reinterpret_cast<const sockaddr*>(&ss), sslen) == 0) {
+        connected.fetch_add(1, std::memory_order_relaxed);
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+      } else {
+        failed.fetch_add(1, std::memory_order_relaxed);
+      }
+      close(fd);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned long t = 0; t < threads; ++t) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("connected %llu\nfailed %llu\nseconds %.3f\nconnects_per_s %.0f\n",
+              static_cast<unsigned long long>(connected.load()),
+              static_cast<unsigned long long>(failed.load()), secs,
+              static_cast<double>(connected.load()) / secs);
+  return 0;
+}
