@@ -9,8 +9,8 @@
 #     the DNS-gated path (tripline with a trusted resolver and egress enforce,
 #     the client having resolved the name from a dnsmasq in the server first);
 #   - UDP round-trip latency p50/p99 with no queue and through each consumer.
-# Every namespace and process it starts is removed on exit. About 70 s, or
-# about 20 s with --quick (each phase ~1 s: a smoke test, not a measurement).
+# Every namespace and process it starts is removed on exit. About 50 s, or
+# about 12 s with --quick (each phase ~1 s: a smoke test, not a measurement).
 #
 #   live_bench.sh [--quick] [--build DIR]
 #                 [--tripline PATH] [--nfq-accept-all PATH] [--udp-flood PATH]
@@ -357,7 +357,8 @@ new TCP connections/s (4 client threads, connect + reset):
   nfq_accept_all                    ${R[accept_all.cps]} (${R[accept_all.cfail]} failed)
   tripline, default pipeline        ${R[tripline.cps]} (${R[tripline.cfail]} failed)
   tripline, DNS-gated (enforce)     ${R[gated.cps]} (${R[gated.cfail]} failed)
-  ratio DNS-gated/accept-all        $(ratio "${R[gated.cps]}" "${R[accept_all.cps]}")
+  ratio tripline default/accept-all $(ratio "${R[tripline.cps]}" "${R[accept_all.cps]}")
+  ratio DNS-gated/default pipeline  $(ratio "${R[gated.cps]}" "${R[tripline.cps]}")
 
 UDP round trip, 64 bytes, $PINGS pings 1 ms apart (both directions queued), microseconds:
   no queue          p50 ${R[none.p50]}  p99 ${R[none.p99]}  (${R[none.lost]} lost)
