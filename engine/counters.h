@@ -46,6 +46,11 @@ namespace tripline {
   X(dns_rewritten, "dns_rewritten")                                              \
   X(dns_tcp_messages, "dns_tcp_messages")                                        \
   X(dns_tcp_resyncs, "dns_tcp_resyncs")                                          \
+  X(dns_fragments, "dns_fragments")                                              \
+  X(dns_reassembled, "dns_reassembled")                                          \
+  X(dns_fragments_dropped, "dns_fragments_dropped")                              \
+  X(dns_fragments_table_full, "dns_fragments_table_full")                        \
+  X(dns_fragments_timed_out, "dns_fragments_timed_out")                          \
   X(egress_allowed, "egress_allowed")                                            \
   X(egress_blocked, "egress_blocked")                                            \
   X(egress_would_block, "egress_would_block")

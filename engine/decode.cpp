@@ -182,6 +182,7 @@ DecodeError decode_ipv4(std::span<const uint8_t> b, Decoded& out) {
   out.frag_offset = static_cast<uint16_t>((frag & 0x1fff) * 8);
   out.is_fragment = out.more_fragments || out.frag_offset != 0;
   std::span<const uint8_t> rest = out.ip.subspan(hl);
+  if (out.is_fragment) out.frag_data = rest;
   if (out.frag_offset != 0) {
     out.payload = rest;  // a later piece of the upper-layer message, no header
     return DecodeError::None;
@@ -232,6 +233,7 @@ DecodeError decode_ipv6(std::span<const uint8_t> b, Decoded& out) {
       out.more_fragments = (frag & 1) != 0;
       out.frag_id = be32(&b[at + 4]);
       out.is_fragment = out.more_fragments || out.frag_offset != 0;
+      if (out.is_fragment) out.frag_data = out.ip.subspan(at + len);
       if (out.frag_offset != 0) {
         out.proto = b[at];
         out.payload = out.ip.subspan(at + len);

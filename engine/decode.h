@@ -68,6 +68,9 @@ struct Decoded {
   uint16_t frag_offset = 0; // in bytes
   bool more_fragments = false;
   uint32_t frag_id = 0;     // IPv4 identification or IPv6 fragment header id
+  // A fragment's bytes of the fragmented part (they belong at frag_offset of
+  // the reassembled datagram): after the IPv4 header or the IPv6 Fragment header.
+  std::span<const uint8_t> frag_data;
 
   std::span<const uint8_t> ip;       // from the IP header to the end of the IP packet
   std::span<const uint8_t> l4;       // from the upper-layer header to the end (empty if none)

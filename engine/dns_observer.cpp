@@ -82,7 +82,11 @@ Next DnsObserver::inspect(PacketContext& ctx) {
   const Decoded& p = ctx.pkt;
   bool from_resolver = is_resolver(p.src, p.sport);
   if (p.proto == kUdp) {
-    if (!p.payload.empty()) on_message(ctx, p.payload, from_resolver, false);
+    if (p.is_fragment && from_resolver) {
+      on_fragment(p, &ctx.flow, ctx.dir, ctx.now, ctx.frame, ctx.decision);
+    } else if (!p.payload.empty()) {
+      on_message(ctx, p.payload, from_resolver, false);
+    }
     return Next::Continue;
   }
   // DNS over TCP: reassemble each direction; judge when a message completes.
@@ -101,6 +105,97 @@ Next DnsObserver::inspect(PacketContext& ctx) {
   if (fed == DnsTcpStream::Feed::Gap || fed == DnsTcpStream::Feed::Oversize)
     worker_.counters().dns_tcp_resyncs.add();
   return Next::Continue;
+}
+
+bool DnsObserver::likes_fragment(const FragmentContext& ctx) const {
+  const Decoded& p = ctx.pkt;
+  if (p.proto != kUdp) return false;
+  if (!ctx.flow) {
+    for (const auto& r : cfg_.dns.resolvers)
+      if (r.addr == p.src) return true;
+    return false;
+  }
+  const FlowKey& k = ctx.flow->key;
+  return k.proto == kUdp && ((p.src == k.lo && is_resolver(k.lo, k.lo_port)) ||
+                             (p.src == k.hi && is_resolver(k.hi, k.hi_port)));
+}
+
+void DnsObserver::inspect_fragment(FragmentContext& ctx) {
+  on_fragment(ctx.pkt, ctx.flow, ctx.dir, ctx.now, ctx.frame, ctx.decision);
+}
+
+// Every fragment but the one that completes the datagram passes with its usual
+// decision: the client cannot have the datagram without the completing one.
+// That one is held until the reassembled answer is judged like an unfragmented
+// one (trust, cache insert, block lists), and is dropped when the answer must
+// not reach the client. Fragments the bounds cannot hold are dropped, and so
+// is every fragment of a key abandoned or rejected recently, so no datagram
+// completes at the client unjudged.
+void DnsObserver::on_fragment(const Decoded& p, Flow* flow, Dir dir, Timestamp now,
+                              uint64_t frame, Decision& decision) {
+  auto& c = worker_.counters();
+  c.dns_fragments.add();
+  const FragmentKey key{p.src, p.dst, p.frag_id, p.proto};
+  auto r = fragments_.add(key, p.frag_offset, p.more_fragments, p.frag_data, now);
+  if (uint64_t t = fragments_.stats().timed_out; t != fragments_timed_out_) {
+    c.dns_fragments_timed_out.add(t - fragments_timed_out_);
+    fragments_timed_out_ = t;
+  }
+  auto drop = [&](const char* reason) {
+    c.dns_fragments_dropped.add();
+    decision.verdict = Verdict::Drop;
+    decision.has_mark = false;
+    decision.reason = reason;
+  };
+  switch (r) {
+    case FragmentReassembler::Result::Incomplete:
+    case FragmentReassembler::Result::Duplicate:
+      return;
+    case FragmentReassembler::Result::Full:
+      c.dns_fragments_table_full.add();
+      drop("dns-fragments-full");
+      return;
+    case FragmentReassembler::Result::Closed:  // abandoned or rejected recently
+      drop("dns-fragment-closed");
+      return;
+    case FragmentReassembler::Result::Invalid:  // oversize, overlapping, inconsistent
+      drop("dns-fragment-invalid");
+      return;
+    case FragmentReassembler::Result::Complete:
+      break;
+  }
+  c.dns_reassembled.add();
+  std::span<const uint8_t> dgram = fragments_.datagram();
+  constexpr size_t kUdpHeader = 8;
+  size_t udp_len = dgram.size() >= kUdpHeader ? (size_t{dgram[4]} << 8 | dgram[5]) : 0;
+  Decoded whole = p;
+  whole.is_fragment = false;
+  whole.more_fragments = false;
+  whole.frag_offset = 0;
+  whole.frag_data = {};
+  if (udp_len >= kUdpHeader && udp_len <= dgram.size()) {
+    whole.sport = static_cast<uint16_t>(dgram[0] << 8 | dgram[1]);
+    whole.dport = static_cast<uint16_t>(dgram[2] << 8 | dgram[3]);
+    whole.has_ports = true;
+    whole.l4 = dgram.first(udp_len);
+    whole.payload = whole.l4.subspan(kUdpHeader);
+  }
+  // Only a resolver's first fragment starts a datagram that completes here, so
+  // anything but its UDP header up front (broken length, IPv6 extension
+  // headers after the Fragment header) cannot be judged: not passed on.
+  if (!whole.has_ports || !is_resolver(whole.src, whole.sport)) {
+    c.dns_parse_errors.add();
+    fragments_.close(key, now);
+    drop("dns-malformed");
+    return;
+  }
+  Flow none;  // the flow was forgotten meanwhile (table bounds): judged without it
+  PacketContext ctx{whole, flow ? *flow : none, false, dir, now, frame, decision};
+  reassembled_ = true;
+  on_message(ctx, whole.payload, true, false);
+  reassembled_ = false;
+  decision = ctx.decision;
+  if (decision.verdict != Verdict::Accept) fragments_.close(key, now);
 }
 
 void DnsObserver::on_flow_end(const Flow& flow, FlowEndReason, Timestamp) { tcp_.erase(flow.id); }
@@ -220,9 +315,10 @@ void DnsObserver::block_answer(PacketContext& ctx, std::span<const uint8_t> wire
   Decision d = ctx.decision;
   d.reason = reason;
   d.has_mark = false;
-  if (over_tcp || cfg_.dns.block_mode == BlockMode::Drop) {
+  if (over_tcp || reassembled_ || cfg_.dns.block_mode == BlockMode::Drop) {
     // A TCP stream cannot be rewritten in place: drop the whole connection
-    // so a retransmitted answer cannot slip through either.
+    // so a retransmitted answer cannot slip through either. Nor can a
+    // fragmented datagram: its completing fragment is dropped.
     d.verdict = Verdict::Drop;
     if (over_tcp) ctx.decide_flow(d); else ctx.decide_packet(d);
     return;

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "dns_message.h"
+#include "fragment_reassembler.h"
 #include "stage.h"
 
 namespace tripline {
@@ -38,6 +39,10 @@ class DnsObserver final : public Stage {
   std::string_view name() const override { return "dns"; }
   bool likes(const PacketContext& ctx) const override;
   Next inspect(PacketContext& ctx) override;
+  // Non-first fragments sent by a resolver (the flow's resolver side, or any
+  // port of a resolver's address while the flow is not known yet).
+  bool likes_fragment(const FragmentContext& ctx) const override;
+  void inspect_fragment(FragmentContext& ctx) override;
   void on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) override;
 
   // True when addr:port is a configured resolver.
@@ -63,6 +68,10 @@ class DnsObserver final : public Stage {
   };
   struct TcpStreams;
 
+  // A fragment of a resolver's UDP datagram: held for reassembly; the one that
+  // completes it carries the verdict of the whole answer (see dns_observer.cpp).
+  void on_fragment(const Decoded& p, Flow* flow, Dir dir, Timestamp now, uint64_t frame,
+                   Decision& decision);
   // Handles one complete DNS message seen in `ctx`'s packet.
   void on_message(PacketContext& ctx, std::span<const uint8_t> wire, bool from_resolver,
                   bool over_tcp);
@@ -85,6 +94,9 @@ class DnsObserver final : public Stage {
   ResolvedChain chain_;  // reused between answers
   std::vector<uint8_t> rewrite_buf_;
   std::vector<uint8_t> packet_buf_;
+  FragmentReassembler fragments_;
+  uint64_t fragments_timed_out_ = 0;  // fragments_.stats().timed_out already counted
+  bool reassembled_ = false;  // the message being judged came in fragments
 };
 
 }  // namespace tripline

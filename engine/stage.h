@@ -33,12 +33,28 @@ struct PacketContext {
   }
 };
 
+// A non-first fragment: no upper-layer header (no ports, no payload header),
+// and no known flow when it arrived before its first fragment.
+struct FragmentContext {
+  const Decoded& pkt;
+  Flow* flow;  // null when the flow is not known (yet)
+  Dir dir;
+  Timestamp now;
+  uint64_t frame;
+  Decision decision;  // this fragment only: the flow's decision does not change
+};
+
 class Stage {
  public:
   virtual ~Stage() = default;
   virtual std::string_view name() const = 0;
   virtual bool likes(const PacketContext& ctx) const = 0;
   virtual Next inspect(PacketContext& ctx) = 0;
+  // Non-first fragments never reach likes()/inspect(): they get their flow's
+  // decision (or the default). A stage that reassembles datagrams sees them
+  // here instead and may change the decision for that fragment only.
+  virtual bool likes_fragment(const FragmentContext&) const { return false; }
+  virtual void inspect_fragment(FragmentContext&) {}
   // Called for every flow end, after the flow event is written.
   virtual void on_flow_end(const Flow&, FlowEndReason, Timestamp) {}
 };

@@ -59,9 +59,10 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   if (pkt.is_fragment) counters_.fragments.add();
 
   FlowTable::Result tracked = flows_.track(pkt, now);
-  if (!tracked.flow) {  // a non-first fragment of no flow we know
+  if (!tracked.flow) {  // a non-first fragment of no flow we know (yet)
     counters_.fragments_unmatched.add();
     decision.reason = "fragment-unmatched";
+    decision = inspect_fragment(pkt, nullptr, kToServer, now, decision);
     count_verdict(decision);
     return decision;
   }
@@ -69,8 +70,10 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   if (tracked.created) counters_.flows_created.add();
   if (flow.decided) decision = flow.decision;
 
-  // A non-first fragment carries no upper-layer header: it shares its flow's fate.
+  // A non-first fragment carries no upper-layer header: it shares its flow's
+  // fate unless a reassembling stage decides otherwise for it.
   if (pkt.is_fragment && !pkt.has_ports) {
+    decision = inspect_fragment(pkt, &flow, tracked.dir, now, decision);
     count_verdict(decision);
     return decision;
   }
@@ -87,6 +90,15 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
     flow.decided = true;
   }
   count_verdict(ctx.decision);
+  return ctx.decision;
+}
+
+Decision Worker::inspect_fragment(const Decoded& pkt, Flow* flow, Dir dir, Timestamp now,
+                                  const Decision& decision) {
+  FragmentContext ctx{pkt, flow, dir, now, frame_, decision};
+  for (auto& stage : stages_) {
+    if (stage->likes_fragment(ctx)) stage->inspect_fragment(ctx);
+  }
   return ctx.decision;
 }
 

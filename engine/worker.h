@@ -47,6 +47,9 @@ class Worker final : public FlowObserver {
 
  private:
   void count_verdict(const Decision& d);
+  // Runs the stages that want non-first fragments; returns the fragment's decision.
+  Decision inspect_fragment(const Decoded& pkt, Flow* flow, Dir dir, Timestamp now,
+                            const Decision& decision);
 
   std::shared_ptr<const Config> cfg_;
   unsigned index_;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <initializer_list>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "dns_cache.h"
@@ -165,6 +166,193 @@ TEST_F(DnsObserverTest, BlockedAnswerIsReplacedByAValidNullAnswer) {
     EXPECT_EQ(lookup(v6 ? "fd00::10" : "10.0.0.10", v6 ? "2001:db8::50" : "203.0.113.50"),
               DnsLookupStatus::Unknown);
   }
+}
+
+
+// ---- Fragmented answers (big EDNS answers from a resolver) ----
+
+// An answer with `n` address records for qname: 60 A records make ~1.1 kB.
+Bytes big_answer(const char* qname, ldns_rr_type qtype, uint16_t id, int n) {
+  std::vector<std::string> rrs;
+  for (int i = 1; i <= n; ++i) {
+    rrs.push_back(std::string(qname) + " 300 IN " +
+                  (qtype == LDNS_RR_TYPE_AAAA ? "AAAA 2001:db8::" + std::to_string(i)
+                                              : "A 203.0.113." + std::to_string(i)));
+  }
+  ldns_pkt* p = nullptr;
+  EXPECT_EQ(ldns_pkt_query_new_frm_str(&p, qname, qtype, LDNS_RR_CLASS_IN, LDNS_RD),
+            LDNS_STATUS_OK);
+  ldns_pkt_set_id(p, id);
+  ldns_pkt_set_qr(p, true);
+  for (const std::string& text : rrs) {
+    ldns_rr* rr = nullptr;
+    EXPECT_EQ(ldns_rr_new_frm_str(&rr, text.c_str(), 0, nullptr, nullptr), LDNS_STATUS_OK) << text;
+    ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr);
+  }
+  uint8_t* wire = nullptr;
+  size_t size = 0;
+  EXPECT_EQ(ldns_pkt2wire(&wire, p, &size), LDNS_STATUS_OK);
+  Bytes out(wire, wire + size);
+  std::free(wire);
+  ldns_pkt_free(p);
+  return out;
+}
+
+// The answer datagram resolver:53 -> client:33000 in three fragments.
+std::vector<Bytes> answer_fragments(const IpAddr& res, const IpAddr& cli, const Bytes& msg,
+                                    uint32_t ip_id) {
+  size_t chunk = ((msg.size() + 8 + 2) / 3 + 7) & ~size_t{7};
+  size_t mtu_payload = chunk + (res.is_v6() ? 8 : 0);  // IPv6: room for the Fragment header
+  std::vector<Bytes> frags =
+      craft::fragment(craft::udp(res, 53, cli, 33000, msg), mtu_payload, ip_id);
+  EXPECT_EQ(frags.size(), 3u);
+  return frags;
+}
+
+constexpr const char* kEnforceV6 = R"(
+[dns]
+resolvers = ["fd00::53"]
+[egress]
+mode = "enforce"
+)";
+
+// In order and out of order, IPv4 and IPv6: every fragment passes, the address
+// opens no later than the fragment that completes the answer is released.
+TEST_F(DnsObserverTest, FragmentedTrustedAnswerOpensInAnyOrder) {
+  struct Case {
+    const char* name;
+    bool v6;
+    std::vector<int> order;  // indices into the fragments, in arrival order
+  };
+  const Case cases[] = {
+      {"v4 in order", false, {0, 1, 2}},     {"v4 reversed", false, {2, 1, 0}},
+      {"v4 first, last, middle", false, {0, 2, 1}}, {"v6 in order", true, {0, 1, 2}},
+      {"v6 reversed", true, {2, 1, 0}},      {"v6 middle first", true, {1, 0, 2}},
+  };
+  for (const Case& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    start(tc.v6 ? kEnforceV6 : kEnforce);
+    IpAddr cli = ip(tc.v6 ? "fd00::10" : "10.0.0.10"), res = ip(tc.v6 ? "fd00::53" : "10.0.0.53");
+    ldns_rr_type qtype = tc.v6 ? LDNS_RR_TYPE_AAAA : LDNS_RR_TYPE_A;
+    const char* opened = tc.v6 ? "2001:db8::7" : "203.0.113.7";
+    const char* client = tc.v6 ? "fd00::10" : "10.0.0.10";
+    feed(craft::udp(cli, 33000, res, 53, dns("big.example.test.", qtype, 21, false)));
+    auto frags = answer_fragments(res, cli, big_answer("big.example.test.", qtype, 21, 60), 4242);
+    ASSERT_EQ(frags.size(), 3u);
+    for (size_t i = 0; i < tc.order.size(); ++i) {
+      EXPECT_EQ(lookup(client, opened), DnsLookupStatus::Unknown) << "opened too early";
+      Decision d = feed(frags[tc.order[i]]);
+      EXPECT_EQ(d.verdict, Verdict::Accept) << "fragment " << tc.order[i] << ": " << d.reason;
+      EXPECT_TRUE(d.replacement.empty());
+    }
+    EXPECT_EQ(lookup(client, opened), DnsLookupStatus::Open);
+    EXPECT_EQ(lookup(client, tc.v6 ? "2001:db8::60" : "203.0.113.60"), DnsLookupStatus::Open);
+    const Counters& c = worker_->counters();
+    EXPECT_EQ(c.dns_fragments.get(), 3u);
+    EXPECT_EQ(c.dns_reassembled.get(), 1u);
+    EXPECT_EQ(c.dns_answers_trusted.get(), 1u);
+    EXPECT_EQ(c.dns_fragments_dropped.get(), 0u);
+    EXPECT_EQ(c.dns_parse_errors.get(), 0u);
+    // The client may now connect.
+    Decision conn = feed(craft::tcp(cli, 40000, ip(opened), 443, 0x02, 1, 0, {}));
+    EXPECT_EQ(conn.verdict, Verdict::Accept) << conn.reason;
+  }
+}
+
+// A fragmented answer nobody asked for opens nothing; its completing fragment
+// is dropped, and so is that fragment sent again.
+TEST_F(DnsObserverTest, FragmentedForgedAnswerIsDroppedAtCompletion) {
+  for (bool v6 : {false, true}) {
+    SCOPED_TRACE(v6 ? "v6" : "v4");
+    start(v6 ? kEnforceV6 : kEnforce);
+    IpAddr cli = ip(v6 ? "fd00::10" : "10.0.0.10"), res = ip(v6 ? "fd00::53" : "10.0.0.53");
+    ldns_rr_type qtype = v6 ? LDNS_RR_TYPE_AAAA : LDNS_RR_TYPE_A;
+    feed(craft::udp(cli, 33000, res, 53, dns("big.example.test.", qtype, 21, false)));
+    // Wrong transaction id.
+    auto frags = answer_fragments(res, cli, big_answer("big.example.test.", qtype, 22, 60), 77);
+    EXPECT_EQ(feed(frags[2]).verdict, Verdict::Accept);
+    EXPECT_EQ(feed(frags[0]).verdict, Verdict::Accept);
+    Decision last = feed(frags[1]);
+    EXPECT_EQ(last.verdict, Verdict::Drop);
+    EXPECT_EQ(last.reason, "dns-unmatched");
+    Decision again = feed(frags[1]);
+    EXPECT_EQ(again.verdict, Verdict::Drop);
+    EXPECT_EQ(lookup(v6 ? "fd00::10" : "10.0.0.10", v6 ? "2001:db8::7" : "203.0.113.7"),
+              DnsLookupStatus::Unknown);
+    const Counters& c = worker_->counters();
+    EXPECT_EQ(c.dns_answers_unmatched.get(), 1u);
+    EXPECT_EQ(c.dns_reassembled.get(), 1u);
+    EXPECT_EQ(c.dns_fragments_dropped.get(), 1u);  // the resent one
+  }
+}
+
+// A blocked name's fragmented answer cannot be rewritten: its completing
+// fragment is dropped (reason the list), and nothing opens.
+TEST_F(DnsObserverTest, FragmentedBlockedAnswerIsDropped) {
+  std::string toml = std::string("[dns]\nresolvers = [\"10.0.0.53\"]\nblock_lists = [\"") +
+                     TRIPLINE_SOURCE_DIR +
+                     "/tests/replay/dns-blocklist/block.txt\"]\n[egress]\nmode = \"enforce\"\n";
+  start(toml.c_str());
+  auto cli = ip("10.0.0.10"), res = ip("10.0.0.53");
+  feed(craft::udp(cli, 33000, res, 53, dns("ads.example.test.", LDNS_RR_TYPE_A, 5, false)));
+  auto frags =
+      answer_fragments(res, cli, big_answer("ads.example.test.", LDNS_RR_TYPE_A, 5, 60), 9);
+  EXPECT_EQ(feed(frags[0]).verdict, Verdict::Accept);
+  EXPECT_EQ(feed(frags[1]).verdict, Verdict::Accept);
+  Decision last = feed(frags[2]);
+  EXPECT_EQ(last.verdict, Verdict::Drop);
+  EXPECT_EQ(last.reason, "blocklist:block.txt");
+  EXPECT_TRUE(last.replacement.empty());
+  EXPECT_EQ(lookup("10.0.0.10", "203.0.113.7"), DnsLookupStatus::Unknown);
+  EXPECT_EQ(worker_->counters().dns_blocked.get(), 1u);
+  EXPECT_EQ(worker_->counters().dns_rewritten.get(), 0u);
+}
+
+// Bounds: a partial answer older than the timeout is abandoned (its late
+// fragment is dropped, nothing opens); more partial answers than the table
+// holds get their fragments dropped.
+TEST_F(DnsObserverTest, FragmentBoundsTimeoutAndTableFull) {
+  start(kEnforce);
+  auto cli = ip("10.0.0.10"), res = ip("10.0.0.53");
+  feed(craft::udp(cli, 33000, res, 53, dns("big.example.test.", LDNS_RR_TYPE_A, 21, false)));
+  auto frags =
+      answer_fragments(res, cli, big_answer("big.example.test.", LDNS_RR_TYPE_A, 21, 60), 1);
+  EXPECT_EQ(feed(frags[0]).verdict, Verdict::Accept);
+  EXPECT_EQ(feed(frags[1]).verdict, Verdict::Accept);
+  now_ += seconds(6);
+  Decision late = feed(frags[2]);
+  EXPECT_EQ(late.verdict, Verdict::Drop);
+  EXPECT_EQ(lookup("10.0.0.10", "203.0.113.7"), DnsLookupStatus::Unknown);
+  EXPECT_EQ(worker_->counters().dns_fragments_timed_out.get(), 1u);
+  EXPECT_EQ(worker_->counters().dns_reassembled.get(), 0u);
+
+  // 64 partial answers (first fragments only) fill the table; the 65th is dropped.
+  Bytes msg = big_answer("big.example.test.", LDNS_RR_TYPE_A, 21, 60);
+  for (uint32_t id = 100; id < 164; ++id) {
+    auto f = answer_fragments(res, cli, msg, id);
+    EXPECT_EQ(feed(f[0]).verdict, Verdict::Accept) << id;
+  }
+  auto f = answer_fragments(res, cli, msg, 164);
+  Decision full = feed(f[0]);
+  EXPECT_EQ(full.verdict, Verdict::Drop);
+  EXPECT_EQ(worker_->counters().dns_fragments_table_full.get(), 1u);
+  EXPECT_EQ(worker_->counters().dns_fragments_dropped.get(), 2u);
+}
+
+// Fragments that are not a resolver's answer are not held: they share their
+// flow's decision as before.
+TEST_F(DnsObserverTest, OtherFragmentsAreNotHeld) {
+  start("[dns]\nresolvers = [\"10.0.0.53\"]\n");
+  auto cli = ip("10.0.0.10"), srv = ip("192.0.2.9");
+  Bytes payload(1500, 'x');
+  auto frags = craft::fragment(craft::udp(srv, 4000, cli, 5000, payload), 512, 5);
+  ASSERT_GE(frags.size(), 3u);
+  for (const Bytes& f : frags) EXPECT_EQ(feed(f).verdict, Verdict::Accept);
+  // The resolver's host, another port: also not DNS.
+  auto rf = craft::fragment(craft::udp(ip("10.0.0.53"), 4000, cli, 5000, payload), 512, 6);
+  for (const Bytes& f : rf) EXPECT_EQ(feed(f).verdict, Verdict::Accept);
+  EXPECT_EQ(worker_->counters().dns_fragments.get(), 0u);
+  EXPECT_EQ(worker_->counters().dns_reassembled.get(), 0u);
 }
 
 }  // namespace
