@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_env.h"
 #include "bench_rng.h"
 #include "dns_cache.h"
 #include "resident_memory.h"
@@ -27,6 +29,15 @@ using tripline::Timestamp;
 using tripline::gen::Rng;
 
 constexpr Timestamp kStart = 1'767'225'600LL * tripline::kNsPerSec;
+
+// TRIPLINE_BENCH_ITEMS (default 1,000,000) bounds every cache this file fills,
+// so the CI smoke test (20,000) stays quick under ASan. Counters say the size used.
+uint32_t items() {
+  static const uint32_t n = std::max<uint32_t>(
+      1, static_cast<uint32_t>(tripline::gen::env_u64("TRIPLINE_BENCH_ITEMS", 1'000'000)));
+  return n;
+}
+uint32_t bounded(int64_t n) { return std::min(static_cast<uint32_t>(n), items()); }
 constexpr uint32_t kClients = 1000;
 constexpr uint32_t kTtl = 3600;  // nothing expires during a benchmark
 
@@ -95,7 +106,7 @@ std::vector<Probe> hit_probes(uint32_t entries, uint64_t seed) {
 }
 
 void BM_DnsCacheLookupHit(benchmark::State& state) {
-  const auto entries = static_cast<uint32_t>(state.range(0));
+  const auto entries = bounded(state.range(0));
   auto cache = filled_cache(entries, entries * 4);
   const auto probes = hit_probes(entries, 1);
   size_t i = 0, open = 0;
@@ -109,12 +120,13 @@ void BM_DnsCacheLookupHit(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.counters["open_ratio"] =  // must be 1
       static_cast<double>(open) / static_cast<double>(std::max<int64_t>(1, state.iterations()));
+  state.counters["addresses"] = entries;  // cached (bounded by TRIPLINE_BENCH_ITEMS)
 }
 BENCHMARK(BM_DnsCacheLookupHit)->ArgName("entries")->Arg(1'000)->Arg(200'000);
 
 // Addresses no answer contained: what a literal-IP connection costs to refuse.
 void BM_DnsCacheLookupMiss(benchmark::State& state) {
-  const auto entries = static_cast<uint32_t>(state.range(0));
+  const auto entries = bounded(state.range(0));
   auto cache = filled_cache(entries, entries * 4);
   Rng rng(2);
   std::vector<Probe> probes(kProbes);
@@ -132,6 +144,7 @@ void BM_DnsCacheLookupMiss(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.counters["unknown_ratio"] =  // must be 1
       static_cast<double>(unknown) / static_cast<double>(std::max<int64_t>(1, state.iterations()));
+  state.counters["addresses"] = entries;
 }
 BENCHMARK(BM_DnsCacheLookupMiss)->ArgName("entries")->Arg(1'000)->Arg(200'000);
 
@@ -162,7 +175,7 @@ BENCHMARK(BM_DnsCacheInsertNew);
 // The same answer again (a popular name asked for again): the entry's expiry
 // is raised and its names kept.
 void BM_DnsCacheInsertRefresh(benchmark::State& state) {
-  constexpr uint32_t kEntries = 100'000;
+  const uint32_t kEntries = bounded(100'000);
   auto cache = filled_cache(kEntries, kEntries * 4);
   constexpr size_t kAnswers = 1 << 14;
   std::vector<Answer> answers(kAnswers);
@@ -203,7 +216,7 @@ struct Shared {
 };
 Shared* g_shared = nullptr;
 
-constexpr uint32_t kSharedEntries = 100'000;
+const uint32_t kSharedEntries = bounded(100'000);
 constexpr uint32_t kPacedRate = 10'000;  // inserts/s for writer:2
 
 void writer_loop(Shared& s, bool paced) {
@@ -277,13 +290,14 @@ BENCHMARK(BM_DnsCacheLookupWithWriter)
     ->UseRealTime();
 
 // Memory: resident set growth over inserting 1,000,000 answers' addresses
+// (TRIPLINE_BENCH_ITEMS, which the CI smoke test lowers)
 // (1,000 clients, two addresses per name, a CNAME in one answer in four) into
 // a cache bounded high enough to keep them all. In client scope each address
 // also has a global shadow entry, so the cache holds ~2 entries per address:
 // bytes_per_entry divides by the cache's own entry count, bytes_per_address
 // by the addresses inserted. The name index (per-name cap) is included.
 void BM_DnsCacheMemory(benchmark::State& state) {
-  constexpr uint32_t kAddresses = 1'000'000;
+  const uint32_t kAddresses = items();
   const bool client_scope = state.range(0) != 0;
   double per_entry = 0, per_address = 0, entries = 0;
   for (auto _ : state) {
@@ -303,6 +317,7 @@ void BM_DnsCacheMemory(benchmark::State& state) {
     state.ResumeTiming();
   }
   state.SetItemsProcessed(state.iterations() * kAddresses);  // inserts/s while filling
+  state.counters["addresses"] = kAddresses;
   state.counters["entries"] = entries;
   state.counters["bytes_per_entry"] = per_entry;
   state.counters["bytes_per_address"] = per_address;

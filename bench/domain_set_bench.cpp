@@ -1,6 +1,7 @@
 // Domain list matching (rules/domain_set.h) against a 1,000,000-name block
 // list: a name that is listed or under a listed name (hit), a name that is not
 // (miss), and loading the list file (time and resident memory per name).
+// TRIPLINE_BENCH_ITEMS changes the list's size (the CI smoke test lowers it).
 //
 // The list is generated deterministically (same names on every machine) and
 // written once per process to a temporary hosts-format file ("0.0.0.0 name",
@@ -9,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_env.h"
 #include "bench_rng.h"
 #include "domain_set.h"
 #include "resident_memory.h"
@@ -25,7 +28,9 @@ namespace {
 using tripline::DomainSet;
 using tripline::gen::Rng;
 
-constexpr uint32_t kListed = 1'000'000;
+const uint32_t kListed =
+    std::max<uint32_t>(1, static_cast<uint32_t>(tripline::gen::env_u64(
+                              "TRIPLINE_BENCH_ITEMS", 1'000'000)));
 
 const char* const kWords[] = {
     "ads",     "track",   "metric", "pixel",  "beacon", "stats",  "click",  "banner",
