@@ -109,6 +109,14 @@ FlowTable::FlowTable(const FlowConfig& cfg, FlowObserver* observer)
   for (int c = 0; c < kClasses; ++c) head_[c] = tail_[c] = 0;
 }
 
+size_t FlowTable::memory_bytes() const {
+  // A swiss table bucket is its value plus one control byte.
+  return slots_.capacity() * sizeof(Flow) + free_.capacity() * sizeof(uint32_t) +
+         index_.capacity() * (sizeof(uint32_t) + 1) +
+         frags_.capacity() * (sizeof(std::pair<const FragKey, FragEntry>) + 1) +
+         frag_ring_.capacity() * sizeof(FragAge);
+}
+
 Timestamp FlowTable::timeout_of(uint8_t tclass) const {
   switch (tclass) {
     case kTcpNew:
@@ -192,7 +200,7 @@ void FlowTable::report(Flow& f, FlowEndReason reason, Timestamp now) {
 void FlowTable::release(uint32_t slot) {
   Flow& f = slots_[slot];
   unlink(slot);
-  index_.erase(f.key);
+  index_.erase(slot);  // hashes the key still in the slot
   f.id = 0;  // invalidates fragment entries that still name this slot
   f.annotation = nullptr;
   free_.push_back(slot);
@@ -280,14 +288,14 @@ FlowTable::Result FlowTable::track(const Decoded& pkt, Timestamp now) {
   bool sender_is_lo = ok.sender_is_lo;
 
   uint32_t slot = 0;
-  if (auto it = index_.find(ok.key); it != index_.end()) slot = it->second;
+  if (auto it = index_.find(ok.key); it != index_.end()) slot = *it;
   if (!slot && is_icmp(pkt.proto)) {
     // A reply: the flow's key holds the request's type, sent the other way.
     int other = icmp_counterpart(pkt.proto, sport);
     if (other >= 0) {
       OrientedKey rk = make_key(pkt.dst, static_cast<uint16_t>(other), pkt.src, dport, pkt.proto);
       if (auto it = index_.find(rk.key); it != index_.end()) {
-        slot = it->second;
+        slot = *it;
         sender_is_lo = !rk.sender_is_lo;
       }
     }
@@ -310,7 +318,7 @@ FlowTable::Result FlowTable::track(const Decoded& pkt, Timestamp now) {
     f.id = next_id_++;
     f.start = now;
     f.last = now;
-    index_.emplace(f.key, slot);
+    index_.insert(slot);
     link(slot, class_of(f));
     ++live_;
     ++stats_.created;
@@ -336,7 +344,7 @@ FlowTable::Result FlowTable::track_fragment(const Decoded& pkt, Timestamp now) {
     // No ports in the key: the addresses alone find the flow.
     OrientedKey ok = make_key(pkt.src, 0, pkt.dst, 0, pkt.proto);
     if (auto fit = index_.find(ok.key); fit != index_.end()) {
-      slot = fit->second;
+      slot = *fit;
       r.dir = ok.sender_is_lo == slots_[slot].orig_is_lo ? kToServer : kToClient;
     }
   }

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+#include <absl/hash/hash.h>
 
 #include "config.h"
 #include "decode.h"
@@ -92,6 +94,9 @@ struct FlowTableStats {
 class FlowTable {
  public:
   FlowTable(const FlowConfig& cfg, FlowObserver* observer);
+  // The index refers to slots_ by address: a table stays where it was built.
+  FlowTable(const FlowTable&) = delete;
+  FlowTable& operator=(const FlowTable&) = delete;
 
   struct Result {
     Flow* flow = nullptr;  // null only for a non-first fragment of an unknown flow
@@ -115,6 +120,9 @@ class FlowTable {
   const FlowTableStats& stats() const { return stats_; }
   // Bytes of table storage per flow slot (for the memory target).
   static constexpr size_t slot_bytes() { return sizeof(Flow); }
+  // Bytes the table allocated (slots, free list, index and fragment tables,
+  // counted from their capacities); all of it is allocated at construction.
+  size_t memory_bytes() const;
 
  private:
   // Implementation-defined; see flow_table.cpp.
@@ -161,7 +169,23 @@ class FlowTable {
   FlowObserver* observer_;
   std::vector<Flow> slots_;     // slot 0 is never a flow: 0 is "none" in list links
   std::vector<uint32_t> free_;  // free slot indices
-  absl::flat_hash_map<FlowKey, uint32_t> index_;
+  // The index holds slot numbers only (4 bytes a bucket instead of key + slot):
+  // hashing and comparing look at the key stored in the slot. Lookups by
+  // FlowKey are heterogeneous.
+  struct SlotHash {
+    using is_transparent = void;
+    const std::vector<Flow>* slots;
+    size_t operator()(uint32_t slot) const { return absl::Hash<FlowKey>{}((*slots)[slot].key); }
+    size_t operator()(const FlowKey& k) const { return absl::Hash<FlowKey>{}(k); }
+  };
+  struct SlotEq {
+    using is_transparent = void;
+    const std::vector<Flow>* slots;
+    bool operator()(uint32_t a, uint32_t b) const { return a == b; }
+    bool operator()(uint32_t a, const FlowKey& k) const { return (*slots)[a].key == k; }
+    bool operator()(const FlowKey& k, uint32_t a) const { return (*slots)[a].key == k; }
+  };
+  absl::flat_hash_set<uint32_t, SlotHash, SlotEq> index_{0, SlotHash{&slots_}, SlotEq{&slots_}};
   absl::flat_hash_map<FragKey, FragEntry> frags_;
   std::vector<FragAge> frag_ring_;  // one entry per frags_ entry, oldest at frag_head_
   size_t frag_head_ = 0;

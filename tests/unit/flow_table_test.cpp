@@ -36,7 +36,7 @@ struct FlowTablePeer {
         }
         auto it = t.index_.find(f.key);
         ASSERT_TRUE(it != t.index_.end());
-        ASSERT_EQ(it->second, s);
+        ASSERT_EQ(*it, s);
         prev = s;
         ++linked;
       }
