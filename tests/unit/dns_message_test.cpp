@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "dns_wire_builder.h"
+
 namespace tripline {
 namespace {
 
@@ -20,29 +22,7 @@ IpAddr ip(const char* s) { return *IpAddr::parse(s); }
 Bytes build(const char* qname, ldns_rr_type qtype, std::initializer_list<const char*> answers,
             bool response = true, uint16_t id = 0x1234,
             std::initializer_list<const char*> additional = {}) {
-  ldns_pkt* p = nullptr;
-  EXPECT_EQ(ldns_pkt_query_new_frm_str(&p, qname, qtype, LDNS_RR_CLASS_IN, LDNS_RD),
-            LDNS_STATUS_OK);
-  ldns_pkt_set_id(p, id);
-  ldns_pkt_set_qr(p, response);
-  if (response) ldns_pkt_set_ra(p, true);
-  for (const char* text : answers) {
-    ldns_rr* rr = nullptr;
-    EXPECT_EQ(ldns_rr_new_frm_str(&rr, text, 0, nullptr, nullptr), LDNS_STATUS_OK) << text;
-    ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr);
-  }
-  for (const char* text : additional) {
-    ldns_rr* rr = nullptr;
-    EXPECT_EQ(ldns_rr_new_frm_str(&rr, text, 0, nullptr, nullptr), LDNS_STATUS_OK) << text;
-    ldns_pkt_push_rr(p, LDNS_SECTION_ADDITIONAL, rr);
-  }
-  uint8_t* wire = nullptr;
-  size_t size = 0;
-  EXPECT_EQ(ldns_pkt2wire(&wire, p, &size), LDNS_STATUS_OK);
-  Bytes out(wire, wire + size);
-  std::free(wire);
-  ldns_pkt_free(p);
-  return out;
+  return test::build_dns(qname, qtype, answers, response, id, additional);
 }
 
 DnsMessage parse_ok(const Bytes& wire) {

@@ -14,6 +14,7 @@
 #include "packet_craft.h"
 #include "pipeline.h"
 #include "worker.h"
+#include "dns_wire_builder.h"
 
 namespace tripline {
 namespace {
@@ -25,23 +26,7 @@ IpAddr ip(const char* s) { return *IpAddr::parse(s); }
 // A DNS message built with ldns; answers in zone-file text.
 Bytes dns(const char* qname, ldns_rr_type qtype, uint16_t id, bool response,
           std::initializer_list<const char*> answers = {}) {
-  ldns_pkt* p = nullptr;
-  EXPECT_EQ(ldns_pkt_query_new_frm_str(&p, qname, qtype, LDNS_RR_CLASS_IN, LDNS_RD),
-            LDNS_STATUS_OK);
-  ldns_pkt_set_id(p, id);
-  ldns_pkt_set_qr(p, response);
-  for (const char* text : answers) {
-    ldns_rr* rr = nullptr;
-    EXPECT_EQ(ldns_rr_new_frm_str(&rr, text, 0, nullptr, nullptr), LDNS_STATUS_OK) << text;
-    ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr);
-  }
-  uint8_t* wire = nullptr;
-  size_t size = 0;
-  EXPECT_EQ(ldns_pkt2wire(&wire, p, &size), LDNS_STATUS_OK);
-  Bytes out(wire, wire + size);
-  std::free(wire);
-  ldns_pkt_free(p);
-  return out;
+  return test::build_dns(qname, qtype, answers, response, id);
 }
 
 // A worker with the DNS observer and egress policy of a pipeline built from `toml`.
