@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "socket_address.h"
+
 namespace {
 
 [[noreturn]] void usage(const char* argv0) {
@@ -95,23 +97,9 @@ int main(int argc, char** argv) {
   }
   if (dest.empty() || port == 0 || port > 65535 || threads == 0 || threads > 256) usage(argv[0]);
 
-  sockaddr_storage ss = {};
-  socklen_t sslen = 0;
-  int family = AF_INET;
-  auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (inet_pton(AF_INET, dest.c_str(), &s4->sin_addr) == 1) {
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(static_cast<uint16_t>(port));
-    sslen = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, dest.c_str(), &s6->sin6_addr) == 1) {
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(static_cast<uint16_t>(port));
-    sslen = sizeof(sockaddr_in6);
-    family = AF_INET6;
-  } else {
-    usage(argv[0]);
-  }
+  auto addr = parse_socket_address(dest, static_cast<uint16_t>(port));
+  if (!addr) usage(argv[0]);
+  const int family = addr->family;
 
   std::atomic<uint64_t> connected{0}, failed{0}, tried{0};
   const auto t0 = std::chrono::steady_clock::now();
@@ -126,7 +114,7 @@ int main(int argc, char** argv) {
       int fd = socket(family, SOCK_STREAM, 0);
       if (fd < 0) die("socket");
       setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-      if (connect(fd, reinterpret_cast<const sockaddr*>(&ss), sslen) == 0) {
+      if (connect(fd, addr->get(), addr->len) == 0) {
         connected.fetch_add(1, std::memory_order_relaxed);
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
       } else {

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "socket_address.h"
+
 namespace {
 
 [[noreturn]] void usage(const char* argv0) {
@@ -66,28 +68,15 @@ int main(int argc, char** argv) {
     usage(argv[0]);
   }
 
-  sockaddr_storage ss = {};
-  socklen_t sslen = 0;
-  int family = AF_INET;
-  if (auto* s4 = reinterpret_cast<sockaddr_in*>(&ss); inet_pton(AF_INET, dest.c_str(), &s4->sin_addr) == 1) {
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(static_cast<uint16_t>(port));
-    sslen = sizeof(sockaddr_in);
-  } else if (auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-             inet_pton(AF_INET6, dest.c_str(), &s6->sin6_addr) == 1) {
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(static_cast<uint16_t>(port));
-    sslen = sizeof(sockaddr_in6);
-    family = AF_INET6;
-  } else {
-    usage(argv[0]);
-  }
+  auto addr = parse_socket_address(dest, static_cast<uint16_t>(port));
+  if (!addr) usage(argv[0]);
+  const int family = addr->family;
 
   std::vector<int> socks;
   for (unsigned long f = 0; f < flows; ++f) {
     int fd = socket(family, SOCK_DGRAM, 0);
     if (fd < 0) die("socket");
-    if (connect(fd, reinterpret_cast<sockaddr*>(&ss), sslen) < 0) die("connect");
+    if (connect(fd, addr->get(), addr->len) < 0) die("connect");
     socks.push_back(fd);
   }
 

@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "socket_address.h"
+
 namespace {
 
 [[noreturn]] void usage(const char* argv0) {
@@ -101,26 +103,12 @@ int main(int argc, char** argv) {
     usage(argv[0]);
   }
 
-  sockaddr_storage ss = {};
-  socklen_t sslen = 0;
-  int family = AF_INET;
-  auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (inet_pton(AF_INET, dest.c_str(), &s4->sin_addr) == 1) {
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(static_cast<uint16_t>(port));
-    sslen = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, dest.c_str(), &s6->sin6_addr) == 1) {
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(static_cast<uint16_t>(port));
-    sslen = sizeof(sockaddr_in6);
-    family = AF_INET6;
-  } else {
-    usage(argv[0]);
-  }
+  auto addr = parse_socket_address(dest, static_cast<uint16_t>(port));
+  if (!addr) usage(argv[0]);
+  const int family = addr->family;
   int fd = socket(family, SOCK_DGRAM, 0);
   if (fd < 0) die("socket");
-  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), sslen) < 0) die("connect");
+  if (connect(fd, addr->get(), addr->len) < 0) die("connect");
 
   std::vector<uint8_t> out(size, 0), in(65536);
   std::vector<double> rtts;
