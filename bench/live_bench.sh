@@ -50,7 +50,9 @@ else
   SECS=5 PINGS=2000 MODE=full
 fi
 
-skip() { echo "SKIP: $*" >&2; exit 77; }
+# Namespaces, cleanup on exit (also on failure), log/fail/skip, in_ns,
+# start_bg and the queue-table waits come from the integration tests' helpers.
+source "$ROOT/tests/integration/lib.sh"
 [[ $(id -u) == 0 ]] || skip "needs root (network namespaces, iptables, NFQUEUE)"
 for tool in ip iptables dnsmasq dig ss awk timeout; do
   command -v "$tool" >/dev/null || skip "needs $tool"
@@ -59,56 +61,12 @@ for bin in "$TRIPLINE" "$ACCEPT_ALL" "$UDP_FLOOD" "$UDP_PING" "$TCP_CONNECT"; do
   [[ -x $bin ]] || { echo "live_bench.sh: no executable $bin (build it, or pass its path)" >&2; exit 1; }
 done
 
-PREFIX="lb-$$"
-NS_C="$PREFIX-client" NS_G="$PREFIX-gw" NS_S="$PREFIX-server"
-CLIENT=10.202.1.2 GW_C=10.202.1.1 GW_S=10.202.2.1
-SERVER=10.202.2.2      # dnsmasq (the trusted resolver), flood sink, echo
-NAMED=10.202.2.3       # what bench.test resolves to: the DNS-gated target
-UNNAMED=10.202.2.4     # in no answer: egress enforce must block it
+CLIENT=$CLIENT4
+SERVER=$SERVER4        # dnsmasq (the trusted resolver), flood sink, echo
+NAMED=10.201.2.3       # what bench.test resolves to: the DNS-gated target
+UNNAMED=10.201.2.4     # in no answer: egress enforce must block it
 FLOOD_PORT=9000 ECHO_PORT=9001 TCP_PORT=9002
-WORK=$(mktemp -d /tmp/tripline-live-bench.XXXXXX)
-PIDS=() NAMESPACES=()
-
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-fail() {
-  echo "FAIL: $*" >&2
-  local f
-  for f in "$WORK"/*.log; do
-    [[ -s $f ]] || continue
-    echo "---- $f (last 20 lines)" >&2
-    tail -n 20 "$f" >&2
-  done
-  exit 1
-}
-
-cleanup() {
-  local rc=$? pid ns
-  trap - EXIT
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  # Anything still running inside our namespaces was started by this script.
-  for ns in "${NAMESPACES[@]}"; do
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-  done
-  for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-  if (( rc == 0 || rc == 77 )); then rm -rf "$WORK"; else echo "files kept in $WORK" >&2; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-
-# Starts a command in the background in a namespace; its pid is in BG_PID.
-start_bg() {
-  local ns=$1 out=$2; shift 2
-  ip netns exec "$ns" "$@" >"$out" 2>&1 &
-  BG_PID=$!
-  PIDS+=("$BG_PID")
-}
+WORK=$TL_WORK
 
 # "key value" output of a tool: the value of key $2 in text $1.
 field() { awk -v k="$2" '$1 == k {print $2; exit}' <<<"$1"; }
@@ -117,27 +75,9 @@ calc() { awk "BEGIN { printf \"${2:-%.0f}\", $1 }"; }
 
 # ---------------------------------------------------------------- topology
 setup() {
-  local ns
-  for ns in "$NS_C" "$NS_G" "$NS_S"; do
-    ip netns add "$ns"
-    NAMESPACES+=("$ns")
-    ip -n "$ns" link set lo up
-  done
-  ip link add c0 netns "$NS_C" type veth peer name gw-c netns "$NS_G"
-  ip link add s0 netns "$NS_S" type veth peer name gw-s netns "$NS_G"
-  ip -n "$NS_C" addr add "$CLIENT/24" dev c0
-  ip -n "$NS_G" addr add "$GW_C/24" dev gw-c
-  ip -n "$NS_G" addr add "$GW_S/24" dev gw-s
-  ip -n "$NS_S" addr add "$SERVER/24" dev s0
+  setup_topology
   ip -n "$NS_S" addr add "$NAMED/24" dev s0
   ip -n "$NS_S" addr add "$UNNAMED/24" dev s0
-  ip -n "$NS_C" link set c0 up
-  ip -n "$NS_S" link set s0 up
-  ip -n "$NS_G" link set gw-c up
-  ip -n "$NS_G" link set gw-s up
-  ip -n "$NS_C" route add default via "$GW_C"
-  ip -n "$NS_S" route add default via "$GW_S"
-  in_ns "$NS_G" sysctl -qw net.ipv4.ip_forward=1
   # Many short connections from one client: the whole port range.
   in_ns "$NS_C" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
   # The flood's sink: dropped on arrival in the server (no socket, no ICMP back).
@@ -166,23 +106,6 @@ queue_rule() {  # add|del
   in_ns "$NS_G" iptables -w "$op" FORWARD -j NFQUEUE --queue-num 0 --queue-bypass
 }
 
-queue_bound() {
-  local i
-  for i in $(seq 100); do
-    [[ -n $(in_ns "$NS_G" cat /proc/net/netfilter/nfnetlink_queue) ]] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-queue_unbound() {
-  local i
-  for i in $(seq 100); do
-    [[ -z $(in_ns "$NS_G" cat /proc/net/netfilter/nfnetlink_queue) ]] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
 # ---------------------------------------------------------------- consumers
 # Both print "name value" counter lines on SIGUSR1 (tripline on stderr,
 # nfq_accept_all on stdout; both go to the consumer's log).
@@ -196,7 +119,7 @@ start_consumer() {  # accept-all | tripline CONFIG
     start_bg "$NS_G" "$CONSUMER_LOG" "$TRIPLINE" run -c "$2"
   fi
   CONSUMER_PID=$BG_PID
-  queue_bound || fail "$1 did not bind queue 0"
+  wait_queues_bound 1 || fail "$1 did not bind queue 0"
 }
 
 stop_consumer() {
@@ -206,7 +129,7 @@ stop_consumer() {
   kill -0 "$CONSUMER_PID" 2>/dev/null && fail "consumer did not exit within 5 s of SIGTERM"
   wait "$CONSUMER_PID" || rc=$?
   (( rc == 0 )) || fail "consumer exited with status $rc"
-  queue_unbound || fail "queue 0 still bound after the consumer exited"
+  wait_queues_unbound || fail "queue 0 still bound after the consumer exited"
 }
 
 # The consumer's counter $1 (default packets), asked for with SIGUSR1.
@@ -309,7 +232,7 @@ cat >"$WORK/egress.toml" <<TOML
 first = 0
 count = 1
 [network]
-inside = ["10.202.1.0/24"]
+inside = ["${CLIENT%.*}.0/24"]
 [dns]
 resolvers = ["$SERVER"]
 [egress]

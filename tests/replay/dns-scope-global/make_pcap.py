@@ -1,20 +1,9 @@
-"""Scope "global": client A (10.0.0.10) resolves shared.example.test A 203.0.113.40;
-A connects to it (accepted, "dns"), then client B (10.0.0.11), which never asked,
-connects to it: accepted, "dns", by the name A resolved. B connecting to the never-answered
-203.0.113.41 is dropped "unresolved" in either scope."""
+"""Scope "global": the same traffic as dns-scope-client (client A resolves
+shared.example.test A 203.0.113.40, client B connects to it without asking):
+here B's connect is accepted, "dns", by the name A resolved; B connecting to
+the never-answered address is still dropped "unresolved". Only the config differs."""
 import os
-import sys
+import runpy
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from pcapgen import *  # noqa: E402,F403
-
-tl = Timeline()
-eth = lambda p: Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / p
-A, B, RES = "10.0.0.10", "10.0.0.11", "10.0.0.53"
-
-dns_lookup(tl, eth, A, RES, 33000, 0x4001, "shared.example.test",
-           [dns_rr("shared.example.test", "A", 300, "203.0.113.40")])
-tcp_session(tl, eth, A, "203.0.113.40", 40001, 443)
-tcp_syn(tl, eth, B, "203.0.113.40", 40002, 443)
-tcp_syn(tl, eth, B, "203.0.113.41", 40003, 443)
-tl.write()
+runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "dns-scope-client",
+                            "make_pcap.py"), run_name="__main__")
