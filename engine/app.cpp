@@ -38,7 +38,7 @@ std::unique_ptr<EventWriter> open_events(const Config& cfg) {
 
 int cmd_check(const std::string& config_path) {
   auto cfg = load_config(config_path);
-  Pipeline pipeline(cfg, Pipeline::Mode::Replay);  // loads lists; leaves the state file alone
+  Pipeline pipeline(cfg, Pipeline::Mode::Check);  // loads lists and scripts; starts nothing
   std::printf("%s: OK\n%s", cfg->source.c_str(), pipeline.describe().c_str());
   return 0;
 }

@@ -279,6 +279,68 @@ Config Config::load_string(std::string_view text, const std::string& name) {
            e.reject_mark = *v;
          }
        }},
+      {"lua",
+       [&](TableReader& r) {
+         auto& l = c.lua;
+         if (auto v = r.get<std::string>("script")) {
+           if (v->empty()) r.fail(r.node("script"), "script", "expected a file name");
+           l.script = relative_to(name, *v);
+         }
+         if (auto v = r.get<uint32_t>("budget")) {
+           if (*v < 100 || *v > 100'000'000)
+             r.fail(r.node("budget"), "budget", "expected 100..100000000 instructions");
+           l.budget = *v;
+         }
+         if (auto v = r.get<uint32_t>("memory_mb")) {
+           if (*v == 0 || *v > 4096) r.fail(r.node("memory_mb"), "memory_mb", "expected 1..4096");
+           l.memory_mb = *v;
+         }
+         if (auto v = r.get<uint32_t>("max_consecutive_errors")) {
+           if (*v == 0)
+             r.fail(r.node("max_consecutive_errors"), "max_consecutive_errors", "must be > 0");
+           l.max_consecutive_errors = *v;
+         }
+       }},
+      {"capture",
+       [&](TableReader& r) {
+         auto& k = c.capture;
+         if (auto v = r.get<std::string>("dir")) {
+           if (v->empty()) r.fail(r.node("dir"), "dir", "expected a folder");
+           k.dir = relative_to(name, *v);
+         }
+         if (auto v = r.get<uint32_t>("ring_mb")) {
+           if (*v == 0 || *v > 1024) r.fail(r.node("ring_mb"), "ring_mb", "expected 1..1024");
+           k.ring_bytes = *v << 20;
+         }
+         if (auto v = r.get<uint32_t>("snaplen")) {
+           if (*v < 64 || *v > 262144) r.fail(r.node("snaplen"), "snaplen", "expected 64..262144");
+           k.snaplen = *v;
+         }
+         if (auto v = r.get<uint32_t>("max_files")) {
+           if (*v == 0) r.fail(r.node("max_files"), "max_files", "must be > 0");
+           k.max_files = *v;
+         }
+         if (auto v = r.get<uint32_t>("max_sessions")) {
+           if (*v == 0 || *v > 4096)
+             r.fail(r.node("max_sessions"), "max_sessions", "expected 1..4096");
+           k.max_sessions = *v;
+         }
+         if (auto v = r.get<uint32_t>("pre_packets")) {
+           if (*v > 65536) r.fail(r.node("pre_packets"), "pre_packets", "expected 0..65536");
+           k.pre_packets = *v;
+         }
+         if (auto v = r.get_seconds("seconds")) k.default_duration = *v;
+         if (auto v = r.get<uint64_t>("packets")) {
+           if (*v == 0) r.fail(r.node("packets"), "packets", "must be > 0");
+           k.default_max_packets = *v;
+         }
+         if (auto v = r.get<uint32_t>("megabytes")) {
+           if (*v == 0) r.fail(r.node("megabytes"), "megabytes", "must be > 0");
+           k.default_max_bytes = uint64_t{*v} << 20;
+         }
+         if (uint64_t{k.snaplen} * 2 + 64 > k.ring_bytes)
+           r.fail(r.node("ring_mb"), "ring_mb", "too small for two packets of snaplen bytes");
+       }},
       {"log",
        [&](TableReader& r) {
          if (auto v = r.get<std::string>("events")) c.log.events = *v;

@@ -82,6 +82,27 @@ struct EgressConfig {
   uint32_t reject_mark = 0x7470;   // packet mark the contrib rules turn into REJECT
 };
 
+// Conditional capture: trigger-started pcap recordings (engine/capture_writer.h).
+struct CaptureConfig {
+  std::string dir;                 // where files go; created if missing; "" = no capture
+  uint32_t ring_bytes = 4u << 20;  // per-worker ring, rounded down to a power of two
+  uint32_t snaplen = 65535;        // bytes kept per packet
+  uint32_t max_files = 100;        // like tcpdump -W: beyond it the oldest closed file is deleted
+  uint32_t max_sessions = 16;      // active sessions per worker
+  uint32_t pre_packets = 32;       // packets kept per worker before a trigger (0 = none)
+  Timestamp default_duration = seconds(60);
+  uint64_t default_max_packets = 10000;
+  uint64_t default_max_bytes = 10u << 20;
+};
+
+// Trigger scripts (lua/API.md). Each worker runs its own sandboxed copy.
+struct LuaConfig {
+  std::string script;                  // path; "" = no triggers
+  uint32_t budget = 20000;             // VM instructions per call (about 0.1 ms)
+  uint32_t memory_mb = 32;             // per worker
+  uint32_t max_consecutive_errors = 100;  // then the worker stops calling the script
+};
+
 struct Config {
   QueueConfig queue;
   NetworkConfig network;
@@ -89,6 +110,8 @@ struct Config {
   LogConfig log;
   DnsConfig dns;
   EgressConfig egress;
+  LuaConfig lua;
+  CaptureConfig capture;
   std::string source = "<built-in defaults>";  // file it came from
 
   static Config defaults();

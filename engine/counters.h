@@ -53,7 +53,16 @@ namespace tripline {
   X(dns_fragments_timed_out, "dns_fragments_timed_out")                          \
   X(egress_allowed, "egress_allowed")                                            \
   X(egress_blocked, "egress_blocked")                                            \
-  X(egress_would_block, "egress_would_block")
+  X(egress_would_block, "egress_would_block")                                    \
+  X(lua_calls, "lua_calls")                                                      \
+  X(lua_errors, "lua_errors")                                                    \
+  X(lua_budget_exceeded, "lua_budget_exceeded")                                  \
+  X(lua_verdicts, "lua_verdicts")                                                \
+  X(lua_disabled, "lua_disabled")                                                \
+  X(capture_sessions_started, "capture_sessions_started")                        \
+  X(capture_sessions_refused, "capture_sessions_refused")                        \
+  X(capture_packets, "capture_packets")                                          \
+  X(capture_dropped, "capture_dropped")
 
 class Counter {
  public:

@@ -42,6 +42,9 @@ struct FlowKey {
   }
 };
 
+// Flow::watch bits.
+constexpr uint8_t kWatchLua = 1;
+
 // Direction index into per-direction arrays.
 enum Dir : uint8_t { kToServer = 0, kToClient = 1 };
 
@@ -54,6 +57,7 @@ struct Flow {
   bool end_reported = false;  // a Fin/Rst end event was already emitted
   uint8_t seen = 0;           // bit per Dir that has sent a packet (internal)
   uint8_t handshake = 0;      // TCP SYN / SYN-ACK seen (internal)
+  uint8_t watch = 0;          // kWatch* bits: a trigger wants this flow's packets
   uint64_t id = 0;            // unique per worker and run, never 0
   Timestamp start = 0;
   Timestamp last = 0;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "capture_recorder.h"
+#include "capture_writer.h"
 #include "dns_cache.h"
 #include "dns_observer.h"
 #include "domain_set.h"
@@ -43,6 +45,25 @@ const char* mode_name(EgressMode m) {
 }  // namespace
 
 Pipeline::Pipeline(std::shared_ptr<const Config> cfg, Mode mode) : cfg_(std::move(cfg)), mode_(mode) {
+  if (!cfg_->lua.script.empty()) {
+    try {
+      lua_ = load_lua_script(*cfg_);
+    } catch (const LuaError& e) {
+      throw ConfigError(fmt::format("{}: lua.script: {}", cfg_->source, e.what()));
+    }
+  }
+  if (!cfg_->capture.dir.empty() && mode_ != Mode::Check) {
+    unsigned workers = mode_ == Mode::Live ? cfg_->queue.count : 1;
+    try {
+      capture_ = std::make_unique<CaptureWriter>(cfg_->capture, workers);
+    } catch (const std::runtime_error& e) {
+      throw ConfigError(fmt::format("{}: capture.dir: {}", cfg_->source, e.what()));
+    }
+  }
+  load_dns();
+}
+
+void Pipeline::load_dns() {
   const DnsConfig& d = cfg_->dns;
   bool dns_on = !d.resolvers.empty() || cfg_->egress.mode != EgressMode::Off;
   if (!dns_on) return;
@@ -68,10 +89,15 @@ Pipeline::~Pipeline() { shutdown(); }
 
 StageFactory Pipeline::stage_factory() {
   return [this](Worker& worker) {
-    if (!cache_) return;
-    DnsServices services{cache_.get(), block_.get(), allow_.get()};
-    worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker));
-    worker.add_stage(std::make_unique<EgressPolicy>(*cfg_, cache_.get(), worker));
+    if (cache_) {
+      DnsServices services{cache_.get(), block_.get(), allow_.get()};
+      worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker));
+      worker.add_stage(std::make_unique<EgressPolicy>(*cfg_, cache_.get(), worker));
+    }
+    if (lua_) worker.add_stage(std::make_unique<LuaTriggers>(*cfg_, *lua_, worker));
+    if (capture_)
+      worker.set_capture(std::make_unique<CaptureRecorder>(*capture_, worker.index(),
+                                                           cfg_->capture, worker.counters()));
   };
 }
 
@@ -99,6 +125,13 @@ std::string Pipeline::describe() const {
       c.egress.mode == EgressMode::Off ? "" : fmt::format(" (action {})", to_string(c.egress.action)));
   if (block_) out += fmt::format("block lists   {} names\n", block_->size());
   if (allow_) out += fmt::format("allow lists   {} names\n", allow_->size());
+  if (lua_)
+    out += fmt::format("triggers      {} (budget {} instructions, {} MB per worker)\n", lua_->path,
+                       c.lua.budget, c.lua.memory_mb);
+  if (!c.capture.dir.empty())
+    out += fmt::format("capture       {} (max {} files, {} sessions per worker, {} packets before)\n",
+                       c.capture.dir, c.capture.max_files, c.capture.max_sessions,
+                       c.capture.pre_packets);
   return out;
 }
 
@@ -131,6 +164,7 @@ void Pipeline::shutdown() {
   cv_.notify_all();
   if (housekeeping_.joinable()) housekeeping_.join();
   save_state();
+  if (capture_) capture_->flush();
 }
 
 }  // namespace tripline

@@ -7,22 +7,27 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "config.h"
+#include "lua_triggers.h"
 #include "replay.h"
 
 namespace tripline {
 
+class CaptureWriter;
 class DnsCache;
 class DomainSet;
 
 class Pipeline {
  public:
-  enum class Mode { Live, Replay };
-  // Loads everything the config names (lists; live: the DNS cache state
-  // file); throws ConfigError with file:line context on bad input.
+  // Check: loads and validates everything but starts nothing (no capture
+  // writer, no state file).
+  enum class Mode { Live, Replay, Check };
+  // Loads everything the config names (lists, trigger script; live: the DNS
+  // cache state file); throws ConfigError with file:line context on bad input.
   Pipeline(std::shared_ptr<const Config> cfg, Mode mode);
   ~Pipeline();
 
@@ -37,15 +42,19 @@ class Pipeline {
   void shutdown();
 
   DnsCache* dns_cache() { return cache_.get(); }
+  CaptureWriter* capture_writer() { return capture_.get(); }
 
  private:
   void save_state();
+  void load_dns();
 
   std::shared_ptr<const Config> cfg_;
   Mode mode_;
   std::unique_ptr<DnsCache> cache_;
   std::unique_ptr<DomainSet> block_;
   std::unique_ptr<DomainSet> allow_;
+  std::optional<LuaScript> lua_;
+  std::unique_ptr<CaptureWriter> capture_;
   std::string load_summary_;
   std::thread housekeeping_;
   std::mutex mu_;

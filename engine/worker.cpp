@@ -1,5 +1,7 @@
 #include "worker.h"
 
+#include "capture_recorder.h"
+
 namespace tripline {
 namespace {
 
@@ -18,7 +20,11 @@ Worker::Worker(std::shared_ptr<const Config> cfg, unsigned index, EventWriter* e
   }
 }
 
+Worker::~Worker() = default;
+
 void Worker::add_stage(std::unique_ptr<Stage> stage) { stages_.push_back(std::move(stage)); }
+
+void Worker::set_capture(std::unique_ptr<CaptureRecorder> capture) { capture_ = std::move(capture); }
 
 void Worker::count_verdict(const Decision& d) {
   switch (d.verdict) {
@@ -63,6 +69,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
     counters_.fragments_unmatched.add();
     decision.reason = "fragment-unmatched";
     decision = inspect_fragment(pkt, nullptr, kToServer, now, decision);
+    if (capture_) capture_->on_packet(pkt, nullptr, now);
     count_verdict(decision);
     return decision;
   }
@@ -74,6 +81,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   // fate unless a reassembling stage decides otherwise for it.
   if (pkt.is_fragment && !pkt.has_ports) {
     decision = inspect_fragment(pkt, &flow, tracked.dir, now, decision);
+    if (capture_) capture_->on_packet(pkt, &flow, now);
     count_verdict(decision);
     return decision;
   }
@@ -89,6 +97,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
     flow.decision = ctx.flow_decided ? ctx.decision : decision;
     flow.decided = true;
   }
+  if (capture_) capture_->on_packet(pkt, &flow, now);
   count_verdict(ctx.decision);
   return ctx.decision;
 }
@@ -105,9 +114,13 @@ Decision Worker::inspect_fragment(const Decoded& pkt, Flow* flow, Dir dir, Times
 void Worker::tick(Timestamp now) {
   last_tick_ = now;
   flows_.expire(now);
+  if (capture_) capture_->tick(now);
 }
 
-void Worker::shutdown(Timestamp now) { flows_.flush(now); }
+void Worker::shutdown(Timestamp now) {
+  flows_.flush(now);
+  if (capture_) capture_->shutdown();
+}
 
 void Worker::on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) {
   counters_.flows_ended.add();

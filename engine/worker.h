@@ -18,12 +18,21 @@
 
 namespace tripline {
 
+class CaptureRecorder;
+
 class Worker final : public FlowObserver {
  public:
   // events may be null (no event log).
   Worker(std::shared_ptr<const Config> cfg, unsigned index, EventWriter* events);
+  ~Worker() override;
 
   void add_stage(std::unique_ptr<Stage> stage);
+  // Conditional capture for this worker (null: capture is not configured).
+  // The worker shows it every packet after its verdict.
+  void set_capture(std::unique_ptr<CaptureRecorder> capture);
+  CaptureRecorder* capture() const { return capture_.get(); }
+  // What a packet gets when nothing decides otherwise ([queue] default_verdict).
+  const Decision& default_decision() const { return default_decision_; }
 
   // Judges one packet. Always returns a decision; never throws.
   Decision process(LinkType link, std::span<const uint8_t> bytes, Timestamp now);
@@ -58,6 +67,7 @@ class Worker final : public FlowObserver {
   FlowTable flows_;
   std::vector<std::unique_ptr<Stage>> stages_;
   EveBuilder eve_;
+  std::unique_ptr<CaptureRecorder> capture_;
   Decision default_decision_;
   Timestamp last_tick_ = 0;
   uint64_t frame_ = 0;

@@ -1,0 +1,107 @@
+// The capture writer: workers hand packet records to one writer thread through
+// a preallocated lock-free byte ring per worker, and the thread writes them to
+// pcap files (raw IP, nanosecond stamps). A full ring drops and counts; a
+// worker never waits on disk.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "config.h"
+#include "timestamp.h"
+
+namespace tripline {
+
+// CaptureConfig (the [capture] section) is in config.h.
+
+struct CaptureWriterStats {
+  uint64_t records_written = 0;  // packets handed to a file (stdio-buffered: see write_errors)
+  uint64_t records_dropped = 0;  // records refused by a full ring, or for an unknown/failed session
+  uint64_t files_opened = 0;
+  uint64_t files_deleted = 0;    // by the max_files rotation
+  uint64_t write_errors = 0;     // open/write/flush failures; each ends that session's file
+};
+
+// Test seams; the daemon uses the defaults.
+struct CaptureWriterOptions {
+  // The writer thread starts without draining until resume(): lets tests fill
+  // a ring deterministically.
+  bool start_paused = false;
+  // Opens a new capture file for writing ("wb"); null with errno set on
+  // failure. Default: create `path` exclusively. Tests may return /dev/full.
+  std::function<FILE*(const std::string& path)> open_file;
+};
+
+class CaptureWriter {
+ public:
+  // Creates cfg.dir if missing. Throws std::runtime_error naming the problem
+  // when the directory cannot be created or written, when workers is 0, or
+  // when the ring cannot hold two packets of snaplen bytes.
+  CaptureWriter(const CaptureConfig& cfg, unsigned workers, CaptureWriterOptions opts = {});
+  ~CaptureWriter();  // drains every ring (also when paused), closes the files, joins
+  CaptureWriter(const CaptureWriter&) = delete;
+  CaptureWriter& operator=(const CaptureWriter&) = delete;
+
+  // Producer side: worker `w` must be the only caller for ring `w`. These never
+  // block and never allocate; false (and a counted drop) when the ring is full.
+  // Session ids are chosen by the caller, unique per worker and never reused.
+  //
+  // open: starts the file <dir>/tripline-<YYYYmmddTHHMMSSZ of now>-w<w>-s<session>[-<label>].pcap,
+  // label reduced to [A-Za-z0-9._-] (others become '_') and at most 48 chars.
+  bool open(unsigned w, uint64_t session, std::string_view label, Timestamp now);
+  // One raw IP packet, cut to snaplen. orig_len is the packet's length on the
+  // wire when the bytes are already truncated (0: ip_packet.size()).
+  bool write(unsigned w, uint64_t session, Timestamp ts, std::span<const uint8_t> ip_packet,
+             uint32_t orig_len = 0);
+  bool close(unsigned w, uint64_t session);
+
+  // Blocks until everything enqueued before the call is written and fflushed.
+  // While paused it waits for resume().
+  void flush();
+  void resume();
+
+  CaptureWriterStats stats() const;
+  // Paths of the files this writer made that still exist, oldest first.
+  std::vector<std::string> files() const;
+  // Bytes a record of an n-byte packet takes in a ring (for sizing rings).
+  static uint32_t record_bytes(uint32_t n);
+  unsigned workers() const { return static_cast<unsigned>(rings_.size()); }
+
+ private:
+  struct Ring;
+  struct Impl;  // writer-thread state: open files, the file list, stats (capture_writer.cpp)
+
+  bool push(unsigned w, uint8_t type, uint64_t session, Timestamp ts,
+            std::span<const uint8_t> bytes, uint32_t orig_len, bool is_label);
+  void wake_if_sleeping();
+  void run();
+
+  CaptureConfig cfg_;
+  std::vector<std::unique_ptr<Ring>> rings_;
+  std::unique_ptr<Impl> impl_;
+
+  // Control between callers and the writer thread. Producers only touch
+  // sleeping_ and notify cv_ (no lock); nobody holds mu_ while writing files.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;       // wakes the writer
+  std::condition_variable done_cv_;  // wakes flush() callers
+  std::atomic<bool> sleeping_{false};
+  bool stop_ = false;
+  bool paused_ = false;
+  uint64_t flush_requested_ = 0;
+  uint64_t flush_done_ = 0;
+
+  std::thread thread_;
+};
+
+}  // namespace tripline

@@ -1,0 +1,547 @@
+#include "lua_triggers.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <lua.hpp>
+
+#include "capture_recorder.h"
+#include "config.h"
+#include "eve.h"
+#include "worker.h"
+
+namespace tripline {
+namespace {
+
+constexpr const char* kEventMeta = "tripline.event";
+// Errors logged per worker before only the counters carry them.
+constexpr uint64_t kLoggedErrors = 10;
+// Alerts one callback may raise.
+constexpr size_t kMaxAlerts = 8;
+
+// The object a callback receives: a handle that is valid during that call only.
+struct EventRef {
+  uint64_t seq;
+};
+
+enum Field : int {
+  kFlowId = 1, kSrcIp, kSrcPort, kDestIp, kDestPort, kProto, kIpVersion, kDnsName, kState,
+  kPktsToServer, kPktsToClient, kBytesToServer, kBytesToClient, kStart, kAge, kReason,
+  kDir, kLen, kPayloadLen, kTcpFlags, kTime, kNew,
+};
+constexpr std::pair<const char*, Field> kFields[] = {
+    {"flow_id", kFlowId},
+    {"src_ip", kSrcIp},
+    {"src_port", kSrcPort},
+    {"dest_ip", kDestIp},
+    {"dest_port", kDestPort},
+    {"proto", kProto},
+    {"ip_version", kIpVersion},
+    {"dns_name", kDnsName},
+    {"state", kState},
+    {"pkts_toserver", kPktsToServer},
+    {"pkts_toclient", kPktsToClient},
+    {"bytes_toserver", kBytesToServer},
+    {"bytes_toclient", kBytesToClient},
+    {"start", kStart},
+    {"age", kAge},
+    {"reason", kReason},
+    {"dir", kDir},
+    {"len", kLen},
+    {"payload_len", kPayloadLen},
+    {"tcp_flags", kTcpFlags},
+    {"time", kTime},
+    {"new", kNew},
+};
+
+LuaTriggers* self_of(lua_State* L) { return *static_cast<LuaTriggers**>(lua_getextraspace(L)); }
+
+// The call a module function runs in; raises a Lua error outside callbacks.
+LuaTriggers::Call& active_call(lua_State* L, const char* fn) {
+  LuaTriggers* self = self_of(L);
+  if (!self || !self->call_state().active)
+    luaL_error(L, "tripline.%s: only inside a trigger callback", fn);
+  return self->call_state();
+}
+
+PacketContext& packet_of(lua_State* L, const char* fn) {
+  LuaTriggers::Call& call = active_call(L, fn);
+  if (!call.ctx) luaL_error(L, "tripline.%s: not in on_flow_end (there is no packet)", fn);
+  return *call.ctx;
+}
+
+double to_seconds(Timestamp t) { return static_cast<double>(t) / 1e9; }
+
+void push_addr(lua_State* L, const IpAddr& a) {
+  char buf[64];
+  size_t n = a.format(buf);
+  lua_pushlstring(L, buf, n);
+}
+
+int event_index(lua_State* L) {
+  auto* ref = static_cast<EventRef*>(luaL_checkudata(L, 1, kEventMeta));
+  LuaTriggers* self = self_of(L);
+  if (!self || !self->call_state().active || self->call_state().seq != ref->seq)
+    return luaL_error(L, "a flow object is valid only inside the callback it was passed to");
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  int field = static_cast<int>(lua_tointeger(L, -1));
+  lua_pop(L, 1);
+  const LuaTriggers::Call& call = self->call_state();
+  const Flow& f = *call.flow;
+  const Decoded* pkt = call.ctx ? &call.ctx->pkt : nullptr;
+  switch (field) {
+    case kFlowId: lua_pushinteger(L, static_cast<lua_Integer>(f.id)); break;
+    case kSrcIp: push_addr(L, f.src()); break;
+    case kSrcPort: lua_pushinteger(L, f.sport()); break;
+    case kDestIp: push_addr(L, f.dst()); break;
+    case kDestPort: lua_pushinteger(L, f.dport()); break;
+    case kProto: {
+      char num[4];
+      lua_pushstring(L, proto_name(f.proto(), num));
+      break;
+    }
+    case kIpVersion: lua_pushinteger(L, f.key.lo.is_v4() ? 4 : 6); break;
+    case kDnsName:
+      if (f.annotation) {
+        const auto* name = static_cast<const std::string*>(f.annotation);
+        lua_pushlstring(L, name->data(), name->size());
+      } else {
+        lua_pushnil(L);
+      }
+      break;
+    case kState: lua_pushstring(L, to_string(f.state)); break;
+    case kPktsToServer: lua_pushinteger(L, static_cast<lua_Integer>(f.pkts[kToServer])); break;
+    case kPktsToClient: lua_pushinteger(L, static_cast<lua_Integer>(f.pkts[kToClient])); break;
+    case kBytesToServer: lua_pushinteger(L, static_cast<lua_Integer>(f.bytes[kToServer])); break;
+    case kBytesToClient: lua_pushinteger(L, static_cast<lua_Integer>(f.bytes[kToClient])); break;
+    case kStart: lua_pushnumber(L, to_seconds(f.start)); break;
+    case kAge: lua_pushnumber(L, to_seconds(call.now - f.start)); break;
+    case kReason:
+      if (call.ctx) lua_pushnil(L);
+      else lua_pushstring(L, to_string(call.reason));
+      break;
+    case kDir:
+      if (call.ctx) lua_pushstring(L, call.ctx->dir == kToServer ? "toserver" : "toclient");
+      else lua_pushnil(L);
+      break;
+    case kLen:
+      if (pkt) lua_pushinteger(L, pkt->ip_len);
+      else lua_pushnil(L);
+      break;
+    case kPayloadLen:
+      if (pkt) lua_pushinteger(L, static_cast<lua_Integer>(pkt->payload.size()));
+      else lua_pushnil(L);
+      break;
+    case kTcpFlags:
+      if (pkt) lua_pushinteger(L, pkt->tcp_flags);
+      else lua_pushnil(L);
+      break;
+    case kTime: lua_pushnumber(L, to_seconds(call.now)); break;
+    case kNew: lua_pushboolean(L, call.ctx && call.ctx->new_flow); break;
+    default: lua_pushnil(L); break;
+  }
+  return 1;
+}
+
+int event_newindex(lua_State* L) {
+  return luaL_error(L, "flow objects are read-only (keep your own state in a table keyed by flow_id)");
+}
+
+int event_tostring(lua_State* L) {
+  auto* ref = static_cast<EventRef*>(luaL_checkudata(L, 1, kEventMeta));
+  LuaTriggers* self = self_of(L);
+  if (!self || !self->call_state().active || self->call_state().seq != ref->seq) {
+    lua_pushliteral(L, "flow (expired)");
+    return 1;
+  }
+  const Flow& f = *self->call_state().flow;
+  char num[4];
+  std::string s = fmt::format("flow {} {} {}:{} -> {}:{}", f.id, proto_name(f.proto(), num),
+                              f.src().to_string(), f.sport(), f.dst().to_string(), f.dport());
+  lua_pushlstring(L, s.data(), s.size());
+  return 1;
+}
+
+int api_watch(lua_State* L) {
+  packet_of(L, "watch").flow.watch |= kWatchLua;
+  return 0;
+}
+
+int api_unwatch(lua_State* L) {
+  packet_of(L, "unwatch").flow.watch &= static_cast<uint8_t>(~kWatchLua);
+  return 0;
+}
+
+int api_now(lua_State* L) {
+  lua_pushnumber(L, to_seconds(active_call(L, "now").now));
+  return 1;
+}
+
+// tripline.payload([i [, j]]): the packet's payload, or bytes i..j of it
+// (string.sub positions).
+int api_payload(lua_State* L) {
+  const auto& payload = packet_of(L, "payload").pkt.payload;
+  auto len = static_cast<lua_Integer>(payload.size());
+  lua_Integer i = luaL_optinteger(L, 1, 1);
+  lua_Integer j = luaL_optinteger(L, 2, -1);
+  if (i < 0) i = std::max<lua_Integer>(len + i + 1, 1);
+  else if (i == 0) i = 1;
+  if (j < 0) j = len + j + 1;
+  else if (j > len) j = len;
+  if (i > j) {
+    lua_pushliteral(L, "");
+  } else {
+    lua_pushlstring(L, reinterpret_cast<const char*>(payload.data()) + (i - 1),
+                    static_cast<size_t>(j - i + 1));
+  }
+  return 1;
+}
+
+std::string_view opt_string_field(lua_State* L, int table, const char* key, std::string_view def) {
+  lua_getfield(L, table, key);
+  std::string_view out = def;
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "option %s: expected a string", key);
+    size_t n = 0;
+    const char* s = lua_tolstring(L, -1, &n);
+    out = std::string_view(s, n);  // stays valid: the table holds the string
+  }
+  lua_pop(L, 1);
+  return out;
+}
+
+double opt_number_field(lua_State* L, int table, const char* key) {
+  lua_getfield(L, table, key);
+  double out = 0;
+  if (!lua_isnil(L, -1)) {
+    int ok = 0;
+    out = lua_tonumberx(L, -1, &ok);
+    if (!ok || !(out > 0)) luaL_error(L, "option %s: expected a positive number", key);
+  }
+  lua_pop(L, 1);
+  return out;
+}
+
+// tripline.capture{scope = "flow"|"host"|"all", seconds = s, packets = n,
+// bytes = n, label = "..."} -> session id, or nil and the reason.
+int api_capture(lua_State* L) {
+  PacketContext& ctx = packet_of(L, "capture");
+  LuaTriggers* self = self_of(L);
+  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
+  CaptureRequest req;
+  if (lua_istable(L, 1)) {
+    std::string_view scope = opt_string_field(L, 1, "scope", "flow");
+    if (scope == "flow") req.scope = CaptureScope::Flow;
+    else if (scope == "host") req.scope = CaptureScope::Host;
+    else if (scope == "all") req.scope = CaptureScope::All;
+    else return luaL_error(L, "option scope: expected \"flow\", \"host\" or \"all\"");
+    req.duration = seconds(std::min(opt_number_field(L, 1, "seconds"), 86400.0 * 365));
+    req.max_packets = static_cast<uint64_t>(std::min(opt_number_field(L, 1, "packets"), 1e15));
+    req.max_bytes = static_cast<uint64_t>(std::min(opt_number_field(L, 1, "bytes"), 1e15));
+    req.label = opt_string_field(L, 1, "label", "");
+  }
+  CaptureRecorder* rec = self->worker().capture();
+  if (!rec) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "capture is not configured ([capture] dir)");
+    return 2;
+  }
+  uint64_t id = rec->start(req, ctx.pkt, ctx.flow, ctx.now);
+  if (id == 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "too many capture sessions");
+    return 2;
+  }
+  lua_pushinteger(L, static_cast<lua_Integer>(id));
+  return 1;
+}
+
+// tripline.alert("signature") or tripline.alert{signature = "...",
+// category = "...", severity = 1..255}
+int api_alert(lua_State* L) {
+  active_call(L, "alert");
+  std::string_view sig;
+  std::string_view cat = "trigger";
+  lua_Integer severity = 3;
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    size_t n = 0;
+    const char* s = lua_tolstring(L, 1, &n);
+    sig = std::string_view(s, n);
+  } else {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    sig = opt_string_field(L, 1, "signature", "");
+    cat = opt_string_field(L, 1, "category", cat);
+    lua_getfield(L, 1, "severity");
+    if (!lua_isnil(L, -1)) {
+      int ok = 0;
+      severity = lua_tointegerx(L, -1, &ok);
+      if (!ok || severity < 1 || severity > 255) luaL_error(L, "option severity: expected 1..255");
+    }
+    lua_pop(L, 1);
+  }
+  if (sig.empty()) return luaL_error(L, "tripline.alert: a signature is required");
+  if (!self_of(L)->add_alert(sig, cat, static_cast<int>(severity)))
+    return luaL_error(L, "tripline.alert: at most %d alerts per callback", int(kMaxAlerts));
+  return 0;
+}
+
+// Runs inside lua_pcall: builds the event object and calls the hook, so that
+// allocation errors stay inside the protected call. Upvalue: hook ref.
+int trampoline(lua_State* L) {
+  LuaTriggers* self = self_of(L);
+  auto ref = lua_tointeger(L, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+  auto* ev = static_cast<EventRef*>(lua_newuserdatauv(L, sizeof(EventRef), 0));
+  ev->seq = self->call_state().seq;
+  luaL_setmetatable(L, kEventMeta);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+// Registers the `tripline` module and the event metatable, loads the script
+// and returns the refs of its hooks.
+struct Hooks {
+  int on_flow = LUA_NOREF, on_packet = LUA_NOREF, on_flow_end = LUA_NOREF;
+};
+
+Hooks setup(LuaSandbox& sb, const LuaScript& script) {
+  lua_State* L = sb.state();
+  try {
+    luaL_newmetatable(L, kEventMeta);
+    lua_createtable(L, 0, static_cast<int>(std::size(kFields)));
+    for (const auto& [name, field] : kFields) {
+      lua_pushinteger(L, field);
+      lua_setfield(L, -2, name);
+    }
+    lua_pushcclosure(L, event_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, event_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, event_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+
+    const luaL_Reg api[] = {{"watch", api_watch},     {"unwatch", api_unwatch},
+                            {"capture", api_capture}, {"alert", api_alert},
+                            {"payload", api_payload}, {"now", api_now},
+                            {nullptr, nullptr}};
+    luaL_newlib(L, api);
+    lua_pushliteral(L, "1");
+    lua_setfield(L, -2, "API_VERSION");
+    lua_setglobal(L, "tripline");
+  } catch (...) {
+    throw LuaError(fmt::format("{}: the Lua memory limit is too small", script.path));
+  }
+
+  sb.load(script.code, script.path);
+
+  Hooks h;
+  auto take = [&](const char* name, int* ref) {
+    lua_getglobal(L, name);
+    int type = lua_type(L, -1);
+    if (type == LUA_TFUNCTION) {
+      *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+      return;
+    }
+    lua_pop(L, 1);
+    if (type != LUA_TNIL)
+      throw LuaError(fmt::format("{}: {} is a {}, expected a function", script.path, name,
+                                 lua_typename(L, type)));
+  };
+  take("on_flow", &h.on_flow);
+  take("on_packet", &h.on_packet);
+  take("on_flow_end", &h.on_flow_end);
+  if (h.on_flow == LUA_NOREF && h.on_packet == LUA_NOREF && h.on_flow_end == LUA_NOREF)
+    throw LuaError(fmt::format("{}: defines none of on_flow, on_packet, on_flow_end", script.path));
+  if (h.on_packet != LUA_NOREF && h.on_flow == LUA_NOREF)
+    spdlog::warn("{}: on_packet is never called: only flows that on_flow watches "
+                 "(tripline.watch()) reach it", script.path);
+  return h;
+}
+
+const char* hook_name(int hook) {
+  static const char* names[] = {"on_flow", "on_packet", "on_flow_end"};
+  return names[hook];
+}
+
+}  // namespace
+
+LuaScript load_lua_script(const Config& cfg) {
+  LuaScript s;
+  s.path = cfg.lua.script;
+  std::ifstream in(s.path, std::ios::binary);
+  if (!in) throw LuaError(fmt::format("{}: cannot read: {}", s.path, std::strerror(errno)));
+  s.code.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  LuaSandbox probe(size_t{cfg.lua.memory_mb} << 20, cfg.lua.budget);
+  setup(probe, s);  // throws with file:line on errors
+  return s;
+}
+
+LuaTriggers::LuaTriggers(const Config& cfg, const LuaScript& script, Worker& worker)
+    : cfg_(cfg), worker_(worker), sandbox_(size_t{cfg.lua.memory_mb} << 20, cfg.lua.budget) {
+  *static_cast<LuaTriggers**>(lua_getextraspace(sandbox_.state())) = this;
+  Hooks h = setup(sandbox_, script);
+  on_flow_ = h.on_flow;
+  on_packet_ = h.on_packet;
+  on_flow_end_ = h.on_flow_end;
+  alerts_.resize(kMaxAlerts);
+}
+
+LuaTriggers::~LuaTriggers() {
+  *static_cast<LuaTriggers**>(lua_getextraspace(sandbox_.state())) = nullptr;
+}
+
+bool LuaTriggers::likes(const PacketContext& ctx) const {
+  if (disabled_) return false;
+  return (ctx.new_flow && on_flow_ != kNoRef) ||
+         (on_packet_ != kNoRef && (ctx.flow.watch & kWatchLua));
+}
+
+bool LuaTriggers::add_alert(std::string_view signature, std::string_view category, int severity) {
+  if (n_alerts_ >= alerts_.size()) return false;
+  PendingAlert& a = alerts_[n_alerts_++];
+  a.signature.assign(signature);
+  a.category.assign(category);
+  a.severity = severity;
+  return true;
+}
+
+bool LuaTriggers::run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict) {
+  lua_State* L = sandbox_.state();
+  ++call_.seq;
+  call_.active = true;
+  n_alerts_ = 0;
+  worker_.counters().lua_calls.add();
+  lua_pushcfunction(L, trampoline);
+  lua_pushinteger(L, fn_ref);
+  LuaCallResult r = sandbox_.call(1, 1);
+  call_.active = false;
+  *has_verdict = false;
+  if (r == LuaCallResult::Ok) {
+    int type = lua_type(L, -1);
+    bool ok = true;
+    if (type == LUA_TSTRING) {
+      auto parsed = parse_verdict(lua_tostring(L, -1));
+      if (parsed) {
+        *has_verdict = true;
+        *verdict = *parsed;
+      } else {
+        ok = false;
+      }
+    } else if (type != LUA_TNIL) {
+      ok = false;
+    }
+    if (!ok) {
+      size_t n = 0;
+      const char* s = luaL_tolstring(L, -1, &n);  // cannot fail for ASCII-size values
+      std::string shown(s, std::min<size_t>(n, 40));
+      lua_pop(L, 2);
+      n_alerts_ = 0;
+      // Reuses the error path: counted, logged, default verdict.
+      sandbox_.set_error(fmt::format("{} returned {}; expected \"accept\", \"drop\", \"reject\" or nil",
+                      hook_name(static_cast<int>(hook)), shown));
+      fail(hook);
+      return false;
+    }
+    lua_pop(L, 1);
+    consecutive_errors_ = 0;
+    return true;
+  }
+  n_alerts_ = 0;
+  if (r == LuaCallResult::Budget) worker_.counters().lua_budget_exceeded.add();
+  fail(hook);
+  return false;
+}
+
+void LuaTriggers::fail(Hook hook) {
+  worker_.counters().lua_errors.add();
+  if (logged_errors_++ < kLoggedErrors)
+    spdlog::warn("worker {}: lua: {}: {}", worker_.index(), hook_name(static_cast<int>(hook)),
+                 sandbox_.last_error());
+  if (++consecutive_errors_ >= cfg_.lua.max_consecutive_errors && !disabled_) {
+    disabled_ = true;
+    worker_.counters().lua_disabled.add();
+    spdlog::error("worker {}: lua: {} failed {} times in a row; triggers are off in this "
+                  "worker until restart (last error: {})",
+                  worker_.index(), cfg_.lua.script, consecutive_errors_, sandbox_.last_error());
+  }
+}
+
+void LuaTriggers::emit_alerts(const Flow& flow, Timestamp now, bool blocked) {
+  if (!worker_.has_events()) return;
+  for (size_t i = 0; i < n_alerts_; ++i) {
+    const PendingAlert& a = alerts_[i];
+    auto& w = worker_.eve().begin(now, "alert", flow);
+    w.Key("alert");
+    w.StartObject();
+    w.Key("action");
+    w.String(blocked ? "blocked" : "allowed");
+    w.Key("signature");
+    w.String(a.signature.data(), static_cast<rapidjson::SizeType>(a.signature.size()));
+    w.Key("category");
+    w.String(a.category.data(), static_cast<rapidjson::SizeType>(a.category.size()));
+    w.Key("severity");
+    w.Int(a.severity);
+    w.EndObject();
+    worker_.emit(worker_.eve().finish());
+  }
+  n_alerts_ = 0;
+}
+
+Next LuaTriggers::inspect(PacketContext& ctx) {
+  call_.ctx = &ctx;
+  call_.flow = &ctx.flow;
+  call_.now = ctx.now;
+  auto decide = [&](Verdict v) {
+    worker_.counters().lua_verdicts.add();
+    Decision d;
+    d.verdict = v;
+    d.reason = "lua";
+    if (v == Verdict::Reject) {
+      d.mark = cfg_.egress.reject_mark;
+      d.has_mark = true;
+    }
+    ctx.decide_flow(d);
+  };
+  auto error = [&] {
+    Decision d = worker_.default_decision();
+    d.reason = "lua-error";
+    ctx.decide_packet(d);
+    return Next::Stop;
+  };
+  bool has = false;
+  Verdict v = Verdict::Accept;
+  if (ctx.new_flow && on_flow_ != kNoRef) {
+    if (!run(Hook::Flow, on_flow_, &has, &v)) return error();
+    if (has) decide(v);
+    emit_alerts(ctx.flow, ctx.now, has && v != Verdict::Accept);
+    if (has && v != Verdict::Accept) return Next::Stop;
+  }
+  if (on_packet_ != kNoRef && (ctx.flow.watch & kWatchLua) && !disabled_) {
+    if (!run(Hook::Packet, on_packet_, &has, &v)) return error();
+    if (has) decide(v);
+    emit_alerts(ctx.flow, ctx.now, has && v != Verdict::Accept);
+    if (has && v != Verdict::Accept) return Next::Stop;
+  }
+  return Next::Continue;
+}
+
+void LuaTriggers::on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) {
+  if (on_flow_end_ == kNoRef || disabled_) return;
+  call_.ctx = nullptr;
+  call_.flow = &flow;
+  call_.reason = reason;
+  call_.now = now;
+  bool has = false;
+  Verdict v = Verdict::Accept;
+  if (run(Hook::FlowEnd, on_flow_end_, &has, &v)) emit_alerts(flow, now, false);
+}
+
+}  // namespace tripline

@@ -1,0 +1,89 @@
+// The trigger stage: runs a user's Lua script (lua/API.md) in a per-worker
+// sandbox. on_flow sees every new flow, on_packet only the packets of flows a
+// script watches, on_flow_end every flow end. Verdicts a script returns
+// decide the flow; errors and budget overruns get the default verdict.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lua_sandbox.h"
+#include "stage.h"
+
+namespace tripline {
+
+class Worker;
+struct Config;
+
+// A script's text, read and checked once (Pipeline) and loaded by every worker.
+struct LuaScript {
+  std::string path;
+  std::string code;
+};
+// Reads and test-loads a script; throws LuaError ("file:line: what").
+LuaScript load_lua_script(const Config& cfg);
+
+class LuaTriggers final : public Stage {
+ public:
+  // Throws LuaError when the script does not load or defines no hook.
+  LuaTriggers(const Config& cfg, const LuaScript& script, Worker& worker);
+  ~LuaTriggers() override;
+
+  std::string_view name() const override { return "lua"; }
+  bool likes(const PacketContext& ctx) const override;
+  Next inspect(PacketContext& ctx) override;
+  void on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) override;
+
+  bool has_on_flow() const { return on_flow_ != kNoRef; }
+  bool has_on_packet() const { return on_packet_ != kNoRef; }
+  bool has_on_flow_end() const { return on_flow_end_ != kNoRef; }
+  bool disabled() const { return disabled_; }
+  LuaSandbox& sandbox() { return sandbox_; }
+
+  // What the callback being run may look at and act on (internal to the
+  // binding; public for its C functions).
+  struct Call {
+    PacketContext* ctx = nullptr;  // null in on_flow_end
+    const Flow* flow = nullptr;
+    FlowEndReason reason = FlowEndReason::Shutdown;
+    Timestamp now = 0;
+    uint64_t seq = 0;  // objects made for another call are stale
+    bool active = false;
+  };
+  struct PendingAlert {
+    std::string signature;
+    std::string category;
+    int severity = 3;
+  };
+  Call& call_state() { return call_; }
+  Worker& worker() { return worker_; }
+  // Queues an alert for the current flow; written once the verdict is known.
+  bool add_alert(std::string_view signature, std::string_view category, int severity);
+
+ private:
+  static constexpr int kNoRef = -2;  // LUA_NOREF
+  enum class Hook : uint8_t { Flow, Packet, FlowEnd };
+
+  // Runs one hook; on success returns true and sets *verdict when the script
+  // returned one.
+  bool run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict);
+  void emit_alerts(const Flow& flow, Timestamp now, bool blocked);
+  void fail(Hook hook);
+
+  const Config& cfg_;
+  Worker& worker_;
+  LuaSandbox sandbox_;
+  int on_flow_ = kNoRef;
+  int on_packet_ = kNoRef;
+  int on_flow_end_ = kNoRef;
+  Call call_;
+  std::vector<PendingAlert> alerts_;
+  size_t n_alerts_ = 0;
+  uint32_t consecutive_errors_ = 0;
+  uint64_t logged_errors_ = 0;
+  bool disabled_ = false;
+};
+
+}  // namespace tripline
