@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 namespace tripline::gen {
@@ -65,6 +66,32 @@ std::string bench_pcap_path() {
   } catch (const std::exception& e) {
     fs::remove(tmp, ec);
     std::fprintf(stderr, "cannot generate %s: %s\n", path.c_str(), e.what());
+    std::exit(2);
+  }
+  return path;
+}
+
+const std::string& bench_scratch_dir() {
+  static const std::string dir = [] {
+    namespace fs = std::filesystem;
+    const char* t = std::getenv("TMPDIR");
+    fs::path p = fs::path(t && *t ? t : "/tmp") / fmt::format("tripline-bench-{}", getpid());
+    fs::create_directories(p);
+    std::atexit([] {
+      std::error_code ec;
+      fs::remove_all(bench_scratch_dir(), ec);
+    });
+    return p.string();
+  }();
+  return dir;
+}
+
+std::string bench_scratch_file(const std::string& name, const std::string& content) {
+  std::string path = bench_scratch_dir() + "/" + name;
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+  if (!out) {
+    std::fprintf(stderr, "cannot write %s\n", path.c_str());
     std::exit(2);
   }
   return path;

@@ -25,4 +25,10 @@ GenOptions bench_gen_options(uint64_t default_packets);
 // Progress goes to stderr. Exits with a message when it cannot be made.
 std::string bench_pcap_path();
 
+// A scratch folder for this benchmark process (under TMPDIR or /tmp), made on
+// first use and removed at exit: trigger scripts, capture files.
+const std::string& bench_scratch_dir();
+// Writes `content` to bench_scratch_dir()/name and returns the path.
+std::string bench_scratch_file(const std::string& name, const std::string& content);
+
 }  // namespace tripline::gen

@@ -1,8 +1,10 @@
 // End-to-end replay over one pcap, next to a bare libpcap read loop over the
 // same file in the same run: BM_PcapReadBaseline (pcap_next_ex only),
 // BM_ReplayPipeline (tripline::replay_pcap with the default configuration's
-// pipeline) and BM_ReplayPipelineEgress (the same with the DNS observer
-// trusting the generator's resolver and DNS-gated egress enforced). Each
+// pipeline), BM_ReplayPipelineEgress (the same with the DNS observer
+// trusting the generator's resolver and DNS-gated egress enforced), and with
+// Lua triggers (a policy on_flow; every packet through on_packet) and with
+// trigger-started capture. Each
 // pipeline's rate as a ratio of the baseline's is printed as the
 // `vs_baseline` counter and on a final line.
 //
@@ -142,6 +144,15 @@ void replay(benchmark::State& state, const tripline::Config& config) {
   if (double base = baseline_rate(); base > 0 && seconds > 0) {
     state.counters["vs_baseline"] = (static_cast<double>(packets) / seconds) / base;
   }
+  if (!config.lua.script.empty()) {
+    state.counters["lua_calls_per_pkt"] =
+        static_cast<double>(last.lua_calls) / static_cast<double>(std::max<uint64_t>(1, last.packets));
+    state.counters["lua_errors"] = static_cast<double>(last.lua_errors);
+  }
+  if (!config.capture.dir.empty()) {
+    state.counters["captured"] = static_cast<double>(last.capture_packets);
+    state.counters["capture_dropped"] = static_cast<double>(last.capture_dropped);
+  }
   if (config.egress.mode != tripline::EgressMode::Off) {
     // Per pass over the file: what the DNS observer and egress policy did.
     state.counters["dns_trusted"] = static_cast<double>(last.dns_answers_trusted);
@@ -169,6 +180,50 @@ mode = "enforce"
 }
 void BM_ReplayPipelineEgress(benchmark::State& state) { replay(state, egress_config()); }
 BENCHMARK(BM_ReplayPipelineEgress)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Triggers on: a policy script whose on_flow looks at each new flow's port
+// and protocol and decides a few (as lua/scripts/block_telnet.lua does); it
+// watches no flow, so packets after the first cost no Lua call.
+constexpr const char* kPolicyScript = R"(
+local blocked = { [23] = true, [2323] = true, [445] = true, [3389] = true }
+function on_flow(f)
+  if f.proto == "TCP" and blocked[f.dest_port] then return "drop" end
+  if f.proto == "UDP" and f.dest_port == 1900 then return "drop" end
+end
+)";
+// The worst case for triggers: every flow watched, on_packet on every packet.
+constexpr const char* kWatchAllScript = R"(
+function on_flow(f) tripline.watch() end
+function on_packet(p)
+  if p.dir == "toserver" and p.payload_len > 60000 then return "drop" end
+end
+)";
+// Capture on: 1 flow in 64 is recorded (flow scope, the packets before the
+// trigger included) to pcap files by the capture writer's thread.
+constexpr const char* kCaptureScript = R"(
+function on_flow(f)
+  if f.flow_id % 64 == 0 then tripline.capture{ scope = "flow", packets = 200, label = "bench" } end
+end
+)";
+
+tripline::Config trigger_config(const char* name, const char* code, bool capture) {
+  tripline::Config c = tripline::Config::defaults();
+  c.lua.script = tripline::gen::bench_scratch_file(name, code);
+  if (capture) c.capture.dir = tripline::gen::bench_scratch_dir() + "/capture";
+  return c;
+}
+void BM_ReplayPipelineTriggers(benchmark::State& state) {
+  replay(state, trigger_config("policy.lua", kPolicyScript, false));
+}
+BENCHMARK(BM_ReplayPipelineTriggers)->Unit(benchmark::kMillisecond)->UseRealTime();
+void BM_ReplayPipelineTriggersWatchAll(benchmark::State& state) {
+  replay(state, trigger_config("watch_all.lua", kWatchAllScript, false));
+}
+BENCHMARK(BM_ReplayPipelineTriggersWatchAll)->Unit(benchmark::kMillisecond)->UseRealTime();
+void BM_ReplayPipelineCapture(benchmark::State& state) {
+  replay(state, trigger_config("capture.lua", kCaptureScript, true));
+}
+BENCHMARK(BM_ReplayPipelineCapture)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Console output as usual, plus each run's rate remembered for the ratio.
 class RateReporter : public benchmark::ConsoleReporter {

@@ -14,6 +14,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "capture_writer.h"
 #include "config.h"
 #include "event_writer.h"
 #include "nfqueue_source.h"
@@ -36,6 +37,20 @@ std::unique_ptr<EventWriter> open_events(const Config& cfg) {
   return std::make_unique<EventWriter>(cfg.log.events, cfg.log.queue_events);
 }
 
+void print_capture_summary(Pipeline& pipeline) {
+  CaptureWriter* w = pipeline.capture_writer();
+  if (!w) return;
+  CaptureWriterStats st = w->stats();
+  std::fprintf(stderr,
+               "capture: %llu files opened (%llu deleted by max_files), %llu packets written, "
+               "%llu records dropped, %llu write errors\n",
+               static_cast<unsigned long long>(st.files_opened),
+               static_cast<unsigned long long>(st.files_deleted),
+               static_cast<unsigned long long>(st.records_written),
+               static_cast<unsigned long long>(st.records_dropped),
+               static_cast<unsigned long long>(st.write_errors));
+}
+
 int cmd_check(const std::string& config_path) {
   auto cfg = load_config(config_path);
   Pipeline pipeline(cfg, Pipeline::Mode::Check);  // loads lists and scripts; starts nothing
@@ -44,12 +59,14 @@ int cmd_check(const std::string& config_path) {
 }
 
 int cmd_replay(const std::string& config_path, const std::string& pcap,
-               const std::string& verdicts_path, const std::string& events_path, bool quiet) {
+               const std::string& verdicts_path, const std::string& events_path,
+               const std::string& capture_dir, bool quiet) {
   auto base = load_config(config_path);
   std::shared_ptr<const Config> cfg = base;
-  if (!events_path.empty()) {
+  if (!events_path.empty() || !capture_dir.empty()) {
     auto copy = std::make_shared<Config>(*base);
-    copy->log.events = events_path;
+    if (!events_path.empty()) copy->log.events = events_path;
+    if (!capture_dir.empty()) copy->capture.dir = capture_dir;
     cfg = copy;
   }
   Pipeline pipeline(cfg, Pipeline::Mode::Replay);
@@ -66,6 +83,7 @@ int cmd_replay(const std::string& config_path, const std::string& pcap,
   ReplayResult r = replay_pcap(cfg, opts, pipeline.stage_factory());
   if (events) events->flush();
   pipeline.shutdown();
+  if (!quiet) print_capture_summary(pipeline);
   if (!quiet) {
     std::fprintf(stderr, "replay %s: %llu frames in %.3f s (%.0f packets/s)\n", pcap.c_str(),
                  static_cast<unsigned long long>(r.frames), r.seconds,
@@ -135,6 +153,7 @@ int cmd_run(const std::string& config_path) {
   if (events) events->flush();
   pipeline.shutdown();
   std::fprintf(stderr, "%s", snapshot().to_text().c_str());
+  print_capture_summary(pipeline);
   return 0;
 }
 
@@ -158,7 +177,7 @@ int run_cli(int argc, char** argv) {
   run->add_option("-c,--config", config_path, "TOML config file (default: built-in defaults)")
       ->check(CLI::ExistingFile);
 
-  std::string pcap, verdicts, events;
+  std::string pcap, verdicts, events, capture_dir;
   bool quiet = false;
   auto* replay = app.add_subcommand("replay", "Run the same pipeline over a pcap/pcapng file");
   replay->add_option("pcap", pcap, "Capture file to read")->required()->check(CLI::ExistingFile);
@@ -168,6 +187,9 @@ int run_cli(int argc, char** argv) {
                      "Write one JSON line per frame: {\"frame\":N,\"verdict\":...,\"reason\":...} "
                      "(\"-\" = stdout)");
   replay->add_option("--events", events, "Write events (JSON lines) here; overrides [log] events");
+  replay->add_option("--capture-dir", capture_dir,
+                     "Write trigger-started captures here; overrides [capture] dir (and turns "
+                     "capture on)");
   replay->add_flag("-q,--quiet", quiet, "Do not print the counter summary");
 
   auto* check = app.add_subcommand("check", "Validate the configuration; exit 0 if it is good");
@@ -181,7 +203,7 @@ int run_cli(int argc, char** argv) {
   }
   try {
     if (*check) return cmd_check(config_path);
-    if (*replay) return cmd_replay(config_path, pcap, verdicts, events, quiet);
+    if (*replay) return cmd_replay(config_path, pcap, verdicts, events, capture_dir, quiet);
     if (*run) return cmd_run(config_path);
   } catch (const ConfigError& e) {
     spdlog::error("config: {}", e.what());

@@ -7,7 +7,14 @@ verdict and event JSON lines with the expected files after canonicalising
 A case may also hold expected-counters.json: an object of counter names (as in
 the replay summary, e.g. "dns_answers_unmatched") and their values after the
 run; only the names listed there are compared (UPDATE=1 refreshes the values,
-or writes every dns_* and egress_* counter when the file is empty or {}).
+or writes every dns_*, egress_*, lua_* and capture_* counter when the file
+is empty or {}).
+
+A case may hold expected-captures.json: the replay then writes captures to a
+scratch folder (--capture-dir), and every pcap file there is read back with
+capinfos (packet count, encapsulation) and tshark (one line of fields per
+frame), as Wireshark would open it; the file names and those readings must
+match.
 
 usage: run_case.py TRIPLINE_BINARY CASE_DIR
 """
@@ -42,6 +49,25 @@ def summary_counters(stderr):
     return out
 
 
+TSHARK_FIELDS = ["frame.time_epoch", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "tcp.srcport",
+                 "tcp.dstport", "udp.srcport", "udp.dstport", "tcp.flags", "tcp.len"]
+
+
+def read_captures(folder):
+    """{file name: {"packets", "encapsulation", "frames"}} via capinfos and tshark."""
+    out = {}
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        info = subprocess.run(["capinfos", "-T", "-r", "-c", "-E", path], capture_output=True,
+                              text=True, check=True).stdout.strip().split("\t")
+        frames = subprocess.run(
+            ["tshark", "-n", "-r", path, "-T", "fields", "-E", "separator=|"] +
+            [a for f in TSHARK_FIELDS for a in ("-e", f)],
+            capture_output=True, text=True, check=True).stdout.splitlines()
+        out[name] = {"encapsulation": info[1], "packets": int(info[2]), "frames": frames}
+    return out
+
+
 def main():
     tripline, case = sys.argv[1], os.path.abspath(sys.argv[2])
     with tempfile.TemporaryDirectory(prefix="tripline-replay-") as tmp:
@@ -56,6 +82,10 @@ def main():
                 text = f.read().strip()
             want_counters = json.loads(text) if text else {}
         cmd = [tripline, "replay", pcap, "--verdicts", verdicts, "--events", events]
+        captures_path = os.path.join(case, "expected-captures.json")
+        capture_dir = os.path.join(tmp, "captures")
+        if os.path.exists(captures_path):
+            cmd += ["--capture-dir", capture_dir]
         if want_counters is None:
             cmd.append("--quiet")
         config = os.path.join(case, "config.toml")
@@ -69,7 +99,7 @@ def main():
         if want_counters is not None:
             got_counters = summary_counters(r.stderr)
             keys = sorted(want_counters) or sorted(
-                k for k in got_counters if k.startswith(("dns_", "egress_")))
+                k for k in got_counters if k.startswith(("dns_", "egress_", "lua_", "capture_")))
             if os.environ.get("UPDATE") == "1":
                 with open(counters_path, "w") as f:
                     json.dump({k: got_counters.get(k) for k in keys}, f, indent=2, sort_keys=True)
@@ -79,6 +109,20 @@ def main():
                     if got_counters.get(k) != want_counters[k]:
                         failed = True
                         print(f"--- counter {k}: want {want_counters[k]}, got {got_counters.get(k)}")
+        if os.path.exists(captures_path):
+            got_caps = read_captures(capture_dir) if os.path.isdir(capture_dir) else {}
+            if os.environ.get("UPDATE") == "1":
+                with open(captures_path, "w") as f:
+                    json.dump(got_caps, f, indent=1, sort_keys=True)
+                    f.write("\n")
+            else:
+                with open(captures_path) as f:
+                    want_caps = json.load(f)
+                if got_caps != want_caps:
+                    failed = True
+                    print("--- expected-captures.json differs")
+                    print("want", json.dumps(want_caps, indent=1, sort_keys=True))
+                    print("got ", json.dumps(got_caps, indent=1, sort_keys=True))
         for name, produced in (("expected-verdicts.jsonl", verdicts),
                                ("expected-events.jsonl", events)):
             want_path = os.path.join(case, name)

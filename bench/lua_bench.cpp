@@ -1,0 +1,186 @@
+// What Lua triggers cost the worker, measured through Worker::process (decode,
+// flow table, the trigger stage, verdict), each next to the same work without
+// a script in the same run:
+//   BM_NewFlow/{no_lua,on_flow}: a new TCP flow per packet; the difference is
+//     what one on_flow call adds per new flow.
+//   BM_Packet/{no_lua,on_packet}: a data packet of an established flow that the
+//     script watches; the difference is one on_packet call.
+//   BM_Packet/unwatched: the script defines on_flow and on_packet but watches
+//     nothing; the `lua_calls_per_packet` counter must be 0.
+// The final lines print the differences (medians over repetitions).
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench_env.h"
+#include "config.h"
+#include "packet_craft.h"
+#include "pipeline.h"
+#include "worker.h"
+
+namespace {
+
+using tripline::Config;
+using tripline::IpAddr;
+using tripline::Pipeline;
+using tripline::Worker;
+
+// A typical policy trigger: a port lookup, a verdict for a few, nil otherwise.
+constexpr const char* kOnFlowScript = R"(
+local blocked = { [23] = true, [2323] = true, [445] = true }
+function on_flow(f)
+  if blocked[f.dest_port] then return "drop" end
+  if f.dest_port == 80 and f.src_port == 0 then tripline.watch() end
+end
+)";
+// Watches every flow and looks at each packet's direction and size.
+constexpr const char* kOnPacketScript = R"(
+function on_flow(f) tripline.watch() end
+function on_packet(p)
+  if p.dir == "toserver" and p.payload_len > 1400 then return "drop" end
+end
+)";
+// Defines both hooks but watches nothing.
+constexpr const char* kUnwatchedScript = R"(
+function on_flow(f) if f.dest_port == 1 then tripline.watch() end end
+function on_packet(p) return "drop" end
+)";
+
+struct Rig {
+  std::shared_ptr<const Config> cfg;
+  std::unique_ptr<Pipeline> pipeline;
+  std::unique_ptr<Worker> worker;
+};
+
+Rig make_rig(const char* script_name, const char* code) {
+  Config c = Config::defaults();
+  if (code) c.lua.script = tripline::gen::bench_scratch_file(script_name, code);
+  Rig r;
+  r.cfg = std::make_shared<const Config>(c);
+  r.pipeline = std::make_unique<Pipeline>(r.cfg, Pipeline::Mode::Replay);
+  r.worker = std::make_unique<Worker>(r.cfg, 0, nullptr);
+  r.pipeline->stage_factory()(*r.worker);
+  return r;
+}
+
+const IpAddr kClient = *IpAddr::parse("10.0.0.2");
+const IpAddr kServer = *IpAddr::parse("198.51.100.7");
+
+// SYNs of distinct flows (source address x port), prebuilt outside the timing.
+std::vector<tripline::craft::Bytes> syn_packets(size_t n) {
+  std::vector<tripline::craft::Bytes> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    IpAddr src = kClient;
+    src.bytes[2] = static_cast<uint8_t>(i >> 16);
+    src.bytes[3] = static_cast<uint8_t>(2 + (i >> 14) % 250);
+    out.push_back(tripline::craft::tcp(src, static_cast<uint16_t>(1024 + i % 16384), kServer,
+                                       static_cast<uint16_t>(443 + i % 3), 0x02, 1, 0, {}));
+  }
+  return out;
+}
+
+void new_flow(benchmark::State& state, const char* code) {
+  Rig rig = make_rig("on_flow.lua", code);
+  auto packets = syn_packets(65536);  // the flow table's capacity: no evictions in one pass
+  tripline::Timestamp now = 1767225600 * tripline::kNsPerSec;
+  size_t i = 0;
+  for (auto _ : state) {
+    if (i == packets.size()) {  // a fresh table for the next pass, outside the timing
+      state.PauseTiming();
+      rig = make_rig("on_flow.lua", code);
+      i = 0;
+      state.ResumeTiming();
+    }
+    now += 1000;
+    benchmark::DoNotOptimize(rig.worker->process(tripline::LinkType::Raw, packets[i++], now));
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["lua_calls_per_flow"] =
+      static_cast<double>(rig.worker->counters().lua_calls.get()) /
+      static_cast<double>(std::max<uint64_t>(1, rig.worker->counters().flows_created.get()));
+}
+void BM_NewFlow_no_lua(benchmark::State& state) { new_flow(state, nullptr); }
+void BM_NewFlow_on_flow(benchmark::State& state) { new_flow(state, kOnFlowScript); }
+BENCHMARK(BM_NewFlow_no_lua);
+BENCHMARK(BM_NewFlow_on_flow);
+
+// 1400-byte data packets of one established flow, alternating directions.
+void packet(benchmark::State& state, const char* code) {
+  Rig rig = make_rig("on_packet.lua", code);
+  std::vector<uint8_t> payload(1400, 'x');
+  auto syn = tripline::craft::tcp(kClient, 40000, kServer, 80, 0x02, 1, 0, {});
+  auto synack = tripline::craft::tcp(kServer, 80, kClient, 40000, 0x12, 1, 2, {});
+  auto up = tripline::craft::tcp(kClient, 40000, kServer, 80, 0x18, 2, 2, payload);
+  auto down = tripline::craft::tcp(kServer, 80, kClient, 40000, 0x18, 2, 2, payload);
+  tripline::Timestamp now = 1767225600 * tripline::kNsPerSec;
+  rig.worker->process(tripline::LinkType::Raw, syn, now);
+  rig.worker->process(tripline::LinkType::Raw, synack, now);
+  uint64_t calls0 = rig.worker->counters().lua_calls.get();
+  bool flip = false;
+  for (auto _ : state) {
+    now += 1000;
+    flip = !flip;
+    benchmark::DoNotOptimize(rig.worker->process(tripline::LinkType::Raw, flip ? up : down, now));
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["lua_calls_per_packet"] =
+      static_cast<double>(rig.worker->counters().lua_calls.get() - calls0) /
+      static_cast<double>(std::max<int64_t>(1, state.iterations()));
+}
+void BM_Packet_no_lua(benchmark::State& state) { packet(state, nullptr); }
+void BM_Packet_on_packet(benchmark::State& state) { packet(state, kOnPacketScript); }
+void BM_Packet_unwatched(benchmark::State& state) { packet(state, kUnwatchedScript); }
+BENCHMARK(BM_Packet_no_lua);
+BENCHMARK(BM_Packet_on_packet);
+BENCHMARK(BM_Packet_unwatched);
+
+// Nanoseconds per item of each run (median over repetitions when repeated).
+std::map<std::string, std::vector<double>>& ns_per_item() {
+  static std::map<std::string, std::vector<double>> m;
+  return m;
+}
+
+class CostReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      if (run.error_occurred || run.run_type != Run::RT_Iteration || run.iterations == 0) continue;
+      ns_per_item()[run.run_name.str()].push_back(run.GetAdjustedRealTime());  // ns: the default unit
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+};
+
+double median_of(const std::string& name) {
+  auto it = ns_per_item().find(name);
+  if (it == ns_per_item().end() || it->second.empty()) return -1;
+  auto v = it->second;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  CostReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  auto diff = [](const char* what, const char* with, const char* without) {
+    double a = median_of(with), b = median_of(without);
+    if (a < 0 || b < 0) return;
+    std::printf("%s: %.0f ns (%s %.0f ns - %s %.0f ns), same run\n", what, a - b, with, a,
+                without, b);
+  };
+  diff("on_flow adds per new flow", "BM_NewFlow_on_flow", "BM_NewFlow_no_lua");
+  diff("on_packet adds per watched packet", "BM_Packet_on_packet", "BM_Packet_no_lua");
+  diff("an unwatched flow's packet adds", "BM_Packet_unwatched", "BM_Packet_no_lua");
+  benchmark::Shutdown();
+  return 0;
+}
