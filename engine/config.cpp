@@ -338,8 +338,6 @@ Config Config::load_string(std::string_view text, const std::string& name) {
            if (*v == 0) r.fail(r.node("megabytes"), "megabytes", "must be > 0");
            k.default_max_bytes = uint64_t{*v} << 20;
          }
-         if (uint64_t{k.snaplen} * 2 + 64 > k.ring_bytes)
-           r.fail(r.node("ring_mb"), "ring_mb", "too small for two packets of snaplen bytes");
        }},
       {"log",
        [&](TableReader& r) {

@@ -143,5 +143,39 @@ TEST(Config, DnsAndEgressErrors) {
   EXPECT_PREFIX(error_of("[egress]\nallow = [\"1.2.3.4/99\"]\n"), "t.toml:2: egress.allow");
 }
 
+TEST(Config, Capture) {
+  Config c = Config::load_string(R"(
+[capture]
+dir = "cap"
+max_files = 5
+max_sessions = 2
+pre_packets = 0
+seconds = 2.5
+packets = 100
+megabytes = 3
+snaplen = 1500
+ring_mb = 1
+)",
+                                 "/etc/tripline/t.toml");
+  EXPECT_EQ(c.capture.dir, "/etc/tripline/cap");
+  EXPECT_EQ(c.capture.max_files, 5u);
+  EXPECT_EQ(c.capture.max_sessions, 2u);
+  EXPECT_EQ(c.capture.pre_packets, 0u);
+  EXPECT_EQ(c.capture.default_duration, seconds(2.5));
+  EXPECT_EQ(c.capture.default_max_packets, 100u);
+  EXPECT_EQ(c.capture.default_max_bytes, 3u << 20);
+  EXPECT_EQ(c.capture.snaplen, 1500u);
+  EXPECT_EQ(c.capture.ring_bytes, 1u << 20);
+  EXPECT_TRUE(Config::defaults().capture.dir.empty());  // capture is off unless asked for
+
+  EXPECT_PREFIX(error_of("[capture]\ndir = \"\"\n"), "t.toml:2: capture.dir");
+  EXPECT_PREFIX(error_of("[capture]\nmax_files = 0\n"), "t.toml:2: capture.max_files");
+  EXPECT_PREFIX(error_of("[capture]\nmax_sessions = 0\n"), "t.toml:2: capture.max_sessions");
+  EXPECT_PREFIX(error_of("[capture]\nsnaplen = 10\n"), "t.toml:2: capture.snaplen");
+  EXPECT_PREFIX(error_of("[capture]\nseconds = -1\n"), "t.toml:2: capture.seconds");
+  EXPECT_PREFIX(error_of("[capture]\nring_mb = 0\n"), "t.toml:2: capture.ring_mb");
+  EXPECT_PREFIX(error_of("[capture]\nrotate = 1\n"), "t.toml:2: capture.rotate: unknown key");
+}
+
 }  // namespace
 }  // namespace tripline
