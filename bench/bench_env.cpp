@@ -72,18 +72,21 @@ std::string bench_pcap_path() {
 }
 
 const std::string& bench_scratch_dir() {
-  static const std::string dir = [] {
+  // Never destroyed: the exit handler that removes the folder runs after
+  // static destructors would have.
+  static const std::string* dir = [] {
     namespace fs = std::filesystem;
     const char* t = std::getenv("TMPDIR");
     fs::path p = fs::path(t && *t ? t : "/tmp") / fmt::format("tripline-bench-{}", getpid());
     fs::create_directories(p);
+    auto* path = new std::string(p.string());
     std::atexit([] {
       std::error_code ec;
       fs::remove_all(bench_scratch_dir(), ec);
     });
-    return p.string();
+    return path;
   }();
-  return dir;
+  return *dir;
 }
 
 std::string bench_scratch_file(const std::string& name, const std::string& content) {

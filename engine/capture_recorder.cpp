@@ -31,7 +31,7 @@ uint32_t orig_length(const Decoded& pkt) {
 CaptureRecorder::CaptureRecorder(CaptureWriter& writer, unsigned worker, const CaptureConfig& cfg,
                                  Counters& counters)
     : writer_(writer), worker_(worker), cfg_(cfg), counters_(counters) {
-  sessions_.resize(std::max<uint32_t>(cfg_.max_sessions, 1));
+  sessions_.resize(cfg_.max_sessions);  // 0: every start() is refused
   if (cfg_.pre_packets) {
     pre_slot_bytes_ = std::min(cfg_.snaplen, kPreSlotBytes);
     pre_.resize(cfg_.pre_packets);
@@ -183,7 +183,8 @@ void CaptureRecorder::remember(const Decoded& pkt, const Flow* flow, Timestamp n
   p.ts = now;
   p.orig_len = orig_length(pkt);
   p.caplen = static_cast<uint32_t>(std::min<size_t>(pkt.ip.size(), pre_slot_bytes_));
-  if (p.caplen) std::memcpy(pre_data_.data() + pre_next_ * pre_slot_bytes_, pkt.ip.data(), p.caplen);
+  if (p.caplen)
+    std::memcpy(pre_data_.data() + pre_next_ * pre_slot_bytes_, pkt.ip.data(), p.caplen);
   pre_next_ = pre_next_ + 1 == pre_.size() ? 0 : pre_next_ + 1;
   if (pre_count_ < pre_.size()) ++pre_count_;
 }

@@ -308,9 +308,9 @@ CaptureWriter::CaptureWriter(const CaptureConfig& cfg, unsigned workers, Capture
   uint64_t cap = cfg_.ring_bytes ? std::bit_floor(uint64_t{cfg_.ring_bytes}) : 0;
   uint64_t need = 2 * uint64_t{record_bytes(cfg_.snaplen)};
   if (cap < need)
-    throw std::runtime_error(fmt::format(
-        "capture: ring_bytes {} is too small for snaplen {} (needs at least {})", cfg_.ring_bytes,
-        cfg_.snaplen, std::bit_ceil(need)));
+    throw std::runtime_error(
+        fmt::format("capture: ring_bytes {} is too small for snaplen {} (needs at least {})",
+                    cfg_.ring_bytes, cfg_.snaplen, std::bit_ceil(need)));
 
   std::error_code ec;
   fs::create_directories(cfg_.dir, ec);
@@ -388,7 +388,8 @@ bool CaptureWriter::push(unsigned w, uint8_t type, uint64_t session, Timestamp t
   std::memcpy(base + idx, &hd, sizeof hd);
   uint8_t* dst = base + idx + sizeof hd;
   if (is_label) {
-    for (uint32_t i = 0; i < n; ++i) dst[i] = static_cast<uint8_t>(label_char(static_cast<char>(bytes[i])));
+    for (uint32_t i = 0; i < n; ++i)
+      dst[i] = static_cast<uint8_t>(label_char(static_cast<char>(bytes[i])));
   } else if (n) {
     std::memcpy(dst, bytes.data(), n);
   }

@@ -28,8 +28,8 @@ struct CaptureWriterStats {
   uint64_t records_written = 0;  // packets handed to a file (stdio-buffered: see write_errors)
   uint64_t records_dropped = 0;  // records refused by a full ring, or for an unknown/failed session
   uint64_t files_opened = 0;
-  uint64_t files_deleted = 0;    // by the max_files rotation
-  uint64_t write_errors = 0;     // open/write/flush failures; each ends that session's file
+  uint64_t files_deleted = 0;  // by the max_files rotation
+  uint64_t write_errors = 0;   // open/write/flush failures; each ends that session's file
 };
 
 // Test seams; the daemon uses the defaults.
