@@ -189,6 +189,14 @@ void CaptureRecorder::remember(const Decoded& pkt, const Flow* flow, Timestamp n
   if (pre_count_ < pre_.size()) ++pre_count_;
 }
 
+void CaptureRecorder::on_flow_end(const Flow& flow, Timestamp now) {
+  if (active_ == 0) return;
+  for (Session& s : sessions_) {
+    if (s.id != 0 && !s.closing && s.scope == CaptureScope::Flow && s.flow_id == flow.id)
+      s.end = std::min(s.end, now + kFlowEndLinger);
+  }
+}
+
 void CaptureRecorder::tick(Timestamp now) {
   if (closing_) retry_closes();
   if (active_ == 0) return;

@@ -67,6 +67,10 @@ class CaptureRecorder {
   // pre-trigger ring. flow may be null (a fragment of an unknown flow): only
   // Host and All sessions see it. Allocates nothing.
   void on_packet(const Decoded& pkt, const Flow* flow, Timestamp now);
+  // A flow ended: its flow-scope sessions end kFlowEndLinger later (so the
+  // last ACK after a FIN is still recorded), unless they end sooner anyway.
+  void on_flow_end(const Flow& flow, Timestamp now);
+  static constexpr Timestamp kFlowEndLinger = kNsPerSec;
   // Ends sessions past their duration when no packets arrive; retries closes
   // the writer's ring refused.
   void tick(Timestamp now);

@@ -128,6 +128,7 @@ void Worker::on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) 
   if (reason == FlowEndReason::Evicted) counters_.flows_evicted.add();
   if (events_) emit(eve_.flow_event(flow, reason, now));
   for (auto& stage : stages_) stage->on_flow_end(flow, reason, now);
+  if (capture_) capture_->on_flow_end(flow, now);
 }
 
 void Worker::emit(std::string line) {

@@ -255,6 +255,24 @@ TEST_F(CaptureRecorderTest, TickEndsASessionWithoutTraffic) {
   EXPECT_EQ(captured(id), (V{1}));
 }
 
+TEST_F(CaptureRecorderTest, FlowEndEndsItsFlowSessionsAfterALinger) {
+  make();
+  uint64_t flow_id = feed(kA, 1, request(CaptureScope::Flow));
+  uint64_t host_id = feed(kB, 2, request(CaptureScope::Host));  // covers kB's client, not a flow
+  EXPECT_NE(flow_id, host_id);
+  Decoded d;
+  craft::Bytes b = udp_packet(kA, 0);
+  ASSERT_EQ(decode(LinkType::Raw, b, d), DecodeError::None);
+  Flow* a = flows_.track(d, now_).flow;  // the flow of kA (counted once more, not captured)
+  rec_->on_flow_end(*a, now_);
+  EXPECT_EQ(rec_->active(), 2u);  // stragglers within the linger still count
+  feed(kA.reverse(), 3);
+  now_ += CaptureRecorder::kFlowEndLinger;
+  feed(kA, 4);  // past the linger: the flow session is over
+  EXPECT_EQ(rec_->active(), 1u);  // the host session goes on
+  EXPECT_EQ(captured(flow_id), (V{1, 3}));
+}
+
 TEST_F(CaptureRecorderTest, PacketLimitEndsTheSession) {
   make();
   feed(kA, 1);
