@@ -152,6 +152,8 @@ void replay(benchmark::State& state, const tripline::Config& config) {
   if (!config.capture.dir.empty()) {
     state.counters["captured"] = static_cast<double>(last.capture_packets);
     state.counters["capture_dropped"] = static_cast<double>(last.capture_dropped);
+    state.counters["sessions"] = static_cast<double>(last.capture_sessions_started);
+    state.counters["refused"] = static_cast<double>(last.capture_sessions_refused);
   }
   if (config.egress.mode != tripline::EgressMode::Off) {
     // Per pass over the file: what the DNS observer and egress policy did.
@@ -198,11 +200,14 @@ function on_packet(p)
   if p.dir == "toserver" and p.payload_len > 60000 then return "drop" end
 end
 )";
-// Capture on: 1 flow in 64 is recorded (flow scope, the packets before the
-// trigger included) to pcap files by the capture writer's thread.
+// Capture on: 1 flow in 64 is recorded for up to 2 s or 200 packets (flow
+// scope, the packets before the trigger included) to pcap files by the
+// capture writer's thread; beyond 16 recordings at once, requests are refused.
 constexpr const char* kCaptureScript = R"(
 function on_flow(f)
-  if f.flow_id % 64 == 0 then tripline.capture{ scope = "flow", packets = 200, label = "bench" } end
+  if f.flow_id % 64 == 0 then
+    tripline.capture{ scope = "flow", seconds = 2, packets = 200, label = "bench" }
+  end
 end
 )";
 
