@@ -141,9 +141,14 @@ BENCHMARK(BM_Packet_no_lua);
 BENCHMARK(BM_Packet_on_packet);
 BENCHMARK(BM_Packet_unwatched);
 
-// Nanoseconds per item of each run (median over repetitions when repeated).
+// Nanoseconds per item of each run: one value per repetition, or Google
+// Benchmark's median when only aggregates are reported.
 std::map<std::string, std::vector<double>>& ns_per_item() {
   static std::map<std::string, std::vector<double>> m;
+  return m;
+}
+std::map<std::string, double>& median_aggregates() {
+  static std::map<std::string, double> m;
   return m;
 }
 
@@ -151,8 +156,12 @@ class CostReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
-      if (run.error_occurred || run.run_type != Run::RT_Iteration || run.iterations == 0) continue;
-      ns_per_item()[run.run_name.str()].push_back(run.GetAdjustedRealTime());  // ns: the default unit
+      if (run.error_occurred || run.iterations == 0) continue;
+      // GetAdjustedRealTime is in the run's time unit: ns, the default here.
+      if (run.run_type == Run::RT_Iteration)
+        ns_per_item()[run.run_name.str()].push_back(run.GetAdjustedRealTime());
+      else if (run.aggregate_name == "median")
+        median_aggregates()[run.run_name.str()] = run.GetAdjustedRealTime();
     }
     ConsoleReporter::ReportRuns(runs);
   }
@@ -160,7 +169,10 @@ class CostReporter : public benchmark::ConsoleReporter {
 
 double median_of(const std::string& name) {
   auto it = ns_per_item().find(name);
-  if (it == ns_per_item().end() || it->second.empty()) return -1;
+  if (it == ns_per_item().end() || it->second.empty()) {
+    auto agg = median_aggregates().find(name);
+    return agg == median_aggregates().end() ? -1 : agg->second;
+  }
   auto v = it->second;
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;

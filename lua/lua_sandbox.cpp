@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <lua.hpp>
 
 namespace tripline {
@@ -62,11 +64,38 @@ LuaSandbox& LuaSandbox::of(lua_State* L) {
   return *static_cast<LuaSandbox*>(ud);
 }
 
+void* LuaSandbox::take(size_t n) {
+  if (n > kSmallStep * kSmallClasses) return std::malloc(n);
+  size_t c = small_class(n);
+  if (FreeBlock* b = free_[c]) {
+    free_[c] = b->next;
+    --free_count_[c];
+    return b;
+  }
+  return std::malloc((c + 1) * kSmallStep);
+}
+
+void LuaSandbox::give(void* p, size_t n) {
+  if (n > kSmallStep * kSmallClasses) {
+    std::free(p);
+    return;
+  }
+  size_t c = small_class(n);
+  if (free_count_[c] >= kMaxFreePerClass) {
+    std::free(p);
+    return;
+  }
+  auto* b = static_cast<FreeBlock*>(p);
+  b->next = free_[c];
+  free_[c] = b;
+  ++free_count_[c];
+}
+
 void* LuaSandbox::alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   auto* self = static_cast<LuaSandbox*>(ud);
   if (!ptr) osize = 0;  // osize is then a type tag, not a size
   if (nsize == 0) {
-    std::free(ptr);
+    if (ptr) self->give(ptr, osize);
     self->used_ -= osize;
     return nullptr;
   }
@@ -74,7 +103,20 @@ void* LuaSandbox::alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
     self->out_of_memory_ = true;
     return nullptr;  // Lua raises a memory error
   }
-  void* p = std::realloc(ptr, nsize);
+  constexpr size_t kSmallMax = kSmallStep * kSmallClasses;
+  void* p = nullptr;
+  if (ptr && osize > kSmallMax && nsize > kSmallMax) {
+    p = std::realloc(ptr, nsize);
+  } else if (ptr && osize <= kSmallMax && nsize <= kSmallMax &&
+             small_class(osize) == small_class(nsize)) {
+    p = ptr;  // the block already has room
+  } else {
+    p = self->take(nsize);
+    if (p && ptr) {
+      std::memcpy(p, ptr, std::min(osize, nsize));
+      self->give(ptr, osize);
+    }
+  }
   if (!p) {
     self->out_of_memory_ = true;
     return nullptr;
@@ -117,12 +159,24 @@ LuaSandbox::LuaSandbox(size_t memory_limit, uint32_t budget)
     lua_setglobal(L_, "pcall");
   } catch (...) {  // the C++ build of Lua throws on errors outside a protected call
     lua_close(L_);
+    drain_free_lists();
     throw LuaError("cannot open the Lua libraries within the memory limit");
+  }
+}
+
+void LuaSandbox::drain_free_lists() {
+  for (size_t c = 0; c < kSmallClasses; ++c) {
+    while (FreeBlock* b = free_[c]) {
+      free_[c] = b->next;
+      std::free(b);
+    }
+    free_count_[c] = 0;
   }
 }
 
 LuaSandbox::~LuaSandbox() {
   if (L_) lua_close(L_);
+  drain_free_lists();
 }
 
 void LuaSandbox::load(std::string_view code, const std::string& chunk_name) {

@@ -51,11 +51,26 @@ class LuaSandbox {
 
  private:
   static void* alloc(void* ud, void* ptr, size_t osize, size_t nsize);
+  // Small blocks (the objects made per callback, short strings, small
+  // tables) are recycled through per-size free lists, so a state in its
+  // steady state calls malloc no more per call.
+  static constexpr size_t kSmallStep = 16;
+  static constexpr size_t kSmallClasses = 8;  // blocks of 16, 32, ..., 128 bytes
+  static constexpr size_t kMaxFreePerClass = 4096;
+  struct FreeBlock {
+    FreeBlock* next;
+  };
+  static size_t small_class(size_t n) { return (n + kSmallStep - 1) / kSmallStep - 1; }
+  void* take(size_t n);
+  void give(void* p, size_t n);
+  void drain_free_lists();
   static void count_hook(lua_State* L, lua_Debug* ar);
 
   lua_State* L_ = nullptr;
   size_t limit_;
   size_t used_ = 0;
+  FreeBlock* free_[kSmallClasses] = {};
+  size_t free_count_[kSmallClasses] = {};
   uint32_t budget_;
   bool over_budget_ = false;
   bool out_of_memory_ = false;
