@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Demo body (see demo.sh): client — gateway — server namespaces, the contrib
-# nftables rules on the gateway, `tripline run` with two queues, real TCP and
-# UDP traffic, then the verdict counters and the flow events.
+# nftables rules on the gateway, `tripline run` with two queues and the shipped
+# Lua trigger lua/scripts/block_telnet.lua, real TCP and UDP traffic and a
+# telnet attempt, then the verdict counters, the events and the recording the
+# trigger started.
 set -euo pipefail
 TRIPLINE=${1:?usage: demo-netns.sh PATH_TO_TRIPLINE}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,14 +36,19 @@ step "gateway: queue forwarded traffic to NFQUEUE 0-1 (contrib/nftables)"
 ip netns exec "$P-gw" bash "$ROOT/contrib/nftables/tripline-nft.sh" up 0 2
 ip netns exec "$P-gw" nft list ruleset | sed 's/^/    /'
 
-step "gateway: tripline run (2 queues, events to $WORK/events.json)"
+step "gateway: tripline run (2 queues, trigger lua/scripts/block_telnet.lua, events to $WORK/events.json)"
 cat > "$WORK/tripline.toml" <<TOML
 [queue]
 first = 0
 count = 2
 [log]
 events = "$WORK/events.json"
+[lua]
+script = "$ROOT/lua/scripts/block_telnet.lua"
+[capture]
+dir = "$WORK/captures"
 TOML
+sed 's/^/    /' "$ROOT/lua/scripts/block_telnet.lua"
 ip netns exec "$P-gw" "$TRIPLINE" run -c "$WORK/tripline.toml" 2>"$WORK/tripline.log" &
 TL=$!; PIDS+=("$TL")
 for _ in $(seq 50); do
@@ -49,12 +56,14 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 
-step "server: HTTP on 10.99.2.2:8080, UDP sink on :9999"
+step "server: HTTP on 10.99.2.2:8080, UDP sink on :9999, a telnet-port listener on :23"
 mkdir -p "$WORK/www"; echo "hello through tripline" > "$WORK/www/index.html"
 ip netns exec "$P-server" python3 -m http.server 8080 --bind 10.99.2.2 --directory "$WORK/www" \
   >/dev/null 2>&1 &
 PIDS+=($!)
 ip netns exec "$P-server" timeout 20 nc -u -l -k 10.99.2.2 9999 >"$WORK/udp.out" 2>/dev/null &
+PIDS+=($!)
+ip netns exec "$P-server" timeout 20 nc -l -k 10.99.2.2 23 >/dev/null 2>&1 &
 PIDS+=($!)
 sleep 1
 
@@ -68,6 +77,13 @@ done
 sleep 1
 echo "server received $(wc -l <"$WORK/udp.out") of 20 datagrams"
 
+step "client: telnet to 10.99.2.2:23 (the trigger drops it, alerts and records it)"
+if ip netns exec "$P-client" nc -z -w 3 10.99.2.2 23; then
+  echo "telnet connected: the trigger did not drop it"
+else
+  echo "telnet to 10.99.2.2:23 did not connect (SYNs dropped by the trigger)"
+fi
+
 step "kernel queue state (queue, portid, waiting, mode, range, queue_dropped, user_dropped, id, 1)"
 ip netns exec "$P-gw" cat /proc/net/netfilter/nfnetlink_queue | sed 's/^/    /'
 
@@ -75,14 +91,27 @@ step "stop tripline (SIGTERM): every held packet gets its verdict; counters"
 kill -TERM "$TL"; wait "$TL" || true
 grep -vE '^\S+ (info|warning)' "$WORK/tripline.log" | sed 's/^/    /' || true
 
-step "flow events (EVE JSON), one line per flow"
+step "events (EVE JSON): one line per flow, and the trigger's alert"
 python3 - "$WORK/events.json" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
     e = json.loads(line)
+    if e["event_type"] == "alert":
+        a = e["alert"]
+        print(f'    ALERT {e["proto"]} {e["src_ip"]}:{e["src_port"]} -> {e["dest_ip"]}:{e["dest_port"]}'
+              f'  "{a["signature"]}" ({a["category"]}, severity {a["severity"]}, {a["action"]})')
+        continue
     f = e["flow"]
     print(f'    {e["proto"]:4} {e["src_ip"]}:{e.get("src_port","")} -> {e["dest_ip"]}:{e.get("dest_port","")}'
           f'  pkts {f["pkts_toserver"]}/{f["pkts_toclient"]}  bytes {f["bytes_toserver"]}/{f["bytes_toclient"]}'
           f'  {f["state"]:11} end={f["reason"]:8} verdict={f["action"]}')
 PY
+
+step "the recording the trigger started (opens in Wireshark)"
+for f in "$WORK"/captures/*.pcap; do
+  [[ -e $f ]] || { echo "    no recording"; break; }
+  echo "    ${f##*/}"
+  capinfos -c -E "$f" 2>/dev/null | tail -n +2 | sed 's/^/    /'
+  tshark -n -r "$f" 2>/dev/null | sed 's/^/    /'
+done
 step "done; namespaces removed"

@@ -1,0 +1,153 @@
+// Fuzzes a worker running a Lua trigger script and conditional capture: the
+// same input format as pipeline_fuzz (each record: 1 byte of clock step in
+// 100 ms units, 2 bytes of length, a raw IP packet). The script lets the
+// packets' bytes choose what it does: watch, unwatch, capture in every scope,
+// alert, read every field and the payload, return every kind of value, raise
+// errors and run into its instruction budget. Each packet must get exactly
+// one verdict, Lua calls and errors must add up, and captures must account
+// for every packet they took.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "config.h"
+#include "decode.h"
+#include "pipeline.h"
+#include "worker.h"
+
+namespace {
+
+void check(bool ok, const char* what) {
+  if (ok) return;
+  std::fprintf(stderr, "triggers_fuzz: invariant violated: %s\n", what);
+  std::abort();
+}
+
+constexpr const char* kScript = R"(
+local scopes = { "flow", "host", "all" }
+local results = { "accept", "drop", "reject", nil, 42, "allow" }
+
+local function act(o, b)
+  if b % 7 == 0 then tripline.watch() end
+  if b % 23 == 0 then tripline.unwatch() end
+  if b % 11 == 0 then
+    local id, why = tripline.capture{ scope = scopes[b % 3 + 1], packets = 5, seconds = 1,
+                                       bytes = 4000, label = tripline.payload(2, 12) }
+    assert(id ~= nil or type(why) == "string")
+  end
+  if b % 13 == 0 then
+    tripline.alert{ signature = tostring(o) .. tripline.payload(1, 8), severity = b % 255 + 1 }
+  end
+  if b % 29 == 0 then error("boom " .. b) end
+  if b % 31 == 0 then while true do end end
+  if b % 37 == 0 then local t = {} for i = 1, 1e9 do t[i] = i end end
+  return results[b % 6 + 1]
+end
+
+local seen = {}
+function on_flow(f)
+  local p = tripline.payload()
+  local b = (p:byte(1) or 0) + f.src_port
+  seen[f.flow_id] = { f.src_ip, f.dest_ip, f.proto, f.dns_name, f.state, f.len }
+  return act(f, b)
+end
+
+function on_packet(p)
+  local b = (tripline.payload(-1):byte(1) or 0) + p.pkts_toserver + p.pkts_toclient
+  local _ = { p.dir, p.payload_len, p.tcp_flags, p.age, p.time, p.bytes_toserver, p.new }
+  return act(p, b)
+end
+
+function on_flow_end(f)
+  seen[f.flow_id] = nil
+  local _ = f.reason .. f.pkts_toserver .. tostring(f.dir)
+  if f.flow_id % 5 == 0 then tripline.alert("flow end " .. f.flow_id) end
+end
+)";
+
+struct Scratch {
+  std::filesystem::path dir;
+  Scratch() {
+    char tmpl[] = "/tmp/tripline-triggers-fuzz-XXXXXX";
+    check(mkdtemp(tmpl) != nullptr, "scratch folder");
+    dir = tmpl;
+    std::FILE* f = std::fopen((dir / "fuzz.lua").c_str(), "w");
+    check(f != nullptr, "script file");
+    std::fputs(kScript, f);
+    std::fclose(f);
+  }
+  ~Scratch() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+std::shared_ptr<const tripline::Config> make_config(const Scratch& s, uint8_t variant) {
+  std::string toml = "[lua]\nscript = \"" + (s.dir / "fuzz.lua").string() + "\"\n" +
+                     "budget = 2000\nmemory_mb = 2\nmax_consecutive_errors = 1000000\n" +
+                     "[capture]\ndir = \"" + (s.dir / "capture").string() + "\"\n" +
+                     "max_files = 3\nmax_sessions = 2\nring_mb = 1\n" +
+                     "pre_packets = " + std::to_string((variant & 1) ? 4 : 0) + "\n" +
+                     "[flows]\ncapacity = 32\nfragments = 16\n";
+  if (variant & 2) toml += "[queue]\ndefault_verdict = \"drop\"\n";
+  return std::make_shared<const tripline::Config>(
+      tripline::Config::load_string(toml, "triggers_fuzz.toml"));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace tripline;
+  if (size < 1) return 0;
+  static Scratch scratch;
+  static const bool quiet = [] {
+    spdlog::set_level(spdlog::level::off);  // every script error would be logged
+    return true;
+  }();
+  (void)quiet;
+  static std::shared_ptr<const Config> configs[4];
+  auto& cfg = configs[data[0] % 4];
+  if (!cfg) cfg = make_config(scratch, data[0] % 4);
+  Pipeline pipeline(cfg, Pipeline::Mode::Replay);
+  uint64_t packets = 0;
+  {
+    Worker worker(cfg, 0, nullptr);
+    pipeline.stage_factory()(worker);
+    Timestamp now = seconds(1767225600);  // 2026-01-01
+    size_t off = 1;
+    while (off + 3 <= size) {
+      now += static_cast<Timestamp>(data[off]) * seconds(1) / 10;
+      size_t len = static_cast<size_t>(data[off + 1]) << 8 | data[off + 2];
+      off += 3;
+      len = std::min(len, size - off);
+      Decision d = worker.process(LinkType::Raw, std::span<const uint8_t>(data + off, len), now);
+      off += len;
+      ++packets;
+      check(d.verdict == Verdict::Accept || d.verdict == Verdict::Drop ||
+                d.verdict == Verdict::Reject,
+            "verdict in range");
+      check(!d.reason.empty(), "every decision has a reason");
+    }
+    worker.shutdown(now);
+    const Counters& c = worker.counters();
+    check(c.packets.get() == packets, "every packet counted once");
+    check(c.verdict_accept.get() + c.verdict_drop.get() + c.verdict_reject.get() == packets,
+          "exactly one verdict per packet");
+    check(c.lua_errors.get() + c.lua_verdicts.get() <= c.lua_calls.get(),
+          "errors and verdicts come from calls");
+    check(c.lua_budget_exceeded.get() <= c.lua_errors.get(), "budget overruns are errors");
+    check(c.lua_calls.get() <= 2 * packets + c.flows_ended.get(),
+          "at most on_flow + on_packet per packet, on_flow_end per flow");
+  }
+  pipeline.shutdown();  // flushes the capture writer
+  return 0;
+}
