@@ -12,6 +12,7 @@
 #include <fstream>
 #include <mutex>
 #include <shared_mutex>
+#include <utility>
 
 #include <absl/container/flat_hash_map.h>
 #include <xxhash.h>
@@ -22,52 +23,98 @@ namespace dns_cache_detail {
 namespace {
 
 constexpr size_t kMaxNames = 4;
+constexpr size_t kEvictSample = 32;
 constexpr std::string_view kFileHeader = "tripline-dns-cache 1";
 constexpr size_t kMaxWarnings = 20;
 constexpr size_t kMaxFileBytes = size_t{512} << 20;
 
-// Up to kMaxNames names, most recent first, packed in one string as
-// [flags][len hi][len lo][bytes]...; flags bit 0: the client asked for this name.
+// Up to kMaxNames names, most recent first, packed in one heap block as
+// [total len hi][total len lo] then per name [flags][len hi][len lo][bytes];
+// flags bit 0: the client asked for this name. The entry holds one pointer.
 class NameList {
  public:
+  NameList() = default;
+  NameList(NameList&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  NameList& operator=(NameList&& o) noexcept {
+    if (this != &o) {
+      delete[] p_;
+      p_ = std::exchange(o.p_, nullptr);
+    }
+    return *this;
+  }
+  NameList(const NameList&) = delete;
+  NameList& operator=(const NameList&) = delete;
+  ~NameList() { delete[] p_; }
+
   template <typename F>
   void each(F&& f) const {  // f(name, is_qname) -> bool: false stops
+    std::string_view b = bytes();
     size_t pos = 0;
-    while (pos + 3 <= p_.size()) {
-      size_t len = static_cast<uint8_t>(p_[pos + 1]) << 8 | static_cast<uint8_t>(p_[pos + 2]);
-      if (!f(std::string_view(p_).substr(pos + 3, len), (p_[pos] & 1) != 0)) return;
+    while (pos + 3 <= b.size()) {
+      size_t len = item_len(b, pos);
+      if (!f(b.substr(pos + 3, len), (b[pos] & 1) != 0)) return;
       pos += 3 + len;
     }
   }
 
   void add(std::string_view name, bool qname) {
     name = name.substr(0, DnsName::kCapacity);
-    if (auto at = find(name); at != npos) {
-      qname |= (p_[at] & 1) != 0;
-      erase_at(at);
+    // The new list: this name first, then the others (without this name).
+    char buf[2 + (kMaxNames + 1) * (3 + DnsName::kCapacity)];
+    size_t n = 0;
+    size_t count = 1;
+    auto put = [&](std::string_view item_name, bool q) {
+      buf[2 + n] = q ? 1 : 0;
+      buf[2 + n + 1] = static_cast<char>(item_name.size() >> 8);
+      buf[2 + n + 2] = static_cast<char>(item_name.size() & 0xff);
+      std::memcpy(buf + 2 + n + 3, item_name.data(), item_name.size());
+      n += 3 + item_name.size();
+    };
+    each([&](std::string_view other, bool q) {
+      if (other == name) qname |= q;
+      return true;
+    });
+    put(name, qname);
+    each([&](std::string_view other, bool q) {
+      if (other != name) {
+        put(other, q);
+        ++count;
+      }
+      return true;
+    });
+    std::string_view list(buf + 2, n);
+    if (count > kMaxNames) {
+      // Over the cap: the oldest CNAME target goes, or the oldest name if all are qnames.
+      size_t victim = npos, last = npos, pos = 0;
+      while (pos + 3 <= list.size()) {
+        if ((list[pos] & 1) == 0) victim = pos;
+        last = pos;
+        pos += 3 + item_len(list, pos);
+      }
+      size_t at = victim != npos ? victim : last;
+      size_t len = 3 + item_len(list, at);
+      std::memmove(buf + 2 + at, buf + 2 + at + len, n - at - len);
+      n -= len;
     }
-    std::string item(3 + name.size(), '\0');
-    item[0] = qname ? 1 : 0;
-    item[1] = static_cast<char>(name.size() >> 8);
-    item[2] = static_cast<char>(name.size() & 0xff);
-    std::memcpy(item.data() + 3, name.data(), name.size());
-    p_.insert(0, item);
-    if (count() <= kMaxNames) return;
-    // Over the cap: the oldest CNAME target goes, or the oldest name if all are qnames.
-    size_t victim = npos, last = npos, pos = 0;
-    while (pos + 3 <= p_.size()) {
-      if ((p_[pos] & 1) == 0) victim = pos;
-      last = pos;
-      pos += 3 + item_len(pos);
-    }
-    erase_at(victim != npos ? victim : last);
+    assign(buf, n);
   }
 
   bool remove(std::string_view name) {
-    size_t at = find(name);
-    if (at == npos) return false;
-    erase_at(at);
-    return true;
+    std::string_view b = bytes();
+    size_t pos = 0;
+    while (pos + 3 <= b.size()) {
+      size_t len = item_len(b, pos);
+      if (b.substr(pos + 3, len) == name) {
+        std::string rest(b.substr(0, pos));
+        rest.append(b.substr(pos + 3 + len));
+        std::string withhdr(2, '\0');
+        withhdr += rest;
+        assign(withhdr.data(), rest.size());
+        return true;
+      }
+      pos += 3 + len;
+    }
+    return false;
   }
 
   bool has_qname() const {
@@ -87,29 +134,28 @@ class NameList {
     return q.empty() ? first : q;
   }
 
-  size_t count() const {
-    size_t n = 0;
-    each([&](std::string_view, bool) { return ++n, true; });
-    return n;
-  }
-
  private:
   static constexpr size_t npos = std::string::npos;
-  size_t item_len(size_t pos) const {
-    return static_cast<uint8_t>(p_[pos + 1]) << 8 | static_cast<uint8_t>(p_[pos + 2]);
+  static size_t item_len(std::string_view b, size_t pos) {
+    return static_cast<uint8_t>(b[pos + 1]) << 8 | static_cast<uint8_t>(b[pos + 2]);
   }
-  size_t find(std::string_view name) const {
-    size_t pos = 0;
-    while (pos + 3 <= p_.size()) {
-      size_t len = item_len(pos);
-      if (std::string_view(p_).substr(pos + 3, len) == name) return pos;
-      pos += 3 + len;
-    }
-    return npos;
+  std::string_view bytes() const {
+    if (!p_) return {};
+    size_t len = static_cast<uint8_t>(p_[0]) << 8 | static_cast<uint8_t>(p_[1]);
+    return {p_ + 2, len};
   }
-  void erase_at(size_t pos) { p_.erase(pos, 3 + item_len(pos)); }
+  // buf: 2 bytes of room, then n bytes of list.
+  void assign(char* buf, size_t n) {
+    delete[] p_;
+    p_ = nullptr;
+    if (n == 0) return;
+    buf[0] = static_cast<char>(n >> 8);
+    buf[1] = static_cast<char>(n & 0xff);
+    p_ = new char[2 + n];
+    std::memcpy(p_, buf, 2 + n);
+  }
 
-  std::string p_;
+  char* p_ = nullptr;
 };
 
 }  // namespace
@@ -129,17 +175,9 @@ struct Entry {
   Timestamp expiry = 0;
 };
 
-struct HeapItem {
-  Timestamp expiry;
-  Key key;
-};
-// std::*_heap build max-heaps; inverting the order gives the soonest expiry on top.
-inline bool later(const HeapItem& a, const HeapItem& b) { return a.expiry > b.expiry; }
-
 struct alignas(64) Shard {
   mutable std::shared_mutex mu;
   absl::flat_hash_map<Key, Entry> map;
-  std::vector<HeapItem> heap;  // every entry's current expiry, plus stale items
   // Written under the exclusive lock or, for lookups, concurrently: relaxed atomics.
   mutable std::atomic<uint64_t> inserts{0}, refreshes{0}, rejected{0}, evictions{0}, purged{0},
       name_cap_drops{0}, open{0}, grace{0}, expired{0}, other_client{0}, unknown{0};
@@ -165,28 +203,17 @@ uint64_t name_key(const IpAddr& scope, std::string_view qname) {
   return XXH3_64bits_withSeed(qname.data(), qname.size(), addr_hash(scope));
 }
 
-void compact_heap(Shard& s) {
-  if (s.heap.size() <= 2 * s.map.size() + 64) return;
-  s.heap.clear();
-  s.heap.reserve(s.map.size());
-  for (const auto& [k, e] : s.map) s.heap.push_back({e.expiry, k});
-  std::make_heap(s.heap.begin(), s.heap.end(), later);
-}
-
-// Pops the heap until it yields a live entry whose expiry is below `before` (or
-// any live entry when before is INT64_MAX) and erases it. False if none.
-bool pop_soonest(Shard& s, Timestamp before) {
-  while (!s.heap.empty() && s.heap.front().expiry < before) {
-    std::pop_heap(s.heap.begin(), s.heap.end(), later);
-    HeapItem item = s.heap.back();
-    s.heap.pop_back();
-    auto it = s.map.find(item.key);
-    if (it != s.map.end() && it->second.expiry == item.expiry) {
-      s.map.erase(it);
-      return true;
-    }
-  }
-  return false;
+// With s.mu held exclusively: removes the soonest-expiring of the first
+// kEvictSample entries in the table's (hash, so effectively random) order:
+// exact while a shard holds no more than that, a close approximation beyond,
+// and without an expiry index that would cost about as much memory as the
+// entries themselves.
+void evict_one(Shard& s) {
+  auto victim = s.map.begin();
+  size_t seen = 0;
+  for (auto it = s.map.begin(); it != s.map.end() && seen < kEvictSample; ++it, ++seen)
+    if (it->second.expiry < victim->second.expiry) victim = it;
+  if (victim != s.map.end()) s.map.erase(victim);
 }
 
 // With s.mu held exclusively: finds or creates the entry (evicting when the
@@ -195,23 +222,16 @@ Entry& upsert(Shard& s, size_t max, const Key& key, Timestamp expiry) {
   auto it = s.map.find(key);
   if (it == s.map.end()) {
     if (s.map.size() >= max) {
-      if (!pop_soonest(s, INT64_MAX)) s.map.erase(s.map.begin());  // heap lost? cannot happen
+      evict_one(s);
       s.evictions.fetch_add(1, std::memory_order_relaxed);
     }
     it = s.map.try_emplace(key).first;
     it->second.expiry = expiry;
-    s.heap.push_back({expiry, key});
-    std::push_heap(s.heap.begin(), s.heap.end(), later);
     s.inserts.fetch_add(1, std::memory_order_relaxed);
   } else {
-    if (expiry > it->second.expiry) {
-      it->second.expiry = expiry;
-      s.heap.push_back({expiry, key});
-      std::push_heap(s.heap.begin(), s.heap.end(), later);
-    }
+    if (expiry > it->second.expiry) it->second.expiry = expiry;
     s.refreshes.fetch_add(1, std::memory_order_relaxed);
   }
-  compact_heap(s);
   return it->second;
 }
 
@@ -369,7 +389,7 @@ void DnsCache::apply_name_cap(const IpAddr& scope, const IpAddr& addr, std::stri
       auto it = s.map.find(k);
       if (it == s.map.end()) return;
       it->second.names.remove(qname);
-      if (!it->second.names.has_qname()) s.map.erase(it);  // its heap item goes stale
+      if (!it->second.names.has_qname()) s.map.erase(it);
     };
     drop(Key{scope, dropped[i]});
     // The shadow too, or the client would be told OtherClient for its own dropped
@@ -435,8 +455,14 @@ size_t DnsCache::purge(Timestamp now) {
     Shard& s = shards_[i];
     std::unique_lock lock(s.mu);
     size_t n = 0;
-    while (pop_soonest(s, before)) ++n;
-    compact_heap(s);
+    for (auto it = s.map.begin(); it != s.map.end();) {
+      if (it->second.expiry < before) {
+        s.map.erase(it++);  // other iterators stay valid
+        ++n;
+      } else {
+        ++it;
+      }
+    }
     s.purged.fetch_add(n, std::memory_order_relaxed);
     total += n;
   }

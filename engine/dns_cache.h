@@ -98,10 +98,10 @@ struct DnsCacheLoadResult {
 // client entries and its global entry share a shard (one lock per lookup). In
 // client scope every insert also refreshes a global "shadow" entry for the same
 // address; it only serves to tell OtherClient from Unknown (it counts toward
-// max_entries). Each shard holds at most ceil(max_entries / shards) entries and
-// keeps a lazy min-heap of expiries: when full, the soonest-expiring entry is
-// evicted exactly; purge pops expired entries off the heap (stale heap items are
-// skipped; the heap is rebuilt when it grows past twice the map).
+// max_entries). Each shard holds at most ceil(max_entries / shards) entries:
+// when full, the soonest-expiring of 32 entries taken in hash order is evicted
+// (exactly the soonest while a shard holds at most 32; no expiry index is kept,
+// it would cost about as much memory as the entries); purge scans the shards.
 //
 // Names: each entry keeps up to 4 names, most recent first, in one packed string;
 // names the client asked for (qnames) are preferred over CNAME targets when one
