@@ -298,9 +298,30 @@ const char* to_string(DnsLookupStatus s) {
   return "?";
 }
 
+namespace {
+
+// With `shards` = 0: at least kMinShards (lock spread), and as many more (up
+// to twice that) as make each shard's bound ceil(max_entries / shards) just
+// fit under a hash table's maximum load (7/8) of a power-of-two capacity, so
+// a full cache's tables are ~7/8 full instead of just past a doubling (a
+// round max_entries such as 1,000,000 over 64 shards would fill its tables
+// to 0.48).
+size_t choose_shards(uint32_t wanted, uint32_t max_entries) {
+  constexpr size_t kMinShards = 64;
+  if (wanted != 0) return wanted;
+  double per_shard = static_cast<double>(max_entries) / kMinShards;
+  // The largest power-of-two capacity whose 7/8 the 64 shards' bound reaches.
+  size_t capacity = 8;
+  while (static_cast<double>(capacity) * 2 * 7 / 8 <= per_shard) capacity *= 2;
+  size_t fill = capacity * 7 / 8;
+  size_t n = (size_t{max_entries} + fill - 1) / fill;
+  return std::clamp<size_t>(n, kMinShards, 2 * kMinShards);
+}
+
+}  // namespace
+
 DnsCache::DnsCache(const DnsCacheConfig& config) : config_(config) {
-  size_t n = 1;
-  while (n < std::max<uint32_t>(config_.shards, 1)) n <<= 1;
+  size_t n = choose_shards(config_.shards, config_.max_entries);
   config_.shards = static_cast<uint32_t>(n);
   if (config_.max_ttl < config_.min_ttl) config_.max_ttl = config_.min_ttl;
   if (config_.max_addrs_per_name == 0) config_.max_addrs_per_name = 1;
@@ -314,7 +335,7 @@ DnsCache::DnsCache(const DnsCacheConfig& config) : config_(config) {
 DnsCache::~DnsCache() = default;
 
 Shard& DnsCache::shard_for(const IpAddr& addr) const {
-  return shards_[addr_hash(addr) & (shard_count_ - 1)];
+  return shards_[addr_hash(addr) % shard_count_];
 }
 
 Timestamp DnsCache::removable_before(Timestamp now) const {
@@ -356,7 +377,7 @@ void DnsCache::insert(const IpAddr& client, const IpAddr& addr,
 void DnsCache::apply_name_cap(const IpAddr& scope, const IpAddr& addr, std::string_view qname,
                               Timestamp expiry) {
   uint64_t key = name_key(scope, qname);
-  NameShard& ns = name_shards_[(key >> 32) & (shard_count_ - 1)];
+  NameShard& ns = name_shards_[(key >> 32) % shard_count_];
   IpAddr dropped[4];
   size_t ndropped = 0;
   {

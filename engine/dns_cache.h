@@ -30,7 +30,7 @@ struct DnsCacheConfig {
   uint32_t max_entries = 262144;
   uint32_t max_addrs_per_name = 64;  // per (scope, qname); the oldest addresses are dropped
   uint32_t keep_expired = 0;  // seconds past grace an entry is kept so lookups say Expired
-  uint32_t shards = 64;       // rounded up to a power of two
+  uint32_t shards = 0;        // 0: chosen from max_entries (64..128, tables ~7/8 full when full)
 };
 
 enum class DnsLookupStatus : uint8_t {

@@ -169,11 +169,29 @@ TEST(DnsCache, BoundedWithManyShards) {
     std::string_view chain[] = {name};
     c.insert(kC1, v4(0x0a000000 + i), chain, 60 + i % 1000, at(0));
   }
-  EXPECT_LE(c.size(), 1000u + conf.shards);
+  EXPECT_LE(c.size(), 1000u + c.config().shards);  // each shard rounds its bound up
   EXPECT_GT(c.stats().evictions, 18000u);
   // The soonest-expiring went first; the last, long-lived one is there.
   EXPECT_EQ(c.lookup(kC1, v4(0x0a000000), at(0)).status, DnsLookupStatus::Unknown);
   EXPECT_EQ(c.lookup(kC1, v4(0x0a000000 + 19999), at(0)).status, DnsLookupStatus::Open);
+}
+
+TEST(DnsCache, ShardCountFitsTablesToTheBound) {
+  auto shards = [](uint32_t max_entries) {
+    DnsCacheConfig conf;
+    conf.max_entries = max_entries;
+    return DnsCache(conf).config().shards;
+  };
+  // 1,000,000 over 64 shards would be 15,625 per shard: just past 7/8 of 16,384.
+  uint32_t n = shards(1'000'000);
+  EXPECT_GE(n, 64u);
+  EXPECT_LE(n, 128u);
+  EXPECT_LE((1'000'000 + n - 1) / n, 14'336u);  // 7/8 of 16,384
+  EXPECT_GT((1'000'000 + n - 1) / n, 14'336u * 3 / 4);
+  EXPECT_EQ(shards(262'144), 74u);  // the default bound: 3,543 per shard, 7/8 of 4,096 = 3,584
+  DnsCacheConfig fixed;
+  fixed.shards = 5;
+  EXPECT_EQ(DnsCache(fixed).config().shards, 5u);  // as configured
 }
 
 TEST(DnsCache, PerNameCap) {
