@@ -178,6 +178,8 @@ struct Entry {
 struct alignas(64) Shard {
   mutable std::shared_mutex mu;
   absl::flat_hash_map<Key, Entry> map;
+  Key evict_cursor;  // where the next eviction sample starts (if still present)
+  bool has_cursor = false;
   // Written under the exclusive lock or, for lookups, concurrently: relaxed atomics.
   mutable std::atomic<uint64_t> inserts{0}, refreshes{0}, rejected{0}, evictions{0}, purged{0},
       name_cap_drops{0}, open{0}, grace{0}, expired{0}, other_client{0}, unknown{0};
@@ -203,16 +205,20 @@ uint64_t name_key(const IpAddr& scope, std::string_view qname) {
   return XXH3_64bits_withSeed(qname.data(), qname.size(), addr_hash(scope));
 }
 
-// With s.mu held exclusively: removes the soonest-expiring of the first
-// kEvictSample entries in the table's (hash, so effectively random) order:
-// exact while a shard holds no more than that, a close approximation beyond,
-// and without an expiry index that would cost about as much memory as the
-// entries themselves.
+// With s.mu held exclusively: removes the soonest-expiring of kEvictSample
+// consecutive entries in the table's (hash, so effectively random) order,
+// starting where the previous sample ended. Exact while a shard holds no more
+// than that, a close approximation beyond, and without an expiry index that
+// would cost about as much memory as the entries themselves.
 void evict_one(Shard& s) {
-  auto victim = s.map.begin();
-  size_t seen = 0;
-  for (auto it = s.map.begin(); it != s.map.end() && seen < kEvictSample; ++it, ++seen)
+  auto it = s.map.end();
+  if (s.map.size() > kEvictSample && s.has_cursor) it = s.map.find(s.evict_cursor);
+  if (it == s.map.end()) it = s.map.begin();
+  auto victim = it;
+  for (size_t seen = 0; seen < kEvictSample && it != s.map.end(); ++seen, ++it)
     if (it->second.expiry < victim->second.expiry) victim = it;
+  s.has_cursor = it != s.map.end();
+  if (s.has_cursor) s.evict_cursor = it->first;  // not the victim: that one is behind
   if (victim != s.map.end()) s.map.erase(victim);
 }
 

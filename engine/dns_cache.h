@@ -99,11 +99,15 @@ struct DnsCacheLoadResult {
 // client scope every insert also refreshes a global "shadow" entry for the same
 // address; it only serves to tell OtherClient from Unknown (it counts toward
 // max_entries). Each shard holds at most ceil(max_entries / shards) entries:
-// when full, the soonest-expiring of 32 entries taken in hash order is evicted
-// (exactly the soonest while a shard holds at most 32; no expiry index is kept,
-// it would cost about as much memory as the entries); purge scans the shards.
+// when full, the soonest-expiring of 32 consecutive entries in hash order
+// (each sample starting where the last ended) is evicted: exactly the soonest
+// while a shard holds at most 32, and in a 1,000-entry shard 98 % of what
+// stays is the longer-lived half (unit test). No expiry index is kept: it cost
+// about as much memory as the entries. Purge scans the shards. The shard
+// count (64..128) is chosen from max_entries so a full shard fills 7/8 of a
+// power-of-two table.
 //
-// Names: each entry keeps up to 4 names, most recent first, in one packed string;
+// Names: each entry keeps up to 4 names, most recent first, in one packed block;
 // names the client asked for (qnames) are preferred over CNAME targets when one
 // must go. Names are stored as given (the DNS parser lowercases them).
 //

@@ -176,6 +176,35 @@ TEST(DnsCache, BoundedWithManyShards) {
   EXPECT_EQ(c.lookup(kC1, v4(0x0a000000 + 19999), at(0)).status, DnsLookupStatus::Open);
 }
 
+TEST(DnsCache, EvictionInABigShardKeepsTheLongLived) {
+  // 1,000 entries in one shard, 10,000 inserted with TTLs spread over
+  // 60..1059 s: sampled eviction is not exact here, but what stays must be
+  // overwhelmingly the long-lived half.
+  DnsCacheConfig conf = cfg(false);
+  conf.shards = 1;
+  conf.max_entries = 1000;
+  conf.min_ttl = 1;
+  DnsCache c(conf);
+  uint32_t x = 12345;
+  std::vector<uint32_t> ttl(10000);
+  for (uint32_t i = 0; i < ttl.size(); ++i) {
+    x = x * 1103515245 + 12345;
+    ttl[i] = 60 + (x >> 8) % 1000;
+    std::string name = "n" + std::to_string(i) + ".example";
+    std::string_view chain[] = {name};
+    c.insert(kC1, v4(0x0a000000 + i), chain, ttl[i], at(0));
+  }
+  ASSERT_EQ(c.size(), 1000u);
+  size_t kept = 0, long_lived = 0;
+  for (uint32_t i = 0; i < ttl.size(); ++i) {
+    if (c.lookup(kC1, v4(0x0a000000 + i), at(0)).status != DnsLookupStatus::Open) continue;
+    ++kept;
+    if (ttl[i] >= 560) ++long_lived;
+  }
+  EXPECT_EQ(kept, 1000u);
+  EXPECT_GE(long_lived, 950u);
+}
+
 TEST(DnsCache, ShardCountFitsTablesToTheBound) {
   auto shards = [](uint32_t max_entries) {
     DnsCacheConfig conf;
