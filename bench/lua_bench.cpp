@@ -2,9 +2,9 @@
 // flow table, the trigger stage, verdict), each next to the same work without
 // a script in the same run:
 //   BM_NewFlow/{no_lua,on_flow}: a new TCP flow per packet; the difference is
-//     what one on_flow call adds per new flow.
+//     what one on_flow call (trigger_scripts.h: the policy script) adds.
 //   BM_Packet/{no_lua,on_packet}: a data packet of an established flow that the
-//     script watches; the difference is one on_packet call.
+//     script watches (the watch-all script); the difference is one on_packet call.
 //   BM_Packet/unwatched: the script defines on_flow and on_packet but watches
 //     nothing; the `lua_calls_per_packet` counter must be 0.
 // The final lines print the differences (medians over repetitions).
@@ -21,6 +21,7 @@
 #include "config.h"
 #include "packet_craft.h"
 #include "pipeline.h"
+#include "trigger_scripts.h"
 #include "worker.h"
 
 namespace {
@@ -30,21 +31,6 @@ using tripline::IpAddr;
 using tripline::Pipeline;
 using tripline::Worker;
 
-// A typical policy trigger: a port lookup, a verdict for a few, nil otherwise.
-constexpr const char* kOnFlowScript = R"(
-local blocked = { [23] = true, [2323] = true, [445] = true }
-function on_flow(f)
-  if blocked[f.dest_port] then return "drop" end
-  if f.dest_port == 80 and f.src_port == 0 then tripline.watch() end
-end
-)";
-// Watches every flow and looks at each packet's direction and size.
-constexpr const char* kOnPacketScript = R"(
-function on_flow(f) tripline.watch() end
-function on_packet(p)
-  if p.dir == "toserver" and p.payload_len > 1400 then return "drop" end
-end
-)";
 // Defines both hooks but watches nothing.
 constexpr const char* kUnwatchedScript = R"(
 function on_flow(f) if f.dest_port == 1 then tripline.watch() end end
@@ -107,7 +93,9 @@ void new_flow(benchmark::State& state, const char* code) {
       static_cast<double>(std::max<uint64_t>(1, rig.worker->counters().flows_created.get()));
 }
 void BM_NewFlow_no_lua(benchmark::State& state) { new_flow(state, nullptr); }
-void BM_NewFlow_on_flow(benchmark::State& state) { new_flow(state, kOnFlowScript); }
+void BM_NewFlow_on_flow(benchmark::State& state) {
+  new_flow(state, tripline::bench::kPolicyScript);
+}
 BENCHMARK(BM_NewFlow_no_lua);
 BENCHMARK(BM_NewFlow_on_flow);
 
@@ -135,7 +123,9 @@ void packet(benchmark::State& state, const char* code) {
       static_cast<double>(std::max<int64_t>(1, state.iterations()));
 }
 void BM_Packet_no_lua(benchmark::State& state) { packet(state, nullptr); }
-void BM_Packet_on_packet(benchmark::State& state) { packet(state, kOnPacketScript); }
+void BM_Packet_on_packet(benchmark::State& state) {
+  packet(state, tripline::bench::kWatchAllScript);
+}
 void BM_Packet_unwatched(benchmark::State& state) { packet(state, kUnwatchedScript); }
 BENCHMARK(BM_Packet_no_lua);
 BENCHMARK(BM_Packet_on_packet);

@@ -27,6 +27,7 @@
 #include "counters.h"
 #include "pipeline.h"
 #include "replay.h"
+#include "trigger_scripts.h"
 
 namespace {
 
@@ -183,23 +184,6 @@ mode = "enforce"
 void BM_ReplayPipelineEgress(benchmark::State& state) { replay(state, egress_config()); }
 BENCHMARK(BM_ReplayPipelineEgress)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// Triggers on: a policy script whose on_flow looks at each new flow's port
-// and protocol and decides a few (as lua/scripts/block_telnet.lua does); it
-// watches no flow, so packets after the first cost no Lua call.
-constexpr const char* kPolicyScript = R"(
-local blocked = { [23] = true, [2323] = true, [445] = true, [3389] = true }
-function on_flow(f)
-  if f.proto == "TCP" and blocked[f.dest_port] then return "drop" end
-  if f.proto == "UDP" and f.dest_port == 1900 then return "drop" end
-end
-)";
-// The worst case for triggers: every flow watched, on_packet on every packet.
-constexpr const char* kWatchAllScript = R"(
-function on_flow(f) tripline.watch() end
-function on_packet(p)
-  if p.dir == "toserver" and p.payload_len > 60000 then return "drop" end
-end
-)";
 // Capture on: 1 flow in 64 is recorded for up to 2 s or 200 packets (flow
 // scope, the packets before the trigger included) to pcap files by the
 // capture writer's thread; beyond 16 recordings at once, requests are refused.
@@ -218,11 +202,11 @@ tripline::Config trigger_config(const char* name, const char* code, bool capture
   return c;
 }
 void BM_ReplayPipelineTriggers(benchmark::State& state) {
-  replay(state, trigger_config("policy.lua", kPolicyScript, false));
+  replay(state, trigger_config("policy.lua", tripline::bench::kPolicyScript, false));
 }
 BENCHMARK(BM_ReplayPipelineTriggers)->Unit(benchmark::kMillisecond)->UseRealTime();
 void BM_ReplayPipelineTriggersWatchAll(benchmark::State& state) {
-  replay(state, trigger_config("watch_all.lua", kWatchAllScript, false));
+  replay(state, trigger_config("watch_all.lua", tripline::bench::kWatchAllScript, false));
 }
 BENCHMARK(BM_ReplayPipelineTriggersWatchAll)->Unit(benchmark::kMillisecond)->UseRealTime();
 void BM_ReplayPipelineCapture(benchmark::State& state) {
