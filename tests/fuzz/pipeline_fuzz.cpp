@@ -20,14 +20,11 @@
 #include "decode.h"
 #include "pipeline.h"
 #include "worker.h"
+#include "worker_fuzz_input.h"
 
 namespace {
 
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::fprintf(stderr, "pipeline_fuzz: invariant violated: %s\n", what);
-  std::abort();
-}
+using tripline::fuzz::check;
 
 // A small block list in a temporary file, made once per process, removed at exit.
 char g_list_path[] = "/tmp/tripline-fuzz-blocklist-XXXXXX";
@@ -80,22 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Worker worker(cfg, 0, nullptr);
   pipeline.stage_factory()(worker);
 
-  Timestamp now = seconds(1767225600);  // 2026-01-01
-  size_t off = 1;
-  uint64_t packets = 0;
-  while (off + 3 <= size) {
-    now += static_cast<Timestamp>(data[off]) * seconds(1) / 10;
-    size_t len = static_cast<size_t>(data[off + 1]) << 8 | data[off + 2];
-    off += 3;
-    len = std::min(len, size - off);
-    std::span<const uint8_t> pkt(data + off, len);
-    off += len;
-    Decision d = worker.process(LinkType::Raw, pkt, now);
-    ++packets;
-    check(d.verdict == Verdict::Accept || d.verdict == Verdict::Drop ||
-              d.verdict == Verdict::Reject,
-          "verdict in range");
-    check(!d.reason.empty(), "every decision has a reason");
+  fuzz::run_records(worker, data, size, [&](const Decision& d) {
     if (!d.replacement.empty()) {
       Decoded again;
       check(d.replacement.size() <= 0xffff, "replacement fits a packet");
@@ -103,12 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             "a rewritten packet decodes");
     }
     check(worker.flows().size() <= cfg->flows.capacity, "flow table within capacity");
-  }
-  worker.shutdown(now);
-  const Counters& c = worker.counters();
-  check(c.packets.get() == packets, "every packet counted once");
-  check(c.verdict_accept.get() + c.verdict_drop.get() + c.verdict_reject.get() == packets,
-        "exactly one verdict per packet");
+  });
   check(worker.flows().size() == 0, "shutdown ends every flow");
   return 0;
 }

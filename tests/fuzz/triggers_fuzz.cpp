@@ -23,14 +23,11 @@
 #include "decode.h"
 #include "pipeline.h"
 #include "worker.h"
+#include "worker_fuzz_input.h"
 
 namespace {
 
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::fprintf(stderr, "triggers_fuzz: invariant violated: %s\n", what);
-  std::abort();
-}
+using tripline::fuzz::check;
 
 constexpr const char* kScript = R"(
 local scopes = { "flow", "host", "all" }
@@ -118,30 +115,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto& cfg = configs[data[0] % 4];
   if (!cfg) cfg = make_config(scratch, data[0] % 4);
   Pipeline pipeline(cfg, Pipeline::Mode::Replay);
-  uint64_t packets = 0;
   {
     Worker worker(cfg, 0, nullptr);
     pipeline.stage_factory()(worker);
-    Timestamp now = seconds(1767225600);  // 2026-01-01
-    size_t off = 1;
-    while (off + 3 <= size) {
-      now += static_cast<Timestamp>(data[off]) * seconds(1) / 10;
-      size_t len = static_cast<size_t>(data[off + 1]) << 8 | data[off + 2];
-      off += 3;
-      len = std::min(len, size - off);
-      Decision d = worker.process(LinkType::Raw, std::span<const uint8_t>(data + off, len), now);
-      off += len;
-      ++packets;
-      check(d.verdict == Verdict::Accept || d.verdict == Verdict::Drop ||
-                d.verdict == Verdict::Reject,
-            "verdict in range");
-      check(!d.reason.empty(), "every decision has a reason");
-    }
-    worker.shutdown(now);
+    uint64_t packets = fuzz::run_records(worker, data, size, [](const Decision&) {});
     const Counters& c = worker.counters();
-    check(c.packets.get() == packets, "every packet counted once");
-    check(c.verdict_accept.get() + c.verdict_drop.get() + c.verdict_reject.get() == packets,
-          "exactly one verdict per packet");
     check(c.lua_errors.get() + c.lua_verdicts.get() <= c.lua_calls.get(),
           "errors and verdicts come from calls");
     check(c.lua_budget_exceeded.get() <= c.lua_errors.get(), "budget overruns are errors");
