@@ -59,25 +59,27 @@ IpAddr unknown_addr(uint32_t n) {
   return IpAddr::v4(b);
 }
 
-// Answer n: address n for client n, reached by a name shared with address n^1
-// (names with two addresses, as most are); one answer in four came through a
-// CNAME. The chain's views point into the Answer's own strings.
+// Answer n: address n for client n, reached by a name it shares with the
+// other `per_name` - 1 addresses of its group n / per_name (default two: most
+// names lead to a few addresses); one answer in four came through a CNAME.
+// The chain's views point into the Answer's own strings.
 struct Answer {
   std::string qname, target;
   std::vector<std::string_view> chain;
 };
-void make_answer(uint32_t n, Answer& a) {
-  a.qname = "host" + std::to_string(n / 2) + ".example" + std::to_string(n % 97) + ".com";
+void make_answer(uint32_t n, Answer& a, uint32_t per_name = 2) {
+  uint32_t group = n / per_name;
+  a.qname = "host" + std::to_string(group) + ".example" + std::to_string(group % 97) + ".com";
   a.chain.assign(1, a.qname);
   if (n % 4 == 0) {
-    a.target = "e" + std::to_string(n / 2) + ".a.edge.example.net";
+    a.target = "e" + std::to_string(group) + ".a.edge.example.net";
     a.chain.push_back(a.target);
   }
 }
 
-void insert_answer(DnsCache& cache, uint32_t n, Timestamp now) {
+void insert_answer(DnsCache& cache, uint32_t n, Timestamp now, uint32_t per_name = 2) {
   Answer a;
-  make_answer(n, a);
+  make_answer(n, a, per_name);
   cache.insert(client_addr(n), answer_addr(n), a.chain, kTtl, now);
 }
 
@@ -299,6 +301,7 @@ BENCHMARK(BM_DnsCacheLookupWithWriter)
 void BM_DnsCacheMemory(benchmark::State& state) {
   const uint32_t kAddresses = items();
   const bool client_scope = state.range(0) != 0;
+  const auto per_name = static_cast<uint32_t>(state.range(1));
   double per_entry = 0, per_address = 0, rss_per_entry = 0, entries = 0;
   uint64_t evicted = 0;
   for (auto _ : state) {
@@ -312,7 +315,7 @@ void BM_DnsCacheMemory(benchmark::State& state) {
     const uint32_t needed = (client_scope ? 2 : 1) * kAddresses;
     cfg.max_entries = needed + needed / 8;
     auto cache = std::make_unique<DnsCache>(cfg);
-    for (uint32_t n = 0; n < kAddresses; ++n) insert_answer(*cache, n, kStart);
+    for (uint32_t n = 0; n < kAddresses; ++n) insert_answer(*cache, n, kStart, per_name);
     uint64_t heap_after = tripline::gen::heap_bytes_in_use();
     uint64_t rss_after = tripline::gen::resident_bytes();
     entries = static_cast<double>(cache->size());
@@ -335,9 +338,8 @@ void BM_DnsCacheMemory(benchmark::State& state) {
   state.counters["rss_bytes_per_entry"] = rss_per_entry;
 }
 BENCHMARK(BM_DnsCacheMemory)
-    ->ArgName("client_scope")
-    ->Arg(1)
-    ->Arg(0)
+    ->ArgNames({"client_scope", "addrs_per_name"})
+    ->ArgsProduct({{1, 0}, {1, 2, 4}})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 

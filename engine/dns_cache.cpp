@@ -15,6 +15,7 @@
 #include <utility>
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/inlined_vector.h>
 #include <xxhash.h>
 
 namespace tripline {
@@ -185,8 +186,20 @@ struct alignas(64) Shard {
       name_cap_drops{0}, open{0}, grace{0}, expired{0}, other_client{0}, unknown{0};
 };
 
+// An address a name led to, and when its entry expires (whole seconds,
+// rounded up: only purge looks at it).
+struct NameAddr {
+  IpAddr addr;
+  uint32_t expiry_s = 0;
+};
+inline uint32_t to_seconds_up(Timestamp t) {
+  if (t <= 0) return 0;
+  return static_cast<uint32_t>(std::min<Timestamp>((t + kNsPerSec - 1) / kNsPerSec, UINT32_MAX));
+}
 struct NameAddrs {
-  std::vector<std::pair<IpAddr, Timestamp>> addrs;  // oldest first
+  // Oldest first. A name usually leads to one address per scope: it stays
+  // inline in the index's slot (a heap block per name cost more than the slot).
+  absl::InlinedVector<NameAddr, 1> addrs;
 };
 
 struct alignas(64) NameShard {
@@ -397,14 +410,16 @@ void DnsCache::apply_name_cap(const IpAddr& scope, const IpAddr& addr, std::stri
       it = ns.map.try_emplace(key).first;
     }
     auto& v = it->second.addrs;
-    auto found = std::find_if(v.begin(), v.end(), [&](const auto& p) { return p.first == addr; });
+    uint32_t expiry_s = to_seconds_up(expiry);
+    auto found =
+        std::find_if(v.begin(), v.end(), [&](const NameAddr& p) { return p.addr == addr; });
     if (found != v.end()) {
-      expiry = std::max(expiry, found->second);
+      expiry_s = std::max(expiry_s, found->expiry_s);
       v.erase(found);
     }
-    v.emplace_back(addr, expiry);
+    v.push_back(NameAddr{addr, expiry_s});
     while (v.size() > config_.max_addrs_per_name && ndropped < std::size(dropped)) {
-      dropped[ndropped++] = v.front().first;
+      dropped[ndropped++] = v.front().addr;
       v.erase(v.begin());
     }
   }
@@ -498,7 +513,10 @@ size_t DnsCache::purge(Timestamp now) {
     std::lock_guard lock(ns.mu);
     for (auto it = ns.map.begin(); it != ns.map.end();) {
       auto& v = it->second.addrs;
-      v.erase(std::remove_if(v.begin(), v.end(), [&](const auto& p) { return p.second < before; }),
+      v.erase(std::remove_if(v.begin(), v.end(),
+                             [&](const NameAddr& p) {
+                               return Timestamp{p.expiry_s} * kNsPerSec < before;
+                             }),
               v.end());
       if (v.empty()) {
         ns.map.erase(it++);
