@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "socket_address.h"
+#include "tool_options.h"
 
 namespace {
 
@@ -70,27 +71,12 @@ int main(int argc, char** argv) {
   std::string dest;
   unsigned long port = 0, listen_port = 0, threads = 4, count = 0, timeout_ms = 1000;
   double seconds = 5;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i + 1 >= argc) usage(argv[0]);
-    const char* v = argv[++i];
-    char* end = nullptr;
-    if (a == "--dest") {
-      dest = v;
-    } else if (a == "--seconds") {
-      seconds = std::strtod(v, &end);
-      if (*end != '\0' || seconds <= 0) usage(argv[0]);
-    } else {
-      unsigned long n = std::strtoul(v, &end, 10);
-      if (*end != '\0') usage(argv[0]);
-      if (a == "--listen") listen_port = n;
-      else if (a == "--port") port = n;
-      else if (a == "--threads") threads = n;
-      else if (a == "--count") count = n;
-      else if (a == "--timeout-ms") timeout_ms = n;
-      else usage(argv[0]);
-    }
-  }
+  ToolOptions opts;
+  opts.text = {{"--dest", &dest}};
+  opts.positive = {{"--seconds", &seconds}};
+  opts.number = {{"--listen", &listen_port}, {"--port", &port}, {"--threads", &threads},
+                 {"--count", &count}, {"--timeout-ms", &timeout_ms}};
+  if (!opts.parse(argc, argv)) usage(argv[0]);
   if (listen_port != 0) {
     if (listen_port > 65535) usage(argv[0]);
     return listen_forever(static_cast<uint16_t>(listen_port));

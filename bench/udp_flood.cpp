@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "socket_address.h"
+#include "tool_options.h"
 
 namespace {
 
@@ -43,26 +44,11 @@ int main(int argc, char** argv) {
   std::string dest;
   unsigned long port = 0, size = 64, flows = 16, batch = 64;
   double seconds = 5;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i + 1 >= argc) usage(argv[0]);
-    const char* v = argv[++i];
-    char* end = nullptr;
-    if (a == "--dest") {
-      dest = v;
-    } else if (a == "--seconds") {
-      seconds = std::strtod(v, &end);
-      if (*end != '\0' || seconds <= 0) usage(argv[0]);
-    } else {
-      unsigned long n = std::strtoul(v, &end, 10);
-      if (*end != '\0') usage(argv[0]);
-      if (a == "--port") port = n;
-      else if (a == "--size") size = n;
-      else if (a == "--flows") flows = n;
-      else if (a == "--batch") batch = n;
-      else usage(argv[0]);
-    }
-  }
+  ToolOptions opts;
+  opts.text = {{"--dest", &dest}};
+  opts.positive = {{"--seconds", &seconds}};
+  opts.number = {{"--port", &port}, {"--size", &size}, {"--flows", &flows}, {"--batch", &batch}};
+  if (!opts.parse(argc, argv)) usage(argv[0]);
   if (dest.empty() || port == 0 || port > 65535 || size > 65000 || flows == 0 || flows > 1024 ||
       batch == 0 || batch > 1024) {
     usage(argv[0]);

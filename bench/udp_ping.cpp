@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "socket_address.h"
+#include "tool_options.h"
 
 namespace {
 
@@ -76,25 +77,11 @@ int main(int argc, char** argv) {
   std::string dest;
   unsigned long port = 0, echo_port = 0, count = 1000, interval_us = 1000, size = 64,
                 timeout_ms = 500;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i + 1 >= argc) usage(argv[0]);
-    const char* v = argv[++i];
-    if (a == "--dest") {
-      dest = v;
-      continue;
-    }
-    char* end = nullptr;
-    unsigned long n = std::strtoul(v, &end, 10);
-    if (*end != '\0') usage(argv[0]);
-    if (a == "--echo") echo_port = n;
-    else if (a == "--port") port = n;
-    else if (a == "--count") count = n;
-    else if (a == "--interval-us") interval_us = n;
-    else if (a == "--size") size = n;
-    else if (a == "--timeout-ms") timeout_ms = n;
-    else usage(argv[0]);
-  }
+  ToolOptions opts;
+  opts.text = {{"--dest", &dest}};
+  opts.number = {{"--echo", &echo_port}, {"--port", &port}, {"--count", &count},
+                 {"--interval-us", &interval_us}, {"--size", &size}, {"--timeout-ms", &timeout_ms}};
+  if (!opts.parse(argc, argv)) usage(argv[0]);
   if (echo_port != 0) {
     if (echo_port > 65535) usage(argv[0]);
     return echo(static_cast<uint16_t>(echo_port));

@@ -106,11 +106,10 @@ class NameList {
     while (pos + 3 <= b.size()) {
       size_t len = item_len(b, pos);
       if (b.substr(pos + 3, len) == name) {
-        std::string rest(b.substr(0, pos));
-        rest.append(b.substr(pos + 3 + len));
-        std::string withhdr(2, '\0');
-        withhdr += rest;
-        assign(withhdr.data(), rest.size());
+        char buf[2 + kMaxNames * (3 + DnsName::kCapacity)];
+        std::memcpy(buf + 2, b.data(), pos);
+        std::memcpy(buf + 2 + pos, b.data() + pos + 3 + len, b.size() - pos - 3 - len);
+        assign(buf, b.size() - 3 - len);
         return true;
       }
       pos += 3 + len;
