@@ -3,10 +3,10 @@
 // ring; a real writer thread writes the pcap files to a temporary directory),
 // idle with capture configured but no pre-trigger ring, and idle with the
 // pre-trigger ring; and how many packets per second the writer thread gets
-// into files when a worker records flat out. TRIPLINE_BENCH_ITEMS (default 200,000) is the packet limit
-// of one capture session: a session that reaches it is restarted (untimed),
-// and max_files = 4 bounds the disk used. Files go under TRIPLINE_BENCH_DIR,
-// else TMPDIR, else /tmp, and are removed at the end.
+// into files when a worker records flat out. TRIPLINE_BENCH_ITEMS (default 200,000) is the packet
+// limit of one capture session: a session that reaches it is restarted (untimed), and max_files = 4
+// bounds the disk used. Files go under TRIPLINE_BENCH_DIR, else TMPDIR, else /tmp, and are removed
+// at the end.
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 
@@ -68,7 +68,7 @@ struct Capture {
     cfg.max_files = 4;
     cfg.pre_packets = pre_packets;
     writer = std::make_unique<CaptureWriter>(cfg, 1);
-    recorder = std::make_unique<CaptureRecorder>(*writer, 0, cfg, counters);
+    recorder = std::make_unique<CaptureRecorder>(*writer, 0, cfg, capture_counters(counters));
   }
   ~Capture() {
     recorder.reset();

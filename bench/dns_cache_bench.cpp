@@ -5,9 +5,9 @@
 // entry costs with a million of them.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -49,13 +49,14 @@ IpAddr client_addr(uint32_t n) {
   return IpAddr::v4(b);
 }
 IpAddr answer_addr(uint32_t n) {
-  const uint8_t b[4] = {static_cast<uint8_t>(100 + (n >> 22)), static_cast<uint8_t>(64 + ((n >> 16) & 63)),
-                        static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)};
+  const uint8_t b[4] = {static_cast<uint8_t>(100 + (n >> 22)),
+                        static_cast<uint8_t>(64 + ((n >> 16) & 63)), static_cast<uint8_t>(n >> 8),
+                        static_cast<uint8_t>(n)};
   return IpAddr::v4(b);
 }
 IpAddr unknown_addr(uint32_t n) {
-  const uint8_t b[4] = {198, static_cast<uint8_t>(18 + ((n >> 16) & 1)), static_cast<uint8_t>(n >> 8),
-                        static_cast<uint8_t>(n)};
+  const uint8_t b[4] = {198, static_cast<uint8_t>(18 + ((n >> 16) & 1)),
+                        static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)};
   return IpAddr::v4(b);
 }
 

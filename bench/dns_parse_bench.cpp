@@ -75,10 +75,14 @@ Bytes make_answer(Kind kind) {
 
 const char* kind_name(int64_t k) {
   switch (k) {
-    case kA: return "A x4";
-    case kAaaa: return "AAAA x2";
-    case kCname: return "CNAME x2 + A x2";
-    default: return "NXDOMAIN + SOA";
+    case kA:
+      return "A x4";
+    case kAaaa:
+      return "AAAA x2";
+    case kCname:
+      return "CNAME x2 + A x2";
+    default:
+      return "NXDOMAIN + SOA";
   }
 }
 

@@ -7,7 +7,6 @@
 // written once per process to a temporary hosts-format file ("0.0.0.0 name",
 // as the big published block lists are), which is removed at exit.
 #include <benchmark/benchmark.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,15 +27,14 @@ namespace {
 using tripline::DomainSet;
 using tripline::gen::Rng;
 
-const uint32_t kListed =
-    std::max<uint32_t>(1, static_cast<uint32_t>(tripline::gen::env_u64(
-                              "TRIPLINE_BENCH_ITEMS", 1'000'000)));
+const uint32_t kListed = std::max<uint32_t>(
+    1, static_cast<uint32_t>(tripline::gen::env_u64("TRIPLINE_BENCH_ITEMS", 1'000'000)));
 
 const char* const kWords[] = {
-    "ads",     "track",   "metric", "pixel",  "beacon", "stats",  "click",  "banner",
-    "promo",   "affil",   "count",  "tag",    "sync",   "event",  "collect", "insight",
-    "media",   "cdn",     "static", "img",    "api",    "push",   "notify", "log",
-    "telemetry", "report", "survey", "offer",  "deal",   "win",    "free",   "crypto",
+    "ads",       "track",  "metric", "pixel", "beacon", "stats", "click",   "banner",
+    "promo",     "affil",  "count",  "tag",   "sync",   "event", "collect", "insight",
+    "media",     "cdn",    "static", "img",   "api",    "push",  "notify",  "log",
+    "telemetry", "report", "survey", "offer", "deal",   "win",   "free",    "crypto",
 };
 const char* const kTlds[] = {"com", "net", "org", "io", "xyz", "info", "biz", "top"};
 const char* const kSubs[] = {"www", "cdn", "a", "eu", "img", "api2"};

@@ -178,8 +178,8 @@ int main(int argc, char** argv) {
   auto diff = [](const char* what, const char* with, const char* without) {
     double a = median_of(with), b = median_of(without);
     if (a < 0 || b < 0) return;
-    std::printf("%s: %.0f ns (%s %.0f ns - %s %.0f ns), same run\n", what, a - b, with, a,
-                without, b);
+    std::printf("%s: %.0f ns (%s %.0f ns - %s %.0f ns), same run\n", what, a - b, with, a, without,
+                b);
   };
   diff("on_flow adds per new flow", "BM_NewFlow_on_flow", "BM_NewFlow_no_lua");
   diff("on_packet adds per watched packet", "BM_Packet_on_packet", "BM_Packet_no_lua");

@@ -12,13 +12,12 @@
 // Prints "bound queue N" once bound; on SIGUSR1 and at exit (SIGTERM/SIGINT)
 // "packets N" and "verdict_msgs N" lines on stdout.
 #include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-
-#include <libmnl/libmnl.h>
-#include <libnetfilter_queue/libnetfilter_queue.h>
 
 #include <cerrno>
 #include <csignal>
@@ -76,14 +75,22 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) usage(argv[0]);
       return number(argv[0], argv[++i]);
     };
-    if (a == "--queue") o.queue = static_cast<uint16_t>(value());
-    else if (a == "--batch") o.batch = static_cast<unsigned>(value());
-    else if (a == "--copy-range") o.copy_range = static_cast<uint32_t>(value());
-    else if (a == "--max-len") o.max_len = static_cast<uint32_t>(value());
-    else if (a == "--rcvbuf") o.rcvbuf = static_cast<int>(value());
-    else if (a == "--no-fail-open") o.fail_open = false;
-    else if (a == "--no-gso") o.gso = false;
-    else usage(argv[0]);
+    if (a == "--queue")
+      o.queue = static_cast<uint16_t>(value());
+    else if (a == "--batch")
+      o.batch = static_cast<unsigned>(value());
+    else if (a == "--copy-range")
+      o.copy_range = static_cast<uint32_t>(value());
+    else if (a == "--max-len")
+      o.max_len = static_cast<uint32_t>(value());
+    else if (a == "--rcvbuf")
+      o.rcvbuf = static_cast<int>(value());
+    else if (a == "--no-fail-open")
+      o.fail_open = false;
+    else if (a == "--no-gso")
+      o.gso = false;
+    else
+      usage(argv[0]);
   }
   if (o.batch == 0 || o.batch > 1024) usage(argv[0]);
   return o;
@@ -102,11 +109,10 @@ struct Stats {
 };
 
 void report(const Stats& s) {
-  std::printf("packets %llu\nverdict_msgs %llu\nrecv_batches %llu\nenobufs %llu\n",
-              static_cast<unsigned long long>(s.packets),
-              static_cast<unsigned long long>(s.verdict_msgs),
-              static_cast<unsigned long long>(s.recv_batches),
-              static_cast<unsigned long long>(s.enobufs));
+  std::printf(
+      "packets %llu\nverdict_msgs %llu\nrecv_batches %llu\nenobufs %llu\n",
+      static_cast<unsigned long long>(s.packets), static_cast<unsigned long long>(s.verdict_msgs),
+      static_cast<unsigned long long>(s.recv_batches), static_cast<unsigned long long>(s.enobufs));
   std::fflush(stdout);
 }
 
@@ -215,8 +221,8 @@ int main(int argc, char** argv) {
     if (got == 0) continue;
     // One message accepts every outstanding packet with an id up to last_id
     // (a single packet gets a plain verdict, as tripline sends it).
-    nlmsghdr* v = nfq_nlmsg_put(vbuf, got == 1 ? NFQNL_MSG_VERDICT : NFQNL_MSG_VERDICT_BATCH,
-                                o.queue);
+    nlmsghdr* v =
+        nfq_nlmsg_put(vbuf, got == 1 ? NFQNL_MSG_VERDICT : NFQNL_MSG_VERDICT_BATCH, o.queue);
     nfq_nlmsg_verdict_put(v, static_cast<int>(last_id), NF_ACCEPT);
     if (mnl_socket_sendto(nl, v, v->nlmsg_len) < 0) die("sending a verdict");
     st.packets += got;

@@ -146,8 +146,8 @@ void replay(benchmark::State& state, const tripline::Config& config) {
     state.counters["vs_baseline"] = (static_cast<double>(packets) / seconds) / base;
   }
   if (!config.lua.script.empty()) {
-    state.counters["lua_calls_per_pkt"] =
-        static_cast<double>(last.lua_calls) / static_cast<double>(std::max<uint64_t>(1, last.packets));
+    state.counters["lua_calls_per_pkt"] = static_cast<double>(last.lua_calls) /
+                                          static_cast<double>(std::max<uint64_t>(1, last.packets));
     state.counters["lua_errors"] = static_cast<double>(last.lua_errors);
   }
   if (!config.capture.dir.empty()) {
@@ -179,7 +179,7 @@ resolvers = ["10.0.0.53", "fd00::53"]
 [egress]
 mode = "enforce"
 )",
-                                        "<replay_bench egress>");
+                                       "<replay_bench egress>");
 }
 void BM_ReplayPipelineEgress(benchmark::State& state) { replay(state, egress_config()); }
 BENCHMARK(BM_ReplayPipelineEgress)->Unit(benchmark::kMillisecond)->UseRealTime();

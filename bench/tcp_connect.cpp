@@ -74,8 +74,11 @@ int main(int argc, char** argv) {
   ToolOptions opts;
   opts.text = {{"--dest", &dest}};
   opts.positive = {{"--seconds", &seconds}};
-  opts.number = {{"--listen", &listen_port}, {"--port", &port}, {"--threads", &threads},
-                 {"--count", &count}, {"--timeout-ms", &timeout_ms}};
+  opts.number = {{"--listen", &listen_port},
+                 {"--port", &port},
+                 {"--threads", &threads},
+                 {"--count", &count},
+                 {"--timeout-ms", &timeout_ms}};
   if (!opts.parse(argc, argv)) usage(argv[0]);
   if (listen_port != 0) {
     if (listen_port > 65535) usage(argv[0]);
@@ -112,8 +115,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> pool;
   for (unsigned long t = 0; t < threads; ++t) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("connected %llu\nfailed %llu\nseconds %.3f\nconnects_per_s %.0f\n",
               static_cast<unsigned long long>(connected.load()),
               static_cast<unsigned long long>(failed.load()), secs,

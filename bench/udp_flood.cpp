@@ -93,8 +93,7 @@ int main(int argc, char** argv) {
     }
     sent += static_cast<uint64_t>(n);
   }
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (int fd : socks) close(fd);
   std::printf("sent %llu\nseconds %.3f\npps %.0f\nsend_errors %llu\n",
               static_cast<unsigned long long>(sent), secs, static_cast<double>(sent) / secs,

@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
                 timeout_ms = 500;
   ToolOptions opts;
   opts.text = {{"--dest", &dest}};
-  opts.number = {{"--echo", &echo_port}, {"--port", &port}, {"--count", &count},
+  opts.number = {{"--echo", &echo_port},          {"--port", &port}, {"--count", &count},
                  {"--interval-us", &interval_us}, {"--size", &size}, {"--timeout-ms", &timeout_ms}};
   if (!opts.parse(argc, argv)) usage(argv[0]);
   if (echo_port != 0) {
@@ -133,9 +133,10 @@ int main(int argc, char** argv) {
   }
   close(fd);
   std::sort(rtts.begin(), rtts.end());
-  std::printf("sent %lu\nlost %llu\nrtt_p50_us %.1f\nrtt_p90_us %.1f\nrtt_p99_us %.1f\n"
-              "rtt_max_us %.1f\n",
-              count, static_cast<unsigned long long>(lost), percentile(rtts, 0.50),
-              percentile(rtts, 0.90), percentile(rtts, 0.99), rtts.empty() ? 0.0 : rtts.back());
+  std::printf(
+      "sent %lu\nlost %llu\nrtt_p50_us %.1f\nrtt_p90_us %.1f\nrtt_p99_us %.1f\n"
+      "rtt_max_us %.1f\n",
+      count, static_cast<unsigned long long>(lost), percentile(rtts, 0.50), percentile(rtts, 0.90),
+      percentile(rtts, 0.99), rtts.empty() ? 0.0 : rtts.back());
   return 0;
 }

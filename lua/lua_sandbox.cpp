@@ -13,8 +13,8 @@ namespace {
 
 // Globals of the base library a trigger must not have: file access, loading
 // code at run time (including bytecode), and stopping the collector.
-constexpr const char* kRemovedGlobals[] = {"dofile", "loadfile", "load", "collectgarbage",
-                                           "require", "xpcall"};
+constexpr const char* kRemovedGlobals[] = {"dofile",         "loadfile", "load",
+                                           "collectgarbage", "require",  "xpcall"};
 
 // print() goes to the log, at most this many lines per state (a print in a
 // per-packet hook must not flood the journal); later ones are counted.
@@ -134,9 +134,12 @@ LuaSandbox::LuaSandbox(size_t memory_limit, uint32_t budget)
     : limit_(memory_limit), budget_(budget == 0 ? 1 : budget) {
   L_ = lua_newstate(&LuaSandbox::alloc, this);
   if (!L_) throw LuaError("cannot create a Lua state (memory limit too small?)");
-  *static_cast<void**>(lua_getextraspace(L_)) = nullptr;  // the owner (e.g. a trigger stage) sets it
-  const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},         {LUA_TABLIBNAME, luaopen_table},
-                           {LUA_STRLIBNAME, luaopen_string},  {LUA_MATHLIBNAME, luaopen_math},
+  *static_cast<void**>(lua_getextraspace(L_)) =
+      nullptr;  // the owner (e.g. a trigger stage) sets it
+  const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},
+                           {LUA_TABLIBNAME, luaopen_table},
+                           {LUA_STRLIBNAME, luaopen_string},
+                           {LUA_MATHLIBNAME, luaopen_math},
                            {LUA_UTF8LIBNAME, luaopen_utf8}};
   try {
     for (const auto& lib : libs) {

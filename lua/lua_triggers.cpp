@@ -29,9 +29,28 @@ struct EventRef {
 };
 
 enum Field : int {
-  kFlowId = 1, kSrcIp, kSrcPort, kDestIp, kDestPort, kProto, kIpVersion, kDnsName, kState,
-  kPktsToServer, kPktsToClient, kBytesToServer, kBytesToClient, kStart, kAge, kReason,
-  kDir, kLen, kPayloadLen, kTcpFlags, kTime, kNew,
+  kFlowId = 1,
+  kSrcIp,
+  kSrcPort,
+  kDestIp,
+  kDestPort,
+  kProto,
+  kIpVersion,
+  kDnsName,
+  kState,
+  kPktsToServer,
+  kPktsToClient,
+  kBytesToServer,
+  kBytesToClient,
+  kStart,
+  kAge,
+  kReason,
+  kDir,
+  kLen,
+  kPayloadLen,
+  kTcpFlags,
+  kTime,
+  kNew,
 };
 constexpr std::pair<const char*, Field> kFields[] = {
     {"flow_id", kFlowId},
@@ -95,17 +114,29 @@ int event_index(lua_State* L) {
   const Flow& f = *call.flow;
   const Decoded* pkt = call.ctx ? &call.ctx->pkt : nullptr;
   switch (field) {
-    case kFlowId: lua_pushinteger(L, static_cast<lua_Integer>(f.id)); break;
-    case kSrcIp: push_addr(L, f.src()); break;
-    case kSrcPort: lua_pushinteger(L, f.sport()); break;
-    case kDestIp: push_addr(L, f.dst()); break;
-    case kDestPort: lua_pushinteger(L, f.dport()); break;
+    case kFlowId:
+      lua_pushinteger(L, static_cast<lua_Integer>(f.id));
+      break;
+    case kSrcIp:
+      push_addr(L, f.src());
+      break;
+    case kSrcPort:
+      lua_pushinteger(L, f.sport());
+      break;
+    case kDestIp:
+      push_addr(L, f.dst());
+      break;
+    case kDestPort:
+      lua_pushinteger(L, f.dport());
+      break;
     case kProto: {
       char num[4];
       lua_pushstring(L, proto_name(f.proto(), num));
       break;
     }
-    case kIpVersion: lua_pushinteger(L, f.key.lo.is_v4() ? 4 : 6); break;
+    case kIpVersion:
+      lua_pushinteger(L, f.key.lo.is_v4() ? 4 : 6);
+      break;
     case kDnsName:
       if (f.annotation) {
         const auto* name = static_cast<const std::string*>(f.annotation);
@@ -114,42 +145,73 @@ int event_index(lua_State* L) {
         lua_pushnil(L);
       }
       break;
-    case kState: lua_pushstring(L, to_string(f.state)); break;
-    case kPktsToServer: lua_pushinteger(L, static_cast<lua_Integer>(f.pkts[kToServer])); break;
-    case kPktsToClient: lua_pushinteger(L, static_cast<lua_Integer>(f.pkts[kToClient])); break;
-    case kBytesToServer: lua_pushinteger(L, static_cast<lua_Integer>(f.bytes[kToServer])); break;
-    case kBytesToClient: lua_pushinteger(L, static_cast<lua_Integer>(f.bytes[kToClient])); break;
-    case kStart: lua_pushnumber(L, to_seconds(f.start)); break;
-    case kAge: lua_pushnumber(L, to_seconds(call.now - f.start)); break;
+    case kState:
+      lua_pushstring(L, to_string(f.state));
+      break;
+    case kPktsToServer:
+      lua_pushinteger(L, static_cast<lua_Integer>(f.pkts[kToServer]));
+      break;
+    case kPktsToClient:
+      lua_pushinteger(L, static_cast<lua_Integer>(f.pkts[kToClient]));
+      break;
+    case kBytesToServer:
+      lua_pushinteger(L, static_cast<lua_Integer>(f.bytes[kToServer]));
+      break;
+    case kBytesToClient:
+      lua_pushinteger(L, static_cast<lua_Integer>(f.bytes[kToClient]));
+      break;
+    case kStart:
+      lua_pushnumber(L, to_seconds(f.start));
+      break;
+    case kAge:
+      lua_pushnumber(L, to_seconds(call.now - f.start));
+      break;
     case kReason:
-      if (call.ctx) lua_pushnil(L);
-      else lua_pushstring(L, to_string(call.reason));
+      if (call.ctx)
+        lua_pushnil(L);
+      else
+        lua_pushstring(L, to_string(call.reason));
       break;
     case kDir:
-      if (call.ctx) lua_pushstring(L, call.ctx->dir == kToServer ? "toserver" : "toclient");
-      else lua_pushnil(L);
+      if (call.ctx)
+        lua_pushstring(L, call.ctx->dir == kToServer ? "toserver" : "toclient");
+      else
+        lua_pushnil(L);
       break;
     case kLen:
-      if (pkt) lua_pushinteger(L, pkt->ip_len);
-      else lua_pushnil(L);
+      if (pkt)
+        lua_pushinteger(L, pkt->ip_len);
+      else
+        lua_pushnil(L);
       break;
     case kPayloadLen:
-      if (pkt) lua_pushinteger(L, static_cast<lua_Integer>(pkt->payload.size()));
-      else lua_pushnil(L);
+      if (pkt)
+        lua_pushinteger(L, static_cast<lua_Integer>(pkt->payload.size()));
+      else
+        lua_pushnil(L);
       break;
     case kTcpFlags:
-      if (pkt) lua_pushinteger(L, pkt->tcp_flags);
-      else lua_pushnil(L);
+      if (pkt)
+        lua_pushinteger(L, pkt->tcp_flags);
+      else
+        lua_pushnil(L);
       break;
-    case kTime: lua_pushnumber(L, to_seconds(call.now)); break;
-    case kNew: lua_pushboolean(L, call.ctx && call.ctx->new_flow); break;
-    default: lua_pushnil(L); break;
+    case kTime:
+      lua_pushnumber(L, to_seconds(call.now));
+      break;
+    case kNew:
+      lua_pushboolean(L, call.ctx && call.ctx->new_flow);
+      break;
+    default:
+      lua_pushnil(L);
+      break;
   }
   return 1;
 }
 
 int event_newindex(lua_State* L) {
-  return luaL_error(L, "flow objects are read-only (keep your own state in a table keyed by flow_id)");
+  return luaL_error(L,
+                    "flow objects are read-only (keep your own state in a table keyed by flow_id)");
 }
 
 int event_tostring(lua_State* L) {
@@ -189,10 +251,14 @@ int api_payload(lua_State* L) {
   auto len = static_cast<lua_Integer>(payload.size());
   lua_Integer i = luaL_optinteger(L, 1, 1);
   lua_Integer j = luaL_optinteger(L, 2, -1);
-  if (i < 0) i = std::max<lua_Integer>(len + i + 1, 1);
-  else if (i == 0) i = 1;
-  if (j < 0) j = len + j + 1;
-  else if (j > len) j = len;
+  if (i < 0)
+    i = std::max<lua_Integer>(len + i + 1, 1);
+  else if (i == 0)
+    i = 1;
+  if (j < 0)
+    j = len + j + 1;
+  else if (j > len)
+    j = len;
   if (i > j) {
     lua_pushliteral(L, "");
   } else {
@@ -236,10 +302,14 @@ int api_capture(lua_State* L) {
   CaptureRequest req;
   if (lua_istable(L, 1)) {
     std::string_view scope = opt_string_field(L, 1, "scope", "flow");
-    if (scope == "flow") req.scope = CaptureScope::Flow;
-    else if (scope == "host") req.scope = CaptureScope::Host;
-    else if (scope == "all") req.scope = CaptureScope::All;
-    else return luaL_error(L, "option scope: expected \"flow\", \"host\" or \"all\"");
+    if (scope == "flow")
+      req.scope = CaptureScope::Flow;
+    else if (scope == "host")
+      req.scope = CaptureScope::Host;
+    else if (scope == "all")
+      req.scope = CaptureScope::All;
+    else
+      return luaL_error(L, "option scope: expected \"flow\", \"host\" or \"all\"");
     req.duration = seconds(std::min(opt_number_field(L, 1, "seconds"), 86400.0 * 365));
     req.max_packets = static_cast<uint64_t>(std::min(opt_number_field(L, 1, "packets"), 1e15));
     req.max_bytes = static_cast<uint64_t>(std::min(opt_number_field(L, 1, "bytes"), 1e15));
@@ -361,8 +431,10 @@ Hooks setup(LuaSandbox& sb, const LuaScript& script) {
   if (h.on_flow == LUA_NOREF && h.on_packet == LUA_NOREF && h.on_flow_end == LUA_NOREF)
     throw LuaError(fmt::format("{}: defines none of on_flow, on_packet, on_flow_end", script.path));
   if (h.on_packet != LUA_NOREF && h.on_flow == LUA_NOREF)
-    spdlog::warn("{}: on_packet is never called: only flows that on_flow watches "
-                 "(tripline.watch()) reach it", script.path);
+    spdlog::warn(
+        "{}: on_packet is never called: only flows that on_flow watches "
+        "(tripline.watch()) reach it",
+        script.path);
   return h;
 }
 
@@ -445,7 +517,8 @@ bool LuaTriggers::run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict
       lua_pop(L, 2);
       n_alerts_ = 0;
       // Reuses the error path: counted, logged, default verdict.
-      sandbox_.set_error(fmt::format("{} returned {}; expected \"accept\", \"drop\", \"reject\" or nil",
+      sandbox_.set_error(
+          fmt::format("{} returned {}; expected \"accept\", \"drop\", \"reject\" or nil",
                       hook_name(static_cast<int>(hook)), shown));
       fail(hook);
       return false;
@@ -468,9 +541,10 @@ void LuaTriggers::fail(Hook hook) {
   if (++consecutive_errors_ >= cfg_.lua.max_consecutive_errors && !disabled_) {
     disabled_ = true;
     worker_.counters().lua_disabled.add();
-    spdlog::error("worker {}: lua: {} failed {} times in a row; triggers are off in this "
-                  "worker until restart (last error: {})",
-                  worker_.index(), cfg_.lua.script, consecutive_errors_, sandbox_.last_error());
+    spdlog::error(
+        "worker {}: lua: {} failed {} times in a row; triggers are off in this "
+        "worker until restart (last error: {})",
+        worker_.index(), cfg_.lua.script, consecutive_errors_, sandbox_.last_error());
   }
 }
 

@@ -3,20 +3,20 @@
 // prefix covers addr. Lookup hashes once per distinct prefix length present.
 #pragma once
 
+#include <absl/container/flat_hash_set.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <absl/container/flat_hash_set.h>
-
 #include "ip_address.h"
 
 namespace tripline {
 
 struct Cidr {
-  IpAddr addr;       // masked network address
+  IpAddr addr;         // masked network address
   uint8_t length = 0;  // prefix length in bits
   // "a.b.c.d", "a.b.c.d/n", "v6", "v6/n". Host bits set is accepted and masked.
   static std::optional<Cidr> parse(std::string_view text);

@@ -1,20 +1,20 @@
 #include "domain_set.h"
 
+#include <spdlog/spdlog.h>
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
-#include <spdlog/spdlog.h>
-#include <xxhash.h>
-
 #include "ip_address.h"
 
 namespace tripline {
 namespace {
 
-constexpr size_t kMaxName = 253;   // presentation length without the trailing dot
+constexpr size_t kMaxName = 253;  // presentation length without the trailing dot
 constexpr size_t kMaxLabels = 128;
 
 uint64_t hash_name(std::string_view n) { return XXH3_64bits(n.data(), n.size()); }
@@ -55,9 +55,9 @@ NameCheck normalise(std::string_view in, char* buf, size_t& len) {
   len = in.size();
   std::string_view n(buf, len);
   static constexpr std::string_view kLocal[] = {
-      "localhost",      "localhost.localdomain", "local",          "broadcasthost",
-      "ip6-localhost",  "ip6-loopback",          "ip6-localnet",   "ip6-mcastprefix",
-      "ip6-allnodes",   "ip6-allrouters",        "ip6-allhosts",   "0.0.0.0"};
+      "localhost",     "localhost.localdomain", "local",        "broadcasthost",
+      "ip6-localhost", "ip6-loopback",          "ip6-localnet", "ip6-mcastprefix",
+      "ip6-allnodes",  "ip6-allrouters",        "ip6-allhosts", "0.0.0.0"};
   if (std::find(std::begin(kLocal), std::end(kLocal), n) != std::end(kLocal))
     return NameCheck::Localhost;
   if (label == 0 || all_digits) return NameCheck::Invalid;
@@ -118,7 +118,8 @@ void DomainSet::load_text(std::string_view text, std::string_view source, std::s
   if (file.empty()) file = std::string(source);
   std::string label = prefix.empty() ? file : std::string(prefix) + ":" + file;
   uint16_t li = label_index(label);
-  names_.reserve(names_.size() + static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
+  names_.reserve(names_.size() + static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) +
+                 1);
 
   char buf[kMaxName];
   size_t line_no = 0;
@@ -272,9 +273,10 @@ std::unique_ptr<DomainSet> load_domain_lists(const std::vector<std::string>& fil
     set->load_file(f, prefix, r);
     if (report == nullptr) {
       for (const auto& w : r.warnings) spdlog::warn("{}", w);
-      spdlog::info("{}: {} names added ({} exceptions, {} duplicates, {} invalid, {} unsupported{})",
-                   f, r.added, r.exceptions, r.duplicates, r.invalid, r.unsupported,
-                   r.warnings_dropped ? ", more warnings not shown" : "");
+      spdlog::info(
+          "{}: {} names added ({} exceptions, {} duplicates, {} invalid, {} unsupported{})", f,
+          r.added, r.exceptions, r.duplicates, r.invalid, r.unsupported,
+          r.warnings_dropped ? ", more warnings not shown" : "");
       continue;
     }
     report->lines += r.lines;
@@ -298,9 +300,8 @@ std::unique_ptr<DomainSet> load_domain_lists(const std::vector<std::string>& fil
 
 std::unique_ptr<DomainSet> load_domain_lists(const std::vector<std::string>& files,
                                              std::string_view prefix, DomainListReport* report) {
-  return load_domain_lists(files, prefix,
-                           prefix == "allowlist" ? DomainListKind::Allow : DomainListKind::Block,
-                           report);
+  return load_domain_lists(
+      files, prefix, prefix == "allowlist" ? DomainListKind::Allow : DomainListKind::Block, report);
 }
 
 }  // namespace tripline

@@ -3,6 +3,8 @@
 // A listed name matches itself and every subdomain; a match costs O(labels).
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -12,8 +14,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <absl/container/flat_hash_map.h>
 
 namespace tripline {
 
@@ -88,7 +88,7 @@ class DomainSet {
   DomainListKind kind_;
   absl::flat_hash_map<uint64_t, uint16_t> names_;       // hash of name -> label index
   absl::flat_hash_map<uint64_t, uint16_t> exceptions_;  // @@ names of a Block set
-  std::deque<std::string> labels_;  // deque: string_views handed out stay valid
+  std::deque<std::string> labels_;                      // deque: string_views handed out stay valid
 };
 
 // The pipeline's entry point: one set from several list files. Without a report,

@@ -3,9 +3,9 @@
 // TCP reassembly. Beyond "no crash, no over-read" it checks that a failed parse
 // leaves no question or answers, that chains stay bounded, and that every
 // rewrite tripline would send to a client parses again as a response.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <algorithm>
 #include <cstdlib>
 #include <span>
 #include <vector>

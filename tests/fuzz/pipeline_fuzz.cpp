@@ -4,17 +4,16 @@
 // DNS trust matching, the shared cache, block-list rewriting and the egress
 // check. Each packet must get exactly one sane decision; a rewritten answer
 // must still be a packet; the flow table must stay within its bounds.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <span>
 #include <string>
-
-#include <spdlog/spdlog.h>
 
 #include "config.h"
 #include "decode.h"
@@ -49,7 +48,8 @@ std::shared_ptr<const tripline::Config> make_config(uint8_t variant) {
       "resolvers = [\"10.0.0.53\", \"[fd00::53]:53\"]\n"
       "min_ttl = 1\nmax_ttl = 30\ngrace = 1\nmax_entries = 64\nmax_addrs_per_name = 4\n"
       "max_outstanding = 16\n"
-      "block_lists = [\"" + block_list_path() + "\"]\n";
+      "block_lists = [\"" +
+      block_list_path() + "\"]\n";
   const char* modes[] = {"null", "nxdomain", "drop"};
   toml += std::string("block_mode = \"") + modes[variant % 3] + "\"\n";
   toml += (variant & 4) ? "scope = \"global\"\n" : "scope = \"client\"\n";

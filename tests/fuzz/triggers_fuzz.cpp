@@ -6,6 +6,7 @@
 // errors and run into its instruction budget. Each packet must get exactly
 // one verdict, Lua calls and errors must add up, and captures must account
 // for every packet they took.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,8 +17,6 @@
 #include <memory>
 #include <span>
 #include <string>
-
-#include <spdlog/spdlog.h>
 
 #include "config.h"
 #include "decode.h"

@@ -38,9 +38,9 @@ uint64_t run_records(Worker& worker, const uint8_t* data, size_t size, Each&& ea
     Decision d = worker.process(LinkType::Raw, std::span<const uint8_t>(data + off, len), now);
     off += len;
     ++packets;
-    check(d.verdict == Verdict::Accept || d.verdict == Verdict::Drop ||
-              d.verdict == Verdict::Reject,
-          "verdict in range");
+    check(
+        d.verdict == Verdict::Accept || d.verdict == Verdict::Drop || d.verdict == Verdict::Reject,
+        "verdict in range");
     check(!d.reason.empty(), "every decision has a reason");
     each(d);
   }

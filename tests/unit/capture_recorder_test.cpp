@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "capture_test_util.h"
+#include "counters.h"
 #include "packet_craft.h"
 
 namespace tripline {
@@ -69,7 +70,7 @@ class CaptureRecorderTest : public ::testing::Test {
     cfg_.pre_packets = 8;
     if (adjust) adjust(cfg_);
     writer_ = std::make_unique<CaptureWriter>(cfg_, 1, std::move(opts));
-    rec_ = std::make_unique<CaptureRecorder>(*writer_, 0, cfg_, counters_);
+    rec_ = std::make_unique<CaptureRecorder>(*writer_, 0, cfg_, capture_counters(counters_));
   }
   void TearDown() override {
     rec_.reset();
@@ -268,7 +269,7 @@ TEST_F(CaptureRecorderTest, FlowEndEndsItsFlowSessionsAfterALinger) {
   EXPECT_EQ(rec_->active(), 2u);  // stragglers within the linger still count
   feed(kA.reverse(), 3);
   now_ += CaptureRecorder::kFlowEndLinger;
-  feed(kA, 4);  // past the linger: the flow session is over
+  feed(kA, 4);                    // past the linger: the flow session is over
   EXPECT_EQ(rec_->active(), 1u);  // the host session goes on
   EXPECT_EQ(captured(flow_id), (V{1, 3}));
 }

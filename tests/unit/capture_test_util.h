@@ -2,6 +2,7 @@
 // itself, and reading a pcap file back with libpcap (nanosecond stamps).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
 
@@ -9,8 +10,6 @@
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "timestamp.h"
 

@@ -71,8 +71,10 @@ TEST(Config, ErrorsNameFileLineAndKey) {
   EXPECT_PREFIX(error_of("[queue]\nfirst = 1\nfrist = 2\n"), "t.toml:3: queue.frist");
   EXPECT_PREFIX(error_of("\n[queue]\ncount = \"two\"\n"), "t.toml:3: queue.count");
   EXPECT_PREFIX(error_of("[queue]\nfirst = 70000\n"), "t.toml:2: queue.first");
-  EXPECT_PREFIX(error_of("[network]\ninside = [\"10.0.0.0/8\",\n  \"10.0.0.0/40\"]\n"), "t.toml:3: network.inside");
-  EXPECT_PREFIX(error_of("[queue]\ndefault_verdict = \"maybe\"\n"), "t.toml:2: queue.default_verdict");
+  EXPECT_PREFIX(error_of("[network]\ninside = [\"10.0.0.0/8\",\n  \"10.0.0.0/40\"]\n"),
+                "t.toml:3: network.inside");
+  EXPECT_PREFIX(error_of("[queue]\ndefault_verdict = \"maybe\"\n"),
+                "t.toml:2: queue.default_verdict");
   EXPECT_PREFIX(error_of("[bogus]\nx = 1\n"), "t.toml:1: [bogus]");
   EXPECT_PREFIX(error_of("[flows]\nudp = -1\n"), "t.toml:2: flows.udp");
   EXPECT_PREFIX(error_of("[queue]\nfail_open = 1\n"), "t.toml:2: queue.fail_open");
@@ -131,8 +133,8 @@ allow = ["192.0.2.0/24"]
 }
 
 TEST(Config, DnsAndEgressErrors) {
-  for (const char* bad : {"10.0.0.53:0", "10.0.0.53:", "[fd00::53", "[fd00::53]x", "name:53",
-                          "10.0.0.53:99999"}) {
+  for (const char* bad :
+       {"10.0.0.53:0", "10.0.0.53:", "[fd00::53", "[fd00::53]x", "name:53", "10.0.0.53:99999"}) {
     std::string text = std::string("[dns]\nresolvers = [\"") + bad + "\"]\n";
     EXPECT_PREFIX(error_of(text), "t.toml:2: dns.resolvers");
   }

@@ -319,8 +319,8 @@ TEST(DnsCache, SaveLoadRoundTrip) {
 
 TEST(DnsCache, LoadClampsFarFutureExpiry) {
   DnsCache c(cfg(false));
-  std::string text = "tripline-dns-cache 1\n* 192.0.2.1 " + std::to_string(at(1e9)) +
-                     " q:far.example\n";
+  std::string text =
+      "tripline-dns-cache 1\n* 192.0.2.1 " + std::to_string(at(1e9)) + " q:far.example\n";
   DnsCacheLoadResult r = c.load_from_string(text, at(0));
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(c.lookup(kC1, ip("192.0.2.1"), at(0)).expiry, at(3600));
@@ -329,19 +329,35 @@ TEST(DnsCache, LoadClampsFarFutureExpiry) {
 TEST(DnsCache, CorruptFile) {
   DnsCache c(cfg(true));
   std::string exp = std::to_string(at(600));
-  std::string text = "tripline-dns-cache 1\r\n"
-                     "* 192.0.2.1 " + exp + " q:ok.example\r\n"
-                     "garbage\n"
-                     "* 300.0.0.1 " + exp + " q:bad.example\n"
-                     "nope 192.0.2.2 " + exp + " q:bad.example\n"
-                     "* 192.0.2.3 12x q:bad.example\n"
-                     "* 192.0.2.4 " + exp + " x:bad.example\n"
-                     "* 192.0.2.5 " + exp + " c:only.cname\n"
-                     "* 192.0.2.6 " + exp + " q:bad%zz\n"
-                     "* 192.0.2.7 " + exp + " q:bad%4\n"
-                     "* 192.0.2.8 -5 q:neg.example\n"
-                     "\n# comment\n"
-                     "10.0.0.1 192.0.2.9 " + exp + " q:ok2.example c:cdn.example";
+  std::string text =
+      "tripline-dns-cache 1\r\n"
+      "* 192.0.2.1 " +
+      exp +
+      " q:ok.example\r\n"
+      "garbage\n"
+      "* 300.0.0.1 " +
+      exp +
+      " q:bad.example\n"
+      "nope 192.0.2.2 " +
+      exp +
+      " q:bad.example\n"
+      "* 192.0.2.3 12x q:bad.example\n"
+      "* 192.0.2.4 " +
+      exp +
+      " x:bad.example\n"
+      "* 192.0.2.5 " +
+      exp +
+      " c:only.cname\n"
+      "* 192.0.2.6 " +
+      exp +
+      " q:bad%zz\n"
+      "* 192.0.2.7 " +
+      exp +
+      " q:bad%4\n"
+      "* 192.0.2.8 -5 q:neg.example\n"
+      "\n# comment\n"
+      "10.0.0.1 192.0.2.9 " +
+      exp + " q:ok2.example c:cdn.example";
   DnsCacheLoadResult r = c.load_from_string(text, at(0), "state.txt");
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.loaded, 2u);
@@ -367,7 +383,8 @@ TEST(DnsCache, CorruptFile) {
   for (int round = 0; round < 200; ++round) {
     std::string junk = "tripline-dns-cache 1\n";
     int n = static_cast<int>(rng() % 400);
-    for (int i = 0; i < n; ++i) junk.push_back(static_cast<char>(rng() % 4 ? rng() % 96 + 32 : rng()));
+    for (int i = 0; i < n; ++i)
+      junk.push_back(static_cast<char>(rng() % 4 ? rng() % 96 + 32 : rng()));
     d.load_from_string(junk, at(0));
   }
 }

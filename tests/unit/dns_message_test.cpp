@@ -46,9 +46,8 @@ TEST(DnsMessage, ParsesQuery) {
 
 TEST(DnsMessage, ParsesAAndAaaaAndCname) {
   Bytes r = build("www.example.com.", LDNS_RR_TYPE_A,
-                  {"www.example.com. 300 IN CNAME Edge.CDN.net.",
-                   "edge.cdn.net. 20 IN A 192.0.2.1", "edge.cdn.net. 20 IN A 192.0.2.2",
-                   "edge.cdn.net. 30 IN AAAA 2001:db8::1"});
+                  {"www.example.com. 300 IN CNAME Edge.CDN.net.", "edge.cdn.net. 20 IN A 192.0.2.1",
+                   "edge.cdn.net. 20 IN A 192.0.2.2", "edge.cdn.net. 30 IN AAAA 2001:db8::1"});
   DnsMessage m = parse_ok(r);
   EXPECT_TRUE(m.qr);
   EXPECT_EQ(m.rcode, 0);
@@ -77,15 +76,16 @@ TEST(DnsMessage, RootAndEscapedNames) {
   DnsMessage m = parse_ok(build(".", LDNS_RR_TYPE_NS, {}));
   EXPECT_EQ(m.question.name, ".");
   // A label holding a dot and a space (legal on the wire) stays one label.
-  Bytes hand = {0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-                0x03, 'A',  '.',  ' ',  0x03, 'c',  'o',  'm',  0x00, 0x00, 0x01, 0x00, 0x01};
+  Bytes hand = {0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03,
+                'A',  '.',  ' ',  0x03, 'c',  'o',  'm',  0x00, 0x00, 0x01, 0x00, 0x01};
   m = parse_ok(hand);
   EXPECT_EQ(m.question.name, "a\\.\\032.com");
 }
 
 TEST(DnsMessage, NameCompression) {
-  Bytes r = build("a.example.com.", LDNS_RR_TYPE_A,
-                  {"a.example.com. 60 IN CNAME b.example.com.", "b.example.com. 60 IN A 192.0.2.9"});
+  Bytes r =
+      build("a.example.com.", LDNS_RR_TYPE_A,
+            {"a.example.com. 60 IN CNAME b.example.com.", "b.example.com. 60 IN A 192.0.2.9"});
   // ldns compresses: the answer owners point back into the question.
   bool has_pointer = false;
   for (size_t i = 12; i < r.size(); ++i) has_pointer |= (r[i] & 0xc0) == 0xc0;
@@ -96,10 +96,9 @@ TEST(DnsMessage, NameCompression) {
   EXPECT_EQ(m.answers[1].owner, "b.example.com");
 
   // Hand-compressed: answer owner = pointer to offset 12 (the qname).
-  Bytes hand = {0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
-                0x01, 'x',  0x03, 'c',  'o',  'm',  0x00, 0x00, 0x01, 0x00, 0x01,
-                0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x04,
-                10,   1,    2,    3};
+  Bytes hand = {0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01,
+                'x',  0x03, 'c',  'o',  'm',  0x00, 0x00, 0x01, 0x00, 0x01, 0xc0, 0x0c, 0x00,
+                0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x04, 10,   1,    2,    3};
   m = parse_ok(hand);
   ASSERT_EQ(m.answers.size(), 1u);
   EXPECT_EQ(m.answers[0].owner, "x.com");
@@ -155,9 +154,8 @@ TEST(DnsMessage, QuestionCountAndSize) {
 TEST(DnsMessage, BadAddressRdataIsRejected) {
   // A record with rdlength 5.
   Bytes bad = {0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
-               0x01, 'x',  0x00, 0x00, 0x01, 0x00, 0x01,
-               0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x05,
-               10,   1,    2,    3,    4};
+               0x01, 'x',  0x00, 0x00, 0x01, 0x00, 0x01, 0xc0, 0x0c, 0x00, 0x01, 0x00,
+               0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x05, 10,   1,    2,    3,    4};
   DnsMessage m;
   EXPECT_EQ(parse_dns_message(bad, m), DnsParseStatus::BadRdata);
   EXPECT_TRUE(m.answers.empty());
@@ -169,9 +167,8 @@ TEST(DnsMessage, BadAddressRdataIsRejected) {
   EXPECT_EQ(parse_dns_message(bad, m), DnsParseStatus::Malformed);
   // A CNAME whose target name runs past its RDLENGTH.
   Bytes cname = {0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
-                 0x01, 'x',  0x00, 0x00, 0x01, 0x00, 0x01,
-                 0xc0, 0x0c, 0x00, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x02,
-                 0x01, 'y',  0x00};
+                 0x01, 'x',  0x00, 0x00, 0x01, 0x00, 0x01, 0xc0, 0x0c, 0x00, 0x05, 0x00,
+                 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x02, 0x01, 'y',  0x00};
   EXPECT_EQ(parse_dns_message(cname, m), DnsParseStatus::Malformed);
 }
 
@@ -179,8 +176,8 @@ TEST(DnsMessage, RepeatedTsigDoesNotLeak) {
   // ldns_wire2pkt leaks an RR per extra TSIG; the parser must not (LeakSanitizer
   // checks at exit under the asan preset).
   Bytes w = {0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 3, 1, 'x', 0, 0, 1, 0, 1};
-  const uint8_t tsig[] = {0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0,
-                          0, 0, 0,   0, 0,   0, 0, 0, 0, 0, 0,  0, 0};
+  const uint8_t tsig[] = {0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 17, 0, 0, 0,
+                          0, 0, 0,   0, 0,   0, 0, 0, 0, 0, 0,  0, 0, 0};
   for (int i = 0; i < 3; ++i) w.insert(w.end(), std::begin(tsig), std::end(tsig));
   DnsMessage m;
   for (int i = 0; i < 100; ++i) EXPECT_EQ(parse_dns_message(w, m), DnsParseStatus::Ok);
@@ -189,10 +186,10 @@ TEST(DnsMessage, RepeatedTsigDoesNotLeak) {
 }
 
 TEST(DnsChain, FollowsCnamesFromQname) {
-  DnsMessage m = parse_ok(build("www.example.com.", LDNS_RR_TYPE_A,
-                                {"www.example.com. 300 IN CNAME a.cdn.net.",
-                                 "a.cdn.net. 100 IN CNAME b.cdn.net.",
-                                 "b.cdn.net. 200 IN A 192.0.2.1", "b.cdn.net. 20 IN A 192.0.2.2"}));
+  DnsMessage m = parse_ok(
+      build("www.example.com.", LDNS_RR_TYPE_A,
+            {"www.example.com. 300 IN CNAME a.cdn.net.", "a.cdn.net. 100 IN CNAME b.cdn.net.",
+             "b.cdn.net. 200 IN A 192.0.2.1", "b.cdn.net. 20 IN A 192.0.2.2"}));
   ResolvedChain c = resolve_chain(m);
   EXPECT_EQ(c.status, DnsChainStatus::Ok);
   EXPECT_EQ(c.names, (std::vector<std::string>{"www.example.com", "a.cdn.net", "b.cdn.net"}));
@@ -205,10 +202,10 @@ TEST(DnsChain, FollowsCnamesFromQname) {
 }
 
 TEST(DnsChain, AnswerOrderDoesNotMatter) {
-  DnsMessage m = parse_ok(build("www.example.com.", LDNS_RR_TYPE_AAAA,
-                                {"b.cdn.net. 200 IN AAAA 2001:db8::2",
-                                 "a.cdn.net. 100 IN CNAME b.cdn.net.",
-                                 "www.example.com. 300 IN CNAME a.cdn.net."}));
+  DnsMessage m =
+      parse_ok(build("www.example.com.", LDNS_RR_TYPE_AAAA,
+                     {"b.cdn.net. 200 IN AAAA 2001:db8::2", "a.cdn.net. 100 IN CNAME b.cdn.net.",
+                      "www.example.com. 300 IN CNAME a.cdn.net."}));
   ResolvedChain c = resolve_chain(m);
   ASSERT_EQ(c.addrs.size(), 1u);
   EXPECT_EQ(c.addrs[0].addr, ip("2001:db8::2"));
@@ -217,11 +214,10 @@ TEST(DnsChain, AnswerOrderDoesNotMatter) {
 }
 
 TEST(DnsChain, IgnoresAddressesOffTheChain) {
-  DnsMessage m = parse_ok(build("www.example.com.", LDNS_RR_TYPE_A,
-                                {"www.example.com. 300 IN CNAME a.cdn.net.",
-                                 "a.cdn.net. 60 IN A 192.0.2.1",
-                                 "bank.example.org. 86400 IN A 198.51.100.66",
-                                 "unrelated.net. 60 IN CNAME a.cdn.net."}));
+  DnsMessage m = parse_ok(build(
+      "www.example.com.", LDNS_RR_TYPE_A,
+      {"www.example.com. 300 IN CNAME a.cdn.net.", "a.cdn.net. 60 IN A 192.0.2.1",
+       "bank.example.org. 86400 IN A 198.51.100.66", "unrelated.net. 60 IN CNAME a.cdn.net."}));
   ResolvedChain c = resolve_chain(m);
   ASSERT_EQ(c.addrs.size(), 1u);
   EXPECT_EQ(c.addrs[0].addr, ip("192.0.2.1"));
@@ -229,10 +225,10 @@ TEST(DnsChain, IgnoresAddressesOffTheChain) {
 }
 
 TEST(DnsChain, AddressOnIntermediateName) {
-  DnsMessage m = parse_ok(build("x.example.com.", LDNS_RR_TYPE_A,
-                                {"x.example.com. 300 IN A 192.0.2.7",
-                                 "x.example.com. 300 IN CNAME y.example.com.",
-                                 "y.example.com. 50 IN A 192.0.2.8"}));
+  DnsMessage m = parse_ok(
+      build("x.example.com.", LDNS_RR_TYPE_A,
+            {"x.example.com. 300 IN A 192.0.2.7", "x.example.com. 300 IN CNAME y.example.com.",
+             "y.example.com. 50 IN A 192.0.2.8"}));
   ResolvedChain c = resolve_chain(m);
   ASSERT_EQ(c.addrs.size(), 2u);
   EXPECT_EQ(c.addrs[0].chain_len, 1);
@@ -242,10 +238,10 @@ TEST(DnsChain, AddressOnIntermediateName) {
 }
 
 TEST(DnsChain, DetectsLoops) {
-  DnsMessage m = parse_ok(build("a.example.", LDNS_RR_TYPE_A,
-                                {"a.example. 60 IN CNAME b.example.",
-                                 "b.example. 60 IN CNAME a.example.",
-                                 "b.example. 60 IN A 192.0.2.1"}));
+  DnsMessage m =
+      parse_ok(build("a.example.", LDNS_RR_TYPE_A,
+                     {"a.example. 60 IN CNAME b.example.", "b.example. 60 IN CNAME a.example.",
+                      "b.example. 60 IN A 192.0.2.1"}));
   ResolvedChain c = resolve_chain(m);
   EXPECT_EQ(c.status, DnsChainStatus::Loop);
   EXPECT_EQ(c.names.size(), 2u);
@@ -421,8 +417,8 @@ TEST(DnsRewrite, NullAnswerForA) {
 
 TEST(DnsRewrite, NullAnswerForAaaaAndNodataForOthers) {
   uint8_t out[512];
-  Bytes orig = build("ads.example.com.", LDNS_RR_TYPE_AAAA,
-                     {"ads.example.com. 300 IN AAAA 2001:db8::5"});
+  Bytes orig =
+      build("ads.example.com.", LDNS_RR_TYPE_AAAA, {"ads.example.com. 300 IN AAAA 2001:db8::5"});
   DnsRewriteResult r = rewrite_answer_null(orig, out);
   ASSERT_EQ(r.status, DnsRewriteStatus::Ok);
   DnsMessage m = parse_ok(Bytes(out, out + r.length));
@@ -439,9 +435,9 @@ TEST(DnsRewrite, NullAnswerForAaaaAndNodataForOthers) {
 
 TEST(DnsRewrite, KeepsQuestionCaseAndEdns) {
   ldns_pkt* p = nullptr;
-  ASSERT_EQ(ldns_pkt_query_new_frm_str(&p, "AdS.ExAmple.com.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
-                                       LDNS_RD),
-            LDNS_STATUS_OK);
+  ASSERT_EQ(
+      ldns_pkt_query_new_frm_str(&p, "AdS.ExAmple.com.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, LDNS_RD),
+      LDNS_STATUS_OK);
   ldns_pkt_set_qr(p, true);
   ldns_pkt_set_edns_udp_size(p, 1232);
   ldns_pkt_set_edns_do(p, true);

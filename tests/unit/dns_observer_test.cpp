@@ -11,10 +11,10 @@
 
 #include "dns_cache.h"
 #include "dns_message.h"
+#include "dns_wire_builder.h"
 #include "packet_craft.h"
 #include "pipeline.h"
 #include "worker.h"
-#include "dns_wire_builder.h"
 
 namespace tripline {
 namespace {
@@ -100,9 +100,9 @@ TEST_F(DnsObserverTest, WrongQuestionWithRightIdIsUnmatched) {
   start(kEnforce);
   auto cli = ip("10.0.0.10"), res = ip("10.0.0.53");
   feed(craft::udp(cli, 33000, res, 53, dns("q.example.test.", LDNS_RR_TYPE_AAAA, 5, false)));
-  Decision wrong_type = feed(craft::udp(res, 53, cli, 33000,
-                                        dns("q.example.test.", LDNS_RR_TYPE_A, 5, true,
-                                            {"q.example.test. 300 IN A 203.0.113.5"})));
+  Decision wrong_type = feed(craft::udp(
+      res, 53, cli, 33000,
+      dns("q.example.test.", LDNS_RR_TYPE_A, 5, true, {"q.example.test. 300 IN A 203.0.113.5"})));
   Decision wrong_name = feed(craft::udp(res, 53, cli, 33000,
                                         dns("x.example.test.", LDNS_RR_TYPE_AAAA, 5, true,
                                             {"x.example.test. 300 IN AAAA 2001:db8::5"})));
@@ -128,7 +128,8 @@ TEST_F(DnsObserverTest, BlockedAnswerIsReplacedByAValidNullAnswer) {
     const char* rr = v6 ? "ads.example.test. 300 IN AAAA 2001:db8::50"
                         : "ads.example.test. 300 IN A 203.0.113.50";
     feed(craft::udp(cli, 33000, res, 53, dns("ads.example.test.", qtype, 3, false)));
-    Decision d = feed(craft::udp(res, 53, cli, 33000, dns("ads.example.test.", qtype, 3, true, {rr})));
+    Decision d =
+        feed(craft::udp(res, 53, cli, 33000, dns("ads.example.test.", qtype, 3, true, {rr})));
     EXPECT_EQ(d.verdict, Verdict::Accept);
     EXPECT_EQ(d.reason, "blocklist:block.txt");
     ASSERT_FALSE(d.replacement.empty());
@@ -152,7 +153,6 @@ TEST_F(DnsObserverTest, BlockedAnswerIsReplacedByAValidNullAnswer) {
               DnsLookupStatus::Unknown);
   }
 }
-
 
 // ---- Fragmented answers (big EDNS answers from a resolver) ----
 
@@ -210,9 +210,12 @@ TEST_F(DnsObserverTest, FragmentedTrustedAnswerOpensInAnyOrder) {
     std::vector<int> order;  // indices into the fragments, in arrival order
   };
   const Case cases[] = {
-      {"v4 in order", false, {0, 1, 2}},     {"v4 reversed", false, {2, 1, 0}},
-      {"v4 first, last, middle", false, {0, 2, 1}}, {"v6 in order", true, {0, 1, 2}},
-      {"v6 reversed", true, {2, 1, 0}},      {"v6 middle first", true, {1, 0, 2}},
+      {"v4 in order", false, {0, 1, 2}},
+      {"v4 reversed", false, {2, 1, 0}},
+      {"v4 first, last, middle", false, {0, 2, 1}},
+      {"v6 in order", true, {0, 1, 2}},
+      {"v6 reversed", true, {2, 1, 0}},
+      {"v6 middle first", true, {1, 0, 2}},
   };
   for (const Case& tc : cases) {
     SCOPED_TRACE(tc.name);

@@ -40,8 +40,8 @@ TEST(DomainSet, HostsFormat) {
   EXPECT_EQ(r.localhost, 6u);
   EXPECT_EQ(r.added, 6u);
   EXPECT_EQ(r.invalid, 1u);
-  for (const char* n : {"ads.example.com", "a.example", "b.example", "c.example", "six.example",
-                        "good.example"})
+  for (const char* n :
+       {"ads.example.com", "a.example", "b.example", "c.example", "six.example", "good.example"})
     EXPECT_TRUE(s.match(n)) << n;
   EXPECT_FALSE(s.match("localhost"));
   EXPECT_FALSE(s.match("comment"));
@@ -62,8 +62,10 @@ TEST(DomainSet, PlainFormatCommentsAndLineEnds) {
       "bad..dots.example\n"
       "-ok-.example\n"
       "1.2.3.4\n"
-      "x" + std::string(64, 'a') + ".example\n"
-      "no-newline.example",
+      "x" +
+          std::string(64, 'a') +
+          ".example\n"
+          "no-newline.example",
       r);
   EXPECT_EQ(r.lines, 12u);
   EXPECT_EQ(r.added, 5u);
@@ -109,8 +111,7 @@ TEST(DomainSet, AdblockSubset) {
 
 TEST(DomainSet, AllowKindTakesExceptionsAsEntries) {
   DomainListReport r;
-  DomainSet s = load("@@||cdn.example^\nplain.example\n||ab.example^\n", r,
-                     DomainListKind::Allow);
+  DomainSet s = load("@@||cdn.example^\nplain.example\n||ab.example^\n", r, DomainListKind::Allow);
   EXPECT_EQ(r.added, 3u);
   EXPECT_TRUE(s.match("cdn.example"));
   EXPECT_TRUE(s.match("x.plain.example"));
@@ -132,7 +133,7 @@ TEST(DomainSet, SuffixMatching) {
   EXPECT_FALSE(s.match("."));
   EXPECT_FALSE(s.match("com"));
   // "a\.ads" is one label (an escaped dot from the wire): not under ads.example.com.
-  EXPECT_FALSE(s.match("a\\.ads.example.com")) ;
+  EXPECT_FALSE(s.match("a\\.ads.example.com"));
   EXPECT_TRUE(s.match("a\\.b.ads.example.com"));
   // Very long names: only their short suffixes can match.
   std::string longname;
@@ -163,9 +164,9 @@ TEST(DomainSet, LabelsPerListAndMostSpecificWins) {
 TEST(DomainSet, ExampleListsLoadCleanly) {
   std::string dir = std::string(TRIPLINE_SOURCE_DIR) + "/rules/lists/";
   DomainListReport r;
-  auto s = load_domain_lists({dir + "example-hosts.txt", dir + "example-domains.txt",
-                              dir + "example-adblock.txt"},
-                             "blocklist", &r);
+  auto s = load_domain_lists(
+      {dir + "example-hosts.txt", dir + "example-domains.txt", dir + "example-adblock.txt"},
+      "blocklist", &r);
   EXPECT_EQ(r.invalid, 0u);
   EXPECT_EQ(r.unsupported, 0u);
   EXPECT_TRUE(r.warnings.empty());
@@ -216,8 +217,8 @@ TEST(DomainSet, MillionNamesLoadFast) {
   auto m0 = std::chrono::steady_clock::now();
   size_t hits = 0;
   for (int i = 0; i < 200000; ++i)
-    hits += s->match("www.host" + std::to_string(i * 7) + ".zone" +
-                     std::to_string(i * 7 % 997) + ".example")
+    hits += s->match("www.host" + std::to_string(i * 7) + ".zone" + std::to_string(i * 7 % 997) +
+                     ".example")
                 .has_value();
   double msecs = std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count();
   std::printf("200000 matches in %.3f s\n", msecs);

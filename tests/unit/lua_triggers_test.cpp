@@ -68,7 +68,7 @@ class LuaTriggersTest : public ::testing::Test {
   }
   Decision data(const char* dst, uint16_t dport, uint16_t sport, std::string_view text) {
     return feed(craft::tcp(ip("10.0.0.2"), sport, ip(dst), dport, kAck | kPsh, 2, 1,
-                    std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
+                           std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
   }
   const Counters& counters() { return worker_->counters(); }
   std::string events_text() {
@@ -319,8 +319,9 @@ TEST_F(LuaTriggersTest, LoadErrorsNameFileAndLine) {
             std::string::npos);
   EXPECT_NE(load("x = 1\n").find("defines none of"), std::string::npos);
   EXPECT_NE(load("on_flow = 5\n").find("on_flow is a number"), std::string::npos);
-  EXPECT_NE(load("tripline.watch()\nfunction on_flow() end\n").find("only inside a trigger callback"),
-            std::string::npos);
+  EXPECT_NE(
+      load("tripline.watch()\nfunction on_flow() end\n").find("only inside a trigger callback"),
+      std::string::npos);
   EXPECT_NE(load("while true do end\n").find("instruction budget exceeded"), std::string::npos);
   EXPECT_EQ(load("function on_flow() end\n"), "");
 
@@ -330,7 +331,8 @@ TEST_F(LuaTriggersTest, LoadErrorsNameFileAndLine) {
     Pipeline p(cfg, Pipeline::Mode::Check);
     FAIL() << "a missing script loaded";
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("missing.lua: cannot read"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("missing.lua: cannot read"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -1,0 +1,217 @@
+#include "capture_recorder.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace tripline {
+
+const char* to_string(CaptureScope s) {
+  switch (s) {
+    case CaptureScope::Flow:
+      return "flow";
+    case CaptureScope::Host:
+      return "host";
+    case CaptureScope::All:
+      return "all";
+  }
+  return "?";
+}
+
+namespace {
+
+uint32_t orig_length(const Decoded& pkt) {
+  uint32_t n = static_cast<uint32_t>(pkt.ip.size());
+  return std::max(n, pkt.ip_len);
+}
+
+}  // namespace
+
+CaptureRecorder::CaptureRecorder(CaptureWriter& writer, unsigned worker, const CaptureConfig& cfg,
+                                 CaptureCounters counters)
+    : writer_(writer), worker_(worker), cfg_(cfg), counters_(counters) {
+  sessions_.resize(cfg_.max_sessions);  // 0: every start() is refused
+  if (cfg_.pre_packets) {
+    pre_slot_bytes_ = std::min(cfg_.snaplen, kPreSlotBytes);
+    pre_.resize(cfg_.pre_packets);
+    pre_data_.resize(size_t{cfg_.pre_packets} * pre_slot_bytes_);
+  }
+}
+
+CaptureRecorder::~CaptureRecorder() { shutdown(); }
+
+bool CaptureRecorder::matches(const Session& s, uint64_t flow_id, const IpAddr& src,
+                              const IpAddr& dst) {
+  switch (s.scope) {
+    case CaptureScope::Flow:
+      return flow_id != 0 && flow_id == s.flow_id;
+    case CaptureScope::Host:
+      return src == s.host || dst == s.host;
+    case CaptureScope::All:
+      return true;
+  }
+  return false;
+}
+
+uint64_t CaptureRecorder::start(const CaptureRequest& req, const Decoded& pkt, const Flow& flow,
+                                Timestamp now) {
+  (void)pkt;  // the flow identifies the session; the packet itself arrives via on_packet
+  const IpAddr& client = flow.src();
+  Session* free_slot = nullptr;
+  for (Session& s : sessions_) {
+    if (s.id == 0) {
+      if (!free_slot) free_slot = &s;
+      continue;
+    }
+    if (s.closing) continue;
+    bool covered = false;
+    switch (s.scope) {
+      case CaptureScope::All:
+        covered = true;
+        break;
+      case CaptureScope::Host:
+        covered = (req.scope == CaptureScope::Host && s.host == client) ||
+                  (req.scope == CaptureScope::Flow && (s.host == client || s.host == flow.dst()));
+        break;
+      case CaptureScope::Flow:
+        covered = req.scope == CaptureScope::Flow && s.flow_id == flow.id;
+        break;
+    }
+    if (covered) return s.id;
+  }
+  if (!free_slot) {
+    counters_.sessions_refused.add();
+    return 0;
+  }
+  uint64_t id = next_id_;
+  if (!writer_.open(worker_, id, req.label, now)) {
+    counters_.sessions_refused.add();
+    return 0;
+  }
+  ++next_id_;
+  Session& s = *free_slot;
+  s = Session{};
+  s.id = id;
+  s.scope = req.scope;
+  s.flow_id = flow.id;
+  s.host = client;
+  s.end = now + (req.duration > 0 ? req.duration : cfg_.default_duration);
+  s.max_packets = req.max_packets ? req.max_packets : cfg_.default_max_packets;
+  s.max_bytes = req.max_bytes ? req.max_bytes : cfg_.default_max_bytes;
+  ++active_;
+  counters_.sessions_started.add();
+
+  // The pre-trigger packets of this session, oldest first.
+  size_t n = pre_.size();
+  size_t first = (pre_next_ + n - pre_count_) % (n ? n : 1);
+  for (size_t k = 0; k < pre_count_ && s.id; ++k) {
+    size_t i = (first + k) % n;
+    const PreSlot& p = pre_[i];
+    if (!matches(s, p.flow_id, p.src, p.dst)) continue;
+    auto bytes = std::span<const uint8_t>(pre_data_.data() + i * pre_slot_bytes_, p.caplen);
+    if (!deliver(s, bytes, p.orig_len, p.ts)) break;
+  }
+  return id;
+}
+
+bool CaptureRecorder::deliver(Session& s, std::span<const uint8_t> bytes, uint32_t orig_len,
+                              Timestamp ts) {
+  uint64_t kept = std::min<uint64_t>(bytes.size(), cfg_.snaplen);
+  if (s.bytes + kept > s.max_bytes) {
+    end(s);
+    return false;
+  }
+  if (writer_.write(worker_, s.id, ts, bytes, orig_len)) {
+    counters_.packets.add();
+    ++s.packets;
+    s.bytes += kept;
+  } else {
+    counters_.dropped.add();
+  }
+  if (s.packets >= s.max_packets || s.bytes >= s.max_bytes) {
+    end(s);
+    return false;
+  }
+  return true;
+}
+
+void CaptureRecorder::end(Session& s) {
+  if (s.id == 0 || s.closing) return;
+  --active_;
+  if (writer_.close(worker_, s.id)) {
+    s.id = 0;
+  } else {
+    s.closing = true;
+    ++closing_;
+  }
+}
+
+void CaptureRecorder::retry_closes() {
+  for (Session& s : sessions_) {
+    if (s.id == 0 || !s.closing) continue;
+    if (!writer_.close(worker_, s.id)) return;  // still full; try again later
+    s.id = 0;
+    s.closing = false;
+    --closing_;
+  }
+}
+
+void CaptureRecorder::on_packet(const Decoded& pkt, const Flow* flow, Timestamp now) {
+  if (active_ == 0 && closing_ == 0 && pre_.empty()) return;
+  if (closing_) retry_closes();
+  if (active_) {
+    uint64_t flow_id = flow ? flow->id : 0;
+    uint32_t orig = orig_length(pkt);
+    for (Session& s : sessions_) {
+      if (s.id == 0 || s.closing) continue;
+      if (now >= s.end) {
+        end(s);
+        continue;
+      }
+      if (!pkt.ip.empty() && matches(s, flow_id, pkt.src, pkt.dst)) deliver(s, pkt.ip, orig, now);
+    }
+  }
+  if (!pre_.empty() && !pkt.ip.empty()) remember(pkt, flow, now);
+}
+
+void CaptureRecorder::remember(const Decoded& pkt, const Flow* flow, Timestamp now) {
+  PreSlot& p = pre_[pre_next_];
+  p.flow_id = flow ? flow->id : 0;
+  p.src = pkt.src;
+  p.dst = pkt.dst;
+  p.ts = now;
+  p.orig_len = orig_length(pkt);
+  p.caplen = static_cast<uint32_t>(std::min<size_t>(pkt.ip.size(), pre_slot_bytes_));
+  if (p.caplen)
+    std::memcpy(pre_data_.data() + pre_next_ * pre_slot_bytes_, pkt.ip.data(), p.caplen);
+  pre_next_ = pre_next_ + 1 == pre_.size() ? 0 : pre_next_ + 1;
+  if (pre_count_ < pre_.size()) ++pre_count_;
+}
+
+void CaptureRecorder::on_flow_end(const Flow& flow, Timestamp now) {
+  if (active_ == 0) return;
+  for (Session& s : sessions_) {
+    if (s.id != 0 && !s.closing && s.scope == CaptureScope::Flow && s.flow_id == flow.id)
+      s.end = std::min(s.end, now + kFlowEndLinger);
+  }
+}
+
+void CaptureRecorder::tick(Timestamp now) {
+  if (closing_) retry_closes();
+  if (active_ == 0) return;
+  for (Session& s : sessions_)
+    if (s.id != 0 && !s.closing && now >= s.end) end(s);
+}
+
+void CaptureRecorder::shutdown() {
+  for (Session& s : sessions_) end(s);
+  // The writer drains continuously; give it a moment to make room. If it
+  // cannot (stalled disk), the writer closes the files when it is destroyed.
+  for (int i = 0; closing_ && i < 200; ++i) {
+    retry_closes();
+    if (closing_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+}  // namespace tripline

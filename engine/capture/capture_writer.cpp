@@ -1,0 +1,540 @@
+#include "capture_writer.h"
+
+#include <absl/container/flat_hash_map.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <pcap/pcap.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <filesystem>
+#include <stdexcept>
+#include <utility>
+
+namespace tripline {
+
+namespace {
+
+// A ring record: this header, then caplen bytes (packet or label), padded to
+// a multiple of 8. A record never wraps: when it does not fit before the end
+// of the buffer, the producer skips the rest (a Pad record, or nothing when
+// fewer than sizeof(RecordHeader) bytes are left) and starts at offset 0.
+enum RecordType : uint8_t { kPad = 0, kOpen = 1, kPacket = 2, kClose = 3 };
+
+struct RecordHeader {
+  uint32_t size = 0;  // whole record, header included, multiple of 8
+  uint8_t type = kPad;
+  uint8_t reserved[3] = {0, 0, 0};
+  uint32_t caplen = 0;
+  uint32_t orig_len = 0;
+  uint64_t session = 0;
+  int64_t ts = 0;
+};
+static_assert(sizeof(RecordHeader) == 32);
+
+constexpr size_t kMaxLabel = 48;
+constexpr auto kIdleWait = std::chrono::milliseconds(10);
+constexpr int kFileBuffer = 1 << 16;
+
+char label_char(char c) {
+  bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '.' || c == '_' || c == '-';
+  return ok ? c : '_';
+}
+
+FILE* open_exclusive(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return nullptr;
+  FILE* fp = ::fdopen(fd, "wb");
+  if (!fp) {
+    int e = errno;
+    ::close(fd);
+    errno = e;
+  }
+  return fp;
+}
+
+}  // namespace
+
+// Single-producer/single-consumer byte ring. head and tail count bytes since
+// the start and only grow; the offset is (position & mask). The producer
+// publishes a record with a release store of head, the consumer frees it with
+// a release store of tail; each side reads the other's with acquire.
+struct CaptureWriter::Ring {
+  explicit Ring(uint64_t capacity)
+      : cap(capacity), mask(capacity - 1), storage(capacity / sizeof(uint64_t)) {}
+  uint8_t* base() { return reinterpret_cast<uint8_t*>(storage.data()); }
+
+  alignas(64) std::atomic<uint64_t> head{0};  // written by the producer
+  uint64_t cached_tail = 0;                   // producer's last view of tail
+  std::atomic<uint64_t> dropped{0};           // producer only (relaxed load + store)
+  alignas(64) std::atomic<uint64_t> tail{0};  // written by the consumer
+  uint64_t cap;
+  uint64_t mask;
+  std::vector<uint64_t> storage;  // 8-byte aligned bytes, allocated once
+};
+
+// The writer thread's state and work. Only the thread touches it, except
+// `files` (copied by files() under files_mu) and the stats atomics.
+struct CaptureWriter::Impl {
+  struct Key {
+    unsigned worker = 0;
+    uint64_t session = 0;
+    friend bool operator==(const Key&, const Key&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const Key& k) {
+      return H::combine(std::move(h), k.worker, k.session);
+    }
+  };
+  struct Session {
+    FILE* fp = nullptr;
+    pcap_dumper_t* dumper = nullptr;  // null once failed: later records are discarded
+    uint64_t serial = 0;              // of its entry in `files`
+    bool dirty = false;               // written since the last flush
+  };
+  struct FileEntry {
+    std::string path;
+    uint64_t serial = 0;
+    bool open = false;
+  };
+
+  explicit Impl(const CaptureConfig& c) : cfg(c) {}
+
+  void handle(unsigned w, const RecordHeader& hd, const uint8_t* data) {
+    switch (hd.type) {
+      case kOpen:
+        open_file(w, hd.session, std::string_view(reinterpret_cast<const char*>(data), hd.caplen),
+                  hd.ts);
+        break;
+      case kPacket:
+        write_packet(w, hd, data);
+        break;
+      case kClose:
+        close_file(w, hd.session);
+        break;
+      default:
+        std::fprintf(stderr, "capture: corrupt ring record type %u\n", hd.type);
+        std::abort();
+    }
+  }
+
+  // Flushes every file written since the last flush (all = every open file).
+  void flush_files(bool all) {
+    for (auto& [key, s] : sessions) {
+      if (!s.dumper || (!s.dirty && !all)) continue;
+      s.dirty = false;
+      if (pcap_dump_flush(s.dumper) != 0 || std::ferror(s.fp)) fail(key, s, errno);
+    }
+  }
+
+  void close_all() {
+    for (auto& [key, s] : sessions) finish(key, s);
+    sessions.clear();
+  }
+
+  std::string file_name(unsigned w, uint64_t session, std::string_view label, Timestamp ts,
+                        int attempt) const {
+    time_t secs = static_cast<time_t>(ts / kNsPerSec);
+    if (ts % kNsPerSec < 0) secs -= 1;
+    tm parts;
+    gmtime_r(&secs, &parts);
+    char when[32];
+    std::strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &parts);
+    std::string name = fmt::format("{}/tripline-{}-w{}-s{}", cfg.dir, when, w, session);
+    if (!label.empty()) fmt::format_to(std::back_inserter(name), "-{}", label);
+    if (attempt) fmt::format_to(std::back_inserter(name), ".{}", attempt);
+    name += ".pcap";
+    return name;
+  }
+
+  // Deletes the oldest closed files until a new one fits under max_files.
+  // Files still open are kept even beyond the limit.
+  void rotate() {
+    if (cfg.max_files == 0) return;  // 0: unlimited
+    while (files.size() >= cfg.max_files) {
+      auto it = files.begin();
+      while (it != files.end() && it->open) ++it;
+      if (it == files.end()) return;
+      if (::unlink(it->path.c_str()) != 0 && errno != ENOENT)
+        spdlog::warn("capture: cannot delete {}: {}", it->path, std::strerror(errno));
+      else
+        deleted.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard lk(files_mu);
+      files.erase(it);
+    }
+  }
+
+  void open_file(unsigned w, uint64_t session, std::string_view label, Timestamp ts) {
+    Key key{w, session};
+    if (sessions.contains(key)) {  // a caller bug; keep the first file
+      discarded.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    rotate();
+    Session& s = sessions[key];
+    std::string path;
+    FILE* fp = nullptr;
+    for (int attempt = 0; attempt < 10 && !fp; ++attempt) {
+      path = file_name(w, session, label, ts, attempt);
+      fp = open_file_fn(path);
+      if (!fp && errno != EEXIST) break;
+    }
+    if (!fp) {
+      errors.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("capture: cannot create {}: {}", path, std::strerror(errno));
+      return;  // s stays without a dumper: the session's records are discarded
+    }
+    std::setvbuf(fp, nullptr, _IOFBF, kFileBuffer);
+    s.fp = fp;
+    s.serial = next_serial++;
+    {
+      std::lock_guard lk(files_mu);
+      files.push_back({path, s.serial, true});
+    }
+    opened.fetch_add(1, std::memory_order_relaxed);
+    s.dumper = pcap_dump_fopen(dead, fp);
+    if (!s.dumper) {
+      std::fclose(fp);
+      s.fp = nullptr;
+      mark_closed(s.serial);
+      errors.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("capture: cannot start {}: {}", path, pcap_geterr(dead));
+      return;
+    }
+    s.dirty = true;
+  }
+
+  void write_packet(unsigned w, const RecordHeader& hd, const uint8_t* data) {
+    auto it = sessions.find(Key{w, hd.session});
+    if (it == sessions.end() || !it->second.dumper) {
+      discarded.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    Session& s = it->second;
+    pcap_pkthdr ph{};
+    int64_t sec = hd.ts / kNsPerSec, nsec = hd.ts % kNsPerSec;
+    if (nsec < 0) {
+      nsec += kNsPerSec;
+      sec -= 1;
+    }
+    ph.ts.tv_sec = static_cast<time_t>(sec);
+    ph.ts.tv_usec = static_cast<suseconds_t>(nsec);  // nanoseconds: the pcap_t is nano-precision
+    ph.caplen = hd.caplen;
+    ph.len = hd.orig_len;
+    pcap_dump(reinterpret_cast<u_char*>(s.dumper), &ph, data);
+    if (std::ferror(s.fp)) {
+      discarded.fetch_add(1, std::memory_order_relaxed);
+      fail(it->first, s, errno);
+      return;
+    }
+    s.dirty = true;
+    written.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void close_file(unsigned w, uint64_t session) {
+    auto it = sessions.find(Key{w, session});
+    if (it == sessions.end()) {
+      discarded.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    finish(it->first, it->second);
+    sessions.erase(it);
+  }
+
+  // Flushes and closes a session's file (if it still has one).
+  void finish(const Key& key, Session& s) {
+    if (!s.dumper) return;
+    if (pcap_dump_flush(s.dumper) != 0 || std::ferror(s.fp)) {
+      fail(key, s, errno);
+      return;
+    }
+    pcap_dump_close(s.dumper);  // fcloses s.fp
+    s.dumper = nullptr;
+    s.fp = nullptr;
+    mark_closed(s.serial);
+  }
+
+  // A write error: count it, close the file, discard the session's later records.
+  void fail(const Key& key, Session& s, int err) {
+    errors.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("capture: write error on worker {} session {}: {}; its capture ends", key.worker,
+                 key.session, std::strerror(err ? err : EIO));
+    pcap_dump_close(s.dumper);
+    s.dumper = nullptr;
+    s.fp = nullptr;
+    mark_closed(s.serial);
+  }
+
+  void mark_closed(uint64_t serial) {
+    std::lock_guard lk(files_mu);
+    for (auto& f : files)
+      if (f.serial == serial) f.open = false;
+  }
+
+  const CaptureConfig& cfg;
+  pcap_t* dead = nullptr;
+  absl::flat_hash_map<Key, Session> sessions;
+  std::deque<FileEntry> files;  // oldest first; edited under files_mu
+  mutable std::mutex files_mu;
+  uint64_t next_serial = 1;
+  std::function<FILE*(const std::string&)> open_file_fn;
+
+  std::atomic<uint64_t> written{0};
+  std::atomic<uint64_t> discarded{0};  // by the thread; ring refusals are counted per ring
+  std::atomic<uint64_t> opened{0};
+  std::atomic<uint64_t> deleted{0};
+  std::atomic<uint64_t> errors{0};
+};
+
+uint32_t CaptureWriter::record_bytes(uint32_t n) {
+  return static_cast<uint32_t>((sizeof(RecordHeader) + n + 7) & ~size_t{7});
+}
+
+CaptureWriter::CaptureWriter(const CaptureConfig& cfg, unsigned workers, CaptureWriterOptions opts)
+    : cfg_(cfg), impl_(std::make_unique<Impl>(cfg_)) {
+  namespace fs = std::filesystem;
+  if (workers == 0) throw std::runtime_error("capture writer: no workers");
+  if (cfg_.snaplen == 0) throw std::runtime_error("capture: snaplen must be at least 1");
+  if (cfg_.dir.empty()) throw std::runtime_error("capture: no directory configured");
+  uint64_t cap = cfg_.ring_bytes ? std::bit_floor(uint64_t{cfg_.ring_bytes}) : 0;
+  uint64_t need = 2 * uint64_t{record_bytes(cfg_.snaplen)};
+  if (cap < need)
+    throw std::runtime_error(
+        fmt::format("capture: ring_bytes {} is too small for snaplen {} (needs at least {})",
+                    cfg_.ring_bytes, cfg_.snaplen, std::bit_ceil(need)));
+
+  std::error_code ec;
+  fs::create_directories(cfg_.dir, ec);
+  if (ec) throw std::runtime_error("capture directory " + cfg_.dir + ": " + ec.message());
+  if (!fs::is_directory(cfg_.dir, ec))
+    throw std::runtime_error("capture directory " + cfg_.dir + ": not a directory");
+  if (::access(cfg_.dir.c_str(), W_OK | X_OK) != 0)
+    throw std::runtime_error("capture directory " + cfg_.dir +
+                             ": not writable: " + std::strerror(errno));
+
+  impl_->dead = pcap_open_dead_with_tstamp_precision(DLT_RAW, static_cast<int>(cfg_.snaplen),
+                                                     PCAP_TSTAMP_PRECISION_NANO);
+  if (!impl_->dead) throw std::runtime_error("capture: pcap_open_dead failed");
+  impl_->open_file_fn = opts.open_file ? std::move(opts.open_file) : open_exclusive;
+
+  rings_.reserve(workers);
+  for (unsigned w = 0; w < workers; ++w) rings_.push_back(std::make_unique<Ring>(cap));
+  paused_ = opts.start_paused;
+  thread_ = std::thread([this] { run(); });
+}
+
+CaptureWriter::~CaptureWriter() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  pcap_close(impl_->dead);
+}
+
+// ---------------------------------------------------------------------------
+// Producer side
+
+bool CaptureWriter::push(unsigned w, uint8_t type, uint64_t session, Timestamp ts,
+                         std::span<const uint8_t> bytes, uint32_t orig_len, bool is_label) {
+  if (w >= rings_.size()) {
+    std::fprintf(stderr, "capture: worker %u out of range (%zu rings)\n", w, rings_.size());
+    std::abort();
+  }
+  Ring& r = *rings_[w];
+  size_t limit = is_label ? kMaxLabel : cfg_.snaplen;
+  uint32_t n = static_cast<uint32_t>(bytes.size() < limit ? bytes.size() : limit);
+  uint32_t size = record_bytes(n);
+
+  uint64_t h = r.head.load(std::memory_order_relaxed);
+  uint64_t idx = h & r.mask;
+  uint64_t room = r.cap - idx;
+  uint64_t pad = room < size ? room : 0;
+  if (h + pad + size - r.cached_tail > r.cap) {
+    r.cached_tail = r.tail.load(std::memory_order_acquire);
+    if (h + pad + size - r.cached_tail > r.cap) {
+      r.dropped.store(r.dropped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      return false;
+    }
+  }
+  uint8_t* base = r.base();
+  if (pad) {
+    if (pad >= sizeof(RecordHeader)) {
+      RecordHeader p;
+      p.size = static_cast<uint32_t>(pad);
+      p.type = kPad;
+      std::memcpy(base + idx, &p, sizeof p);
+    }
+    h += pad;
+    idx = 0;
+  }
+  RecordHeader hd;
+  hd.size = size;
+  hd.type = type;
+  hd.caplen = n;
+  hd.orig_len = orig_len;
+  hd.session = session;
+  hd.ts = ts;
+  std::memcpy(base + idx, &hd, sizeof hd);
+  uint8_t* dst = base + idx + sizeof hd;
+  if (is_label) {
+    for (uint32_t i = 0; i < n; ++i)
+      dst[i] = static_cast<uint8_t>(label_char(static_cast<char>(bytes[i])));
+  } else if (n) {
+    std::memcpy(dst, bytes.data(), n);
+  }
+  uint64_t new_head = h + size;
+  r.head.store(new_head, std::memory_order_release);
+
+  // The writer polls every kIdleWait; wake it early only when a quarter of the
+  // ring is waiting, so a busy worker does not pay a wake-up per packet.
+  if (sleeping_.load(std::memory_order_relaxed) && new_head - r.cached_tail >= r.cap / 4) {
+    r.cached_tail = r.tail.load(std::memory_order_acquire);
+    if (new_head - r.cached_tail >= r.cap / 4) wake_if_sleeping();
+  }
+  return true;
+}
+
+void CaptureWriter::wake_if_sleeping() {
+  // A wake-up lost to the race with the writer going to sleep costs at most
+  // kIdleWait: the writer never sleeps longer.
+  if (sleeping_.exchange(false, std::memory_order_acq_rel)) cv_.notify_one();
+}
+
+bool CaptureWriter::open(unsigned w, uint64_t session, std::string_view label, Timestamp now) {
+  auto bytes = std::span(reinterpret_cast<const uint8_t*>(label.data()), label.size());
+  return push(w, kOpen, session, now, bytes, 0, true);
+}
+
+bool CaptureWriter::write(unsigned w, uint64_t session, Timestamp ts,
+                          std::span<const uint8_t> ip_packet, uint32_t orig_len) {
+  uint32_t len = static_cast<uint32_t>(ip_packet.size());
+  return push(w, kPacket, session, ts, ip_packet, orig_len > len ? orig_len : len, false);
+}
+
+bool CaptureWriter::close(unsigned w, uint64_t session) {
+  return push(w, kClose, session, 0, {}, 0, false);
+}
+
+// ---------------------------------------------------------------------------
+// Callers' control
+
+void CaptureWriter::flush() {
+  std::unique_lock lk(mu_);
+  uint64_t ticket = ++flush_requested_;
+  cv_.notify_all();
+  done_cv_.wait(lk, [&] { return flush_done_ >= ticket; });
+}
+
+void CaptureWriter::resume() {
+  {
+    std::lock_guard lk(mu_);
+    paused_ = false;
+  }
+  cv_.notify_all();
+}
+
+CaptureWriterStats CaptureWriter::stats() const {
+  CaptureWriterStats s;
+  s.records_written = impl_->written.load(std::memory_order_relaxed);
+  s.records_dropped = impl_->discarded.load(std::memory_order_relaxed);
+  for (const auto& r : rings_) s.records_dropped += r->dropped.load(std::memory_order_relaxed);
+  s.files_opened = impl_->opened.load(std::memory_order_relaxed);
+  s.files_deleted = impl_->deleted.load(std::memory_order_relaxed);
+  s.write_errors = impl_->errors.load(std::memory_order_relaxed);
+  return s;
+}
+
+std::vector<std::string> CaptureWriter::files() const {
+  std::lock_guard lk(impl_->files_mu);
+  std::vector<std::string> out;
+  out.reserve(impl_->files.size());
+  for (const auto& f : impl_->files) out.push_back(f.path);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Writer thread
+
+void CaptureWriter::run() {
+  Impl& drainer = *impl_;
+  // Consumes what ring r held when called; true when anything was there.
+  auto drain = [&](unsigned w) {
+    Ring& r = *rings_[w];
+    uint64_t t = r.tail.load(std::memory_order_relaxed);
+    uint64_t h = r.head.load(std::memory_order_acquire);
+    if (t == h) return false;
+    uint8_t* base = r.base();
+    while (t != h) {
+      uint64_t idx = t & r.mask;
+      uint64_t room = r.cap - idx;
+      if (room < sizeof(RecordHeader)) {
+        t += room;
+        continue;
+      }
+      RecordHeader hd;
+      std::memcpy(&hd, base + idx, sizeof hd);
+      if (hd.type == kPad) {
+        t += room;
+        continue;
+      }
+      drainer.handle(w, hd, base + idx + sizeof hd);
+      t += hd.size;
+      r.tail.store(t, std::memory_order_release);
+    }
+    r.tail.store(t, std::memory_order_release);
+    return true;
+  };
+
+  for (;;) {
+    uint64_t requested;
+    bool stop, paused;
+    {
+      std::unique_lock lk(mu_);
+      stop = stop_;
+      paused = paused_ && !stop_;
+      requested = flush_requested_;
+    }
+    if (paused) {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return stop_ || !paused_; });
+      continue;
+    }
+    bool any = false;
+    for (unsigned w = 0; w < rings_.size(); ++w) any |= drain(w);
+    if (stop) {
+      // Producers have stopped (the writer is being destroyed): one pass
+      // emptied the rings.
+      drainer.close_all();
+      std::lock_guard lk(mu_);
+      flush_done_ = flush_requested_;
+      done_cv_.notify_all();
+      return;
+    }
+    if (requested > flush_done_) {  // flush_done_ is written by this thread only
+      drainer.flush_files(true);
+      std::lock_guard lk(mu_);
+      flush_done_ = requested;
+      done_cv_.notify_all();
+      continue;
+    }
+    if (any) continue;
+    drainer.flush_files(false);  // idle: let what was written reach the files
+    std::unique_lock lk(mu_);
+    if (stop_ || paused_ || flush_requested_ > flush_done_) continue;
+    sleeping_.store(true, std::memory_order_release);
+    cv_.wait_for(lk, kIdleWait);
+    sleeping_.store(false, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace tripline

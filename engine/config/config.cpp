@@ -1,0 +1,386 @@
+#include "config.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+
+namespace tripline {
+namespace {
+
+// Reads one table: every key must be known, every value of the right type.
+// Errors carry "file:line: section.key: what".
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string section, const std::string& file)
+      : table_(table), section_(std::move(section)), file_(file) {}
+
+  // Call once per accepted key, then finish() reports the unknown ones.
+  template <typename T>
+  std::optional<T> get(std::string_view key) {
+    seen_.emplace(key);
+    const toml::node* node = table_.get(key);
+    if (!node) return std::nullopt;
+    if constexpr (std::is_same_v<T, bool>) {
+      if (auto v = node->value_exact<bool>()) return *v;
+      fail(*node, key, "expected true or false");
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      if (auto v = node->value_exact<std::string>()) return *v;
+      fail(*node, key, "expected a string");
+    } else if constexpr (std::is_same_v<T, double>) {
+      if (auto v = node->value<double>()) return *v;
+      fail(*node, key, "expected a number");
+    } else {
+      auto v = node->value_exact<int64_t>();
+      if (!v) fail(*node, key, "expected an integer");
+      if (*v < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+          static_cast<uint64_t>(*v) > static_cast<uint64_t>(std::numeric_limits<T>::max()))
+        fail(*node, key,
+             fmt::format("{} is out of range {}..{}", *v, std::numeric_limits<T>::min(),
+                         std::numeric_limits<T>::max()));
+      return static_cast<T>(*v);
+    }
+    return std::nullopt;
+  }
+
+  // A list of strings; each is passed to `each` with its node for errors.
+  bool get_strings(std::string_view key,
+                   const std::function<void(const std::string&, const toml::node&)>& each) {
+    seen_.emplace(key);
+    const toml::node* node = table_.get(key);
+    if (!node) return false;
+    const toml::array* arr = node->as_array();
+    if (!arr) fail(*node, key, "expected a list of strings");
+    for (const toml::node& item : *arr) {
+      auto s = item.value_exact<std::string>();
+      if (!s) fail(item, key, "expected a list of strings");
+      each(*s, item);
+    }
+    return true;
+  }
+
+  // Seconds as an integer or a float; must be > 0.
+  std::optional<Timestamp> get_seconds(std::string_view key) {
+    auto v = get<double>(key);
+    if (!v) return std::nullopt;
+    if (!(*v > 0) || *v > 1e9) fail(*table_.get(key), key, "expected a positive number of seconds");
+    return seconds(*v);
+  }
+
+  // The key's node if present, else the table itself (for line numbers).
+  const toml::node& node(std::string_view key) const {
+    const toml::node* n = table_.get(key);
+    return n ? *n : table_;
+  }
+
+  [[noreturn]] void fail(const toml::node& node, std::string_view key, const std::string& what) {
+    throw ConfigError(
+        fmt::format("{}:{}: {}.{}: {}", file_, node.source().begin.line, section_, key, what));
+  }
+
+  void finish() {
+    for (auto&& [key, node] : table_) {
+      if (!seen_.count(std::string(key.str())))
+        throw ConfigError(fmt::format("{}:{}: {}.{}: unknown key", file_, key.source().begin.line,
+                                      section_, key.str()));
+    }
+  }
+
+ private:
+  const toml::table& table_;
+  std::string section_;
+  const std::string& file_;
+  std::set<std::string, std::less<>> seen_;
+};
+
+void read_queue(TableReader& r, QueueConfig& q) {
+  if (auto v = r.get<uint16_t>("first")) q.first = *v;
+  if (auto v = r.get<uint16_t>("count")) q.count = *v;
+  if (auto v = r.get<bool>("fail_open")) q.fail_open = *v;
+  if (auto v = r.get<uint32_t>("copy_range")) q.copy_range = *v;
+  if (auto v = r.get<bool>("gso")) q.gso = *v;
+  if (auto v = r.get<uint32_t>("max_len")) q.max_len = *v;
+  if (auto v = r.get<uint32_t>("rcvbuf")) q.rcvbuf = *v;
+  if (auto v = r.get<uint32_t>("batch")) q.batch = *v;
+  if (auto v = r.get<std::string>("default_verdict")) {
+    auto verdict = parse_verdict(*v);
+    if (!verdict)
+      r.fail(r.node("default_verdict"), "default_verdict",
+             "expected \"accept\", \"drop\" or \"reject\"");
+    q.default_verdict = *verdict;
+  }
+}
+
+// "10.0.0.53", "10.0.0.53:5353", "fd00::53", "[fd00::53]:5353".
+std::optional<ResolverAddr> parse_resolver(std::string_view text) {
+  ResolverAddr r;
+  std::string_view host = text;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    auto rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port = rest.substr(1);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    auto colon = text.find(':');
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  auto addr = IpAddr::parse(host);
+  if (!addr) return std::nullopt;
+  r.addr = *addr;
+  if (!port.empty() || (text.size() && text.back() == ':')) {
+    unsigned value = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (port.empty() || ec != std::errc() || p != port.data() + port.size() || value == 0 ||
+        value > 65535)
+      return std::nullopt;
+    r.port = static_cast<uint16_t>(value);
+  }
+  return r;
+}
+
+// Relative list paths are relative to the config file's folder.
+std::string relative_to(const std::string& config_file, const std::string& path) {
+  std::filesystem::path p(path);
+  if (p.is_absolute() || config_file.empty() || config_file.front() == '<') return path;
+  return (std::filesystem::path(config_file).parent_path() / p).lexically_normal().string();
+}
+
+}  // namespace
+
+Config Config::defaults() {
+  Config c;
+  for (const char* net :
+       {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fd00::/8", "fe80::/10"})
+    c.network.inside.add(*Cidr::parse(net));
+  return c;
+}
+
+Config Config::load_string(std::string_view text, const std::string& name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}:{}: {}", name, e.source().begin.line, e.description()));
+  }
+  Config c = defaults();
+  c.source = name;
+
+  using SectionFn = std::function<void(TableReader&)>;
+  const std::map<std::string, SectionFn, std::less<>> sections = {
+      {"queue",
+       [&](TableReader& r) {
+         read_queue(r, c.queue);
+         if (c.queue.count == 0 || c.queue.first + c.queue.count > 65536)
+           r.fail(r.node("count"), "count", "queues first..first+count-1 must be 1..65535");
+         if (c.queue.batch == 0 || c.queue.batch > 1024)
+           r.fail(r.node("batch"), "batch", "expected 1..1024");
+       }},
+      {"network",
+       [&](TableReader& r) {
+         CidrSet inside;
+         if (r.get_strings("inside", [&](const std::string& s, const toml::node& n) {
+               auto cidr = Cidr::parse(s);
+               if (!cidr) r.fail(n, "inside", fmt::format("\"{}\" is not a CIDR", s));
+               inside.add(*cidr);
+             }))
+           c.network.inside = std::move(inside);
+       }},
+      {"flows",
+       [&](TableReader& r) {
+         auto& f = c.flows;
+         if (auto v = r.get_seconds("tcp_new")) f.tcp_new = *v;
+         if (auto v = r.get_seconds("tcp_established")) f.tcp_established = *v;
+         if (auto v = r.get_seconds("tcp_closing")) f.tcp_closing = *v;
+         if (auto v = r.get_seconds("tcp_closed")) f.tcp_closed = *v;
+         if (auto v = r.get_seconds("udp")) f.udp = *v;
+         if (auto v = r.get_seconds("icmp")) f.icmp = *v;
+         if (auto v = r.get_seconds("other")) f.other = *v;
+         if (auto v = r.get<uint32_t>("capacity")) {
+           if (*v == 0) r.fail(r.node("capacity"), "capacity", "must be > 0");
+           f.capacity = *v;
+         }
+         if (auto v = r.get<uint32_t>("fragments")) f.fragments = *v;
+       }},
+      {"dns",
+       [&](TableReader& r) {
+         auto& d = c.dns;
+         r.get_strings("resolvers", [&](const std::string& s, const toml::node& n) {
+           auto res = parse_resolver(s);
+           if (!res)
+             r.fail(n, "resolvers",
+                    fmt::format("\"{}\" is not an address, address:port or [v6]:port", s));
+           d.resolvers.push_back(*res);
+         });
+         if (auto v = r.get<std::string>("scope")) {
+           if (*v == "client")
+             d.scope = DnsScope::Client;
+           else if (*v == "global")
+             d.scope = DnsScope::Global;
+           else
+             r.fail(r.node("scope"), "scope", "expected \"client\" or \"global\"");
+         }
+         if (auto v = r.get<uint32_t>("min_ttl")) d.min_ttl = *v;
+         if (auto v = r.get<uint32_t>("max_ttl")) d.max_ttl = *v;
+         if (d.min_ttl > d.max_ttl) r.fail(r.node("min_ttl"), "min_ttl", "is above max_ttl");
+         if (auto v = r.get<uint32_t>("grace")) d.grace = *v;
+         if (auto v = r.get<uint32_t>("max_entries")) d.max_entries = *v;
+         if (auto v = r.get<uint32_t>("max_addrs_per_name")) d.max_addrs_per_name = *v;
+         if (auto v = r.get<uint32_t>("max_outstanding")) d.max_outstanding = *v;
+         if (auto v = r.get_seconds("query_timeout")) d.query_timeout = *v;
+         if (auto v = r.get<std::string>("state_file")) d.state_file = relative_to(name, *v);
+         if (auto v = r.get<uint32_t>("save_interval")) d.save_interval = *v;
+         r.get_strings("block_lists", [&](const std::string& s, const toml::node&) {
+           d.block_lists.push_back(relative_to(name, s));
+         });
+         r.get_strings("allow_lists", [&](const std::string& s, const toml::node&) {
+           d.allow_lists.push_back(relative_to(name, s));
+         });
+         if (auto v = r.get<std::string>("block_mode")) {
+           if (*v == "null")
+             d.block_mode = BlockMode::Null;
+           else if (*v == "nxdomain")
+             d.block_mode = BlockMode::Nxdomain;
+           else if (*v == "drop")
+             d.block_mode = BlockMode::Drop;
+           else
+             r.fail(r.node("block_mode"), "block_mode",
+                    "expected \"null\", \"nxdomain\" or \"drop\"");
+         }
+       }},
+      {"egress",
+       [&](TableReader& r) {
+         auto& e = c.egress;
+         if (auto v = r.get<std::string>("mode")) {
+           if (*v == "off")
+             e.mode = EgressMode::Off;
+           else if (*v == "monitor")
+             e.mode = EgressMode::Monitor;
+           else if (*v == "enforce")
+             e.mode = EgressMode::Enforce;
+           else
+             r.fail(r.node("mode"), "mode", "expected \"off\", \"monitor\" or \"enforce\"");
+         }
+         if (auto v = r.get<std::string>("action")) {
+           if (*v == "drop")
+             e.action = Verdict::Drop;
+           else if (*v == "reject")
+             e.action = Verdict::Reject;
+           else
+             r.fail(r.node("action"), "action", "expected \"drop\" or \"reject\"");
+         }
+         r.get_strings("allow", [&](const std::string& s, const toml::node& n) {
+           auto cidr = Cidr::parse(s);
+           if (!cidr) r.fail(n, "allow", fmt::format("\"{}\" is not a CIDR", s));
+           e.allow.add(*cidr);
+         });
+         if (auto v = r.get<uint32_t>("reject_mark")) {
+           if (*v == 0) r.fail(r.node("reject_mark"), "reject_mark", "must not be 0");
+           e.reject_mark = *v;
+         }
+       }},
+      {"lua",
+       [&](TableReader& r) {
+         auto& l = c.lua;
+         if (auto v = r.get<std::string>("script")) {
+           if (v->empty()) r.fail(r.node("script"), "script", "expected a file name");
+           l.script = relative_to(name, *v);
+         }
+         if (auto v = r.get<uint32_t>("budget")) {
+           if (*v < 100 || *v > 100'000'000)
+             r.fail(r.node("budget"), "budget", "expected 100..100000000 instructions");
+           l.budget = *v;
+         }
+         if (auto v = r.get<uint32_t>("memory_mb")) {
+           if (*v == 0 || *v > 4096) r.fail(r.node("memory_mb"), "memory_mb", "expected 1..4096");
+           l.memory_mb = *v;
+         }
+         if (auto v = r.get<uint32_t>("max_consecutive_errors")) {
+           if (*v == 0)
+             r.fail(r.node("max_consecutive_errors"), "max_consecutive_errors", "must be > 0");
+           l.max_consecutive_errors = *v;
+         }
+       }},
+      {"capture",
+       [&](TableReader& r) {
+         auto& k = c.capture;
+         if (auto v = r.get<std::string>("dir")) {
+           if (v->empty()) r.fail(r.node("dir"), "dir", "expected a folder");
+           k.dir = relative_to(name, *v);
+         }
+         if (auto v = r.get<uint32_t>("ring_mb")) {
+           if (*v == 0 || *v > 1024) r.fail(r.node("ring_mb"), "ring_mb", "expected 1..1024");
+           k.ring_bytes = *v << 20;
+         }
+         if (auto v = r.get<uint32_t>("snaplen")) {
+           if (*v < 64 || *v > 262144) r.fail(r.node("snaplen"), "snaplen", "expected 64..262144");
+           k.snaplen = *v;
+         }
+         if (auto v = r.get<uint32_t>("max_files")) {
+           if (*v == 0) r.fail(r.node("max_files"), "max_files", "must be > 0");
+           k.max_files = *v;
+         }
+         if (auto v = r.get<uint32_t>("max_sessions")) {
+           if (*v == 0 || *v > 4096)
+             r.fail(r.node("max_sessions"), "max_sessions", "expected 1..4096");
+           k.max_sessions = *v;
+         }
+         if (auto v = r.get<uint32_t>("pre_packets")) {
+           if (*v > 65536) r.fail(r.node("pre_packets"), "pre_packets", "expected 0..65536");
+           k.pre_packets = *v;
+         }
+         if (auto v = r.get_seconds("seconds")) k.default_duration = *v;
+         if (auto v = r.get<uint64_t>("packets")) {
+           if (*v == 0) r.fail(r.node("packets"), "packets", "must be > 0");
+           k.default_max_packets = *v;
+         }
+         if (auto v = r.get<uint32_t>("megabytes")) {
+           if (*v == 0) r.fail(r.node("megabytes"), "megabytes", "must be > 0");
+           k.default_max_bytes = uint64_t{*v} << 20;
+         }
+       }},
+      {"log",
+       [&](TableReader& r) {
+         if (auto v = r.get<std::string>("events")) c.log.events = *v;
+         if (auto v = r.get<uint32_t>("queue_events")) c.log.queue_events = *v;
+       }},
+  };
+
+  for (auto&& [key, node] : root) {
+    auto it = sections.find(key.str());
+    if (it == sections.end())
+      throw ConfigError(
+          fmt::format("{}:{}: [{}]: unknown section", name, key.source().begin.line, key.str()));
+    const toml::table* table = node.as_table();
+    if (!table)
+      throw ConfigError(
+          fmt::format("{}:{}: {}: expected a [section]", name, key.source().begin.line, key.str()));
+    TableReader reader(*table, std::string(key.str()), name);
+    it->second(reader);
+    reader.finish();
+  }
+  return c;
+}
+
+Config Config::load_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return load_string(text, path);
+}
+
+}  // namespace tripline

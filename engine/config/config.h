@@ -1,0 +1,129 @@
+// tripline's configuration: parsed once from TOML into an immutable object that
+// workers share read-only. Errors name the file, line and key.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cidr_set.h"
+#include "timestamp.h"
+#include "verdict.h"
+
+namespace tripline {
+
+struct QueueConfig {
+  uint16_t first = 0;            // first NFQUEUE number
+  uint16_t count = 1;            // queues first .. first+count-1, one worker each
+  bool fail_open = true;         // NFQA_CFG_F_FAIL_OPEN: accept when the queue is full
+  uint32_t copy_range = 0xffff;  // bytes of each packet copied to us
+  bool gso = true;               // NFQA_CFG_F_GSO: take GSO packets unsegmented
+  uint32_t max_len = 4096;       // kernel queue length (packets)
+  uint32_t rcvbuf = 8u << 20;    // netlink socket receive buffer, bytes
+  uint32_t batch = 64;           // datagrams per recvmmsg
+  Verdict default_verdict = Verdict::Accept;
+};
+
+struct NetworkConfig {
+  CidrSet inside;  // the local side; defaults: RFC 1918, 100.64/10, fd00::/8, fe80::/10
+};
+
+struct FlowConfig {
+  Timestamp tcp_new = seconds(30);  // handshake not complete
+  Timestamp tcp_established = seconds(3600);
+  Timestamp tcp_closing = seconds(120);  // FIN seen in one direction
+  Timestamp tcp_closed = seconds(10);    // after FIN both ways or RST: linger for stragglers
+  Timestamp udp = seconds(60);
+  Timestamp icmp = seconds(30);
+  Timestamp other = seconds(60);
+  uint32_t capacity = 65536;  // flows per worker; the stalest is evicted beyond
+  uint32_t fragments = 4096;  // fragment-id entries per worker
+};
+
+struct LogConfig {
+  std::string events;             // JSON lines path; "" = none, "-" = stdout
+  uint32_t queue_events = 65536;  // writer queue bound; overflow is counted and dropped
+};
+
+// A resolver tripline trusts: answers from it may open addresses.
+struct ResolverAddr {
+  IpAddr addr;
+  uint16_t port = 53;
+  friend bool operator==(const ResolverAddr&, const ResolverAddr&) = default;
+};
+
+enum class DnsScope : uint8_t { Client, Global };
+enum class BlockMode : uint8_t { Null, Nxdomain, Drop };
+
+struct DnsConfig {
+  std::vector<ResolverAddr> resolvers;  // "10.0.0.53", "10.0.0.53:5353", "[fd00::53]:53"
+  DnsScope scope = DnsScope::Client;    // client: only the client that resolved may connect
+  uint32_t min_ttl = 60;                // clamp of answer TTLs, seconds
+  uint32_t max_ttl = 86400;
+  uint32_t grace = 30;            // seconds an expired address stays open
+  uint32_t max_entries = 262144;  // cache bound; the soonest-expiring go first
+  uint32_t max_addrs_per_name = 64;
+  uint32_t max_outstanding = 4096;  // unanswered queries remembered per worker
+  Timestamp query_timeout = seconds(10);
+  std::string state_file;                // cache survives restarts here ("" = not saved)
+  uint32_t save_interval = 60;           // seconds between periodic saves
+  std::vector<std::string> block_lists;  // files: hosts, one name per line, ||name^
+  std::vector<std::string> allow_lists;
+  BlockMode block_mode = BlockMode::Null;
+};
+
+enum class EgressMode : uint8_t { Off, Monitor, Enforce };
+
+struct EgressConfig {
+  EgressMode mode = EgressMode::Off;
+  Verdict action = Verdict::Drop;  // Drop or Reject for blocked new outbound flows
+  CidrSet allow;                   // always open
+  uint32_t reject_mark = 0x7470;   // packet mark the contrib rules turn into REJECT
+};
+
+// Conditional capture: trigger-started pcap recordings (engine/capture_writer.h).
+struct CaptureConfig {
+  std::string dir;                 // where files go; created if missing; "" = no capture
+  uint32_t ring_bytes = 4u << 20;  // per-worker ring, rounded down to a power of two
+  uint32_t snaplen = 65535;        // bytes kept per packet
+  uint32_t max_files = 100;        // like tcpdump -W: beyond it the oldest closed file is deleted
+  uint32_t max_sessions = 16;      // active sessions per worker
+  uint32_t pre_packets = 32;       // packets kept per worker before a trigger (0 = none)
+  Timestamp default_duration = seconds(60);
+  uint64_t default_max_packets = 10000;
+  uint64_t default_max_bytes = 10u << 20;
+};
+
+// Trigger scripts (lua/API.md). Each worker runs its own sandboxed copy.
+struct LuaConfig {
+  std::string script;                     // path; "" = no triggers
+  uint32_t budget = 20000;                // VM instructions per call (about 0.1 ms)
+  uint32_t memory_mb = 32;                // per worker
+  uint32_t max_consecutive_errors = 100;  // then the worker stops calling the script
+};
+
+struct Config {
+  QueueConfig queue;
+  NetworkConfig network;
+  FlowConfig flows;
+  LogConfig log;
+  DnsConfig dns;
+  EgressConfig egress;
+  LuaConfig lua;
+  CaptureConfig capture;
+  std::string source = "<built-in defaults>";  // file it came from
+
+  static Config defaults();
+  // Parses a TOML file; throws ConfigError.
+  static Config load_file(const std::string& path);
+  // Parses TOML text; `name` is used in error messages.
+  static Config load_string(std::string_view text, const std::string& name);
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;  // message: "file:line: key: what"
+};
+
+}  // namespace tripline

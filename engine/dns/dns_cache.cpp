@@ -1,0 +1,766 @@
+#include "dns_cache.h"
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/inlined_vector.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <shared_mutex>
+#include <utility>
+
+namespace tripline {
+
+namespace dns_cache_detail {
+namespace {
+
+constexpr size_t kMaxNames = 4;
+constexpr size_t kEvictSample = 32;
+constexpr std::string_view kFileHeader = "tripline-dns-cache 1";
+constexpr size_t kMaxWarnings = 20;
+constexpr size_t kMaxFileBytes = size_t{512} << 20;
+
+// Up to kMaxNames names, most recent first, packed in one heap block as
+// [total len hi][total len lo] then per name [flags][len hi][len lo][bytes];
+// flags bit 0: the client asked for this name. The entry holds one pointer.
+class NameList {
+ public:
+  NameList() = default;
+  NameList(NameList&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  NameList& operator=(NameList&& o) noexcept {
+    if (this != &o) {
+      delete[] p_;
+      p_ = std::exchange(o.p_, nullptr);
+    }
+    return *this;
+  }
+  NameList(const NameList&) = delete;
+  NameList& operator=(const NameList&) = delete;
+  ~NameList() { delete[] p_; }
+
+  template <typename F>
+  void each(F&& f) const {  // f(name, is_qname) -> bool: false stops
+    std::string_view b = bytes();
+    size_t pos = 0;
+    while (pos + 3 <= b.size()) {
+      size_t len = item_len(b, pos);
+      if (!f(b.substr(pos + 3, len), (b[pos] & 1) != 0)) return;
+      pos += 3 + len;
+    }
+  }
+
+  void add(std::string_view name, bool qname) {
+    name = name.substr(0, DnsName::kCapacity);
+    // The new list: this name first, then the others (without this name).
+    char buf[2 + (kMaxNames + 1) * (3 + DnsName::kCapacity)];
+    size_t n = 0;
+    size_t count = 1;
+    auto put = [&](std::string_view item_name, bool q) {
+      buf[2 + n] = q ? 1 : 0;
+      buf[2 + n + 1] = static_cast<char>(item_name.size() >> 8);
+      buf[2 + n + 2] = static_cast<char>(item_name.size() & 0xff);
+      std::memcpy(buf + 2 + n + 3, item_name.data(), item_name.size());
+      n += 3 + item_name.size();
+    };
+    each([&](std::string_view other, bool q) {
+      if (other == name) qname |= q;
+      return true;
+    });
+    put(name, qname);
+    each([&](std::string_view other, bool q) {
+      if (other != name) {
+        put(other, q);
+        ++count;
+      }
+      return true;
+    });
+    std::string_view list(buf + 2, n);
+    if (count > kMaxNames) {
+      // Over the cap: the oldest CNAME target goes, or the oldest name if all are qnames.
+      size_t victim = npos, last = npos, pos = 0;
+      while (pos + 3 <= list.size()) {
+        if ((list[pos] & 1) == 0) victim = pos;
+        last = pos;
+        pos += 3 + item_len(list, pos);
+      }
+      size_t at = victim != npos ? victim : last;
+      size_t len = 3 + item_len(list, at);
+      std::memmove(buf + 2 + at, buf + 2 + at + len, n - at - len);
+      n -= len;
+    }
+    assign(buf, n);
+  }
+
+  bool remove(std::string_view name) {
+    std::string_view b = bytes();
+    size_t pos = 0;
+    while (pos + 3 <= b.size()) {
+      size_t len = item_len(b, pos);
+      if (b.substr(pos + 3, len) == name) {
+        char buf[2 + kMaxNames * (3 + DnsName::kCapacity)];
+        std::memcpy(buf + 2, b.data(), pos);
+        std::memcpy(buf + 2 + pos, b.data() + pos + 3 + len, b.size() - pos - 3 - len);
+        assign(buf, b.size() - 3 - len);
+        return true;
+      }
+      pos += 3 + len;
+    }
+    return false;
+  }
+
+  bool has_qname() const {
+    bool any = false;
+    each([&](std::string_view, bool q) { return !(any = q); });
+    return any;
+  }
+
+  // The most recent name the client asked for (or the most recent name at all).
+  std::string_view primary() const {
+    std::string_view first, q;
+    each([&](std::string_view n, bool is_q) {
+      if (first.empty()) first = n;
+      if (is_q) q = n;
+      return !is_q;
+    });
+    return q.empty() ? first : q;
+  }
+
+ private:
+  static constexpr size_t npos = std::string::npos;
+  static size_t item_len(std::string_view b, size_t pos) {
+    return static_cast<uint8_t>(b[pos + 1]) << 8 | static_cast<uint8_t>(b[pos + 2]);
+  }
+  std::string_view bytes() const {
+    if (!p_) return {};
+    size_t len = static_cast<uint8_t>(p_[0]) << 8 | static_cast<uint8_t>(p_[1]);
+    return {p_ + 2, len};
+  }
+  // buf: 2 bytes of room, then n bytes of list.
+  void assign(char* buf, size_t n) {
+    delete[] p_;
+    p_ = nullptr;
+    if (n == 0) return;
+    buf[0] = static_cast<char>(n >> 8);
+    buf[1] = static_cast<char>(n & 0xff);
+    p_ = new char[2 + n];
+    std::memcpy(p_, buf, 2 + n);
+  }
+
+  char* p_ = nullptr;
+};
+
+}  // namespace
+
+struct Key {
+  IpAddr scope;  // client, or IpAddr{} for the global scope
+  IpAddr addr;
+  friend bool operator==(const Key&, const Key&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const Key& k) {
+    return H::combine(std::move(h), k.scope, k.addr);
+  }
+};
+
+struct Entry {
+  NameList names;
+  Timestamp expiry = 0;
+};
+
+struct alignas(64) Shard {
+  mutable std::shared_mutex mu;
+  absl::flat_hash_map<Key, Entry> map;
+  Key evict_cursor;  // where the next eviction sample starts (if still present)
+  bool has_cursor = false;
+  // Written under the exclusive lock or, for lookups, concurrently: relaxed atomics.
+  mutable std::atomic<uint64_t> inserts{0}, refreshes{0}, rejected{0}, evictions{0}, purged{0},
+      name_cap_drops{0}, open{0}, grace{0}, expired{0}, other_client{0}, unknown{0};
+};
+
+// An address a name led to, and when its entry expires (whole seconds,
+// rounded up: only purge looks at it).
+struct NameAddr {
+  IpAddr addr;
+  uint32_t expiry_s = 0;
+};
+inline uint32_t to_seconds_up(Timestamp t) {
+  if (t <= 0) return 0;
+  return static_cast<uint32_t>(std::min<Timestamp>((t + kNsPerSec - 1) / kNsPerSec, UINT32_MAX));
+}
+struct NameAddrs {
+  // Oldest first. A name usually leads to one address per scope: it stays
+  // inline in the index's slot (a heap block per name cost more than the slot).
+  absl::InlinedVector<NameAddr, 1> addrs;
+};
+
+struct alignas(64) NameShard {
+  std::mutex mu;
+  absl::flat_hash_map<uint64_t, NameAddrs> map;  // key: hash of (scope, qname)
+  std::atomic<uint64_t> full{0};
+};
+
+namespace {
+
+uint64_t addr_hash(const IpAddr& a) {
+  return XXH3_64bits_withSeed(a.bytes.data(), a.bytes.size(), a.family);
+}
+
+uint64_t name_key(const IpAddr& scope, std::string_view qname) {
+  return XXH3_64bits_withSeed(qname.data(), qname.size(), addr_hash(scope));
+}
+
+// With s.mu held exclusively: removes the soonest-expiring of kEvictSample
+// consecutive entries in the table's (hash, so effectively random) order,
+// starting where the previous sample ended. Exact while a shard holds no more
+// than that, a close approximation beyond, and without an expiry index that
+// would cost about as much memory as the entries themselves.
+void evict_one(Shard& s) {
+  auto it = s.map.end();
+  if (s.map.size() > kEvictSample && s.has_cursor) it = s.map.find(s.evict_cursor);
+  if (it == s.map.end()) it = s.map.begin();
+  auto victim = it;
+  for (size_t seen = 0; seen < kEvictSample && it != s.map.end(); ++seen, ++it)
+    if (it->second.expiry < victim->second.expiry) victim = it;
+  s.has_cursor = it != s.map.end();
+  if (s.has_cursor) s.evict_cursor = it->first;  // not the victim: that one is behind
+  if (victim != s.map.end()) s.map.erase(victim);
+}
+
+// With s.mu held exclusively: finds or creates the entry (evicting when the
+// shard is full), raises its expiry, and returns it for the names to be updated.
+Entry& upsert(Shard& s, size_t max, const Key& key, Timestamp expiry) {
+  auto it = s.map.find(key);
+  if (it == s.map.end()) {
+    if (s.map.size() >= max) {
+      evict_one(s);
+      s.evictions.fetch_add(1, std::memory_order_relaxed);
+    }
+    it = s.map.try_emplace(key).first;
+    it->second.expiry = expiry;
+    s.inserts.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    if (expiry > it->second.expiry) it->second.expiry = expiry;
+    s.refreshes.fetch_add(1, std::memory_order_relaxed);
+  }
+  return it->second;
+}
+
+void add_chain(NameList& names, std::span<const std::string_view> chain) {
+  for (size_t i = chain.size(); i-- > 1;) names.add(chain[i], false);
+  names.add(chain[0], true);
+}
+
+void copy_name(std::string_view n, DnsName& out) {
+  out.len = static_cast<uint16_t>(std::min(n.size(), DnsName::kCapacity));
+  std::memcpy(out.data, n.data(), out.len);
+  out.data[out.len] = '\0';
+}
+
+// Names in the state file: bytes outside '!'..'~' and '%' as %XX.
+void append_escaped(std::string& out, std::string_view name) {
+  static const char kHex[] = "0123456789ABCDEF";
+  for (char ch : name) {
+    auto c = static_cast<uint8_t>(ch);
+    if (c <= 0x20 || c >= 0x7f || c == '%') {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+}
+
+bool unescape(std::string_view in, std::string& out) {
+  out.clear();
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(static_cast<char>(hi << 4 | lo));
+    i += 2;
+  }
+  return true;
+}
+
+}  // namespace
+}  // namespace dns_cache_detail
+
+using namespace dns_cache_detail;
+
+const char* to_string(DnsLookupStatus s) {
+  switch (s) {
+    case DnsLookupStatus::Open:
+      return "open";
+    case DnsLookupStatus::Expired:
+      return "expired";
+    case DnsLookupStatus::OtherClient:
+      return "other-client";
+    case DnsLookupStatus::Unknown:
+      return "unresolved";
+  }
+  return "?";
+}
+
+namespace {
+
+// With `shards` = 0: at least kMinShards (lock spread), and as many more (up
+// to twice that) as make each shard's bound ceil(max_entries / shards) just
+// fit under a hash table's maximum load (7/8) of a power-of-two capacity, so
+// a full cache's tables are ~7/8 full instead of just past a doubling (a
+// round max_entries such as 1,000,000 over 64 shards would fill its tables
+// to 0.48).
+size_t choose_shards(uint32_t wanted, uint32_t max_entries) {
+  constexpr size_t kMinShards = 64;
+  if (wanted != 0) return wanted;
+  double per_shard = static_cast<double>(max_entries) / kMinShards;
+  // The largest power-of-two capacity whose 7/8 the 64 shards' bound reaches.
+  size_t capacity = 8;
+  while (static_cast<double>(capacity) * 2 * 7 / 8 <= per_shard) capacity *= 2;
+  size_t fill = capacity * 7 / 8;
+  size_t n = (size_t{max_entries} + fill - 1) / fill;
+  return std::clamp<size_t>(n, kMinShards, 2 * kMinShards);
+}
+
+}  // namespace
+
+DnsCache::DnsCache(const DnsCacheConfig& config) : config_(config) {
+  size_t n = choose_shards(config_.shards, config_.max_entries);
+  config_.shards = static_cast<uint32_t>(n);
+  if (config_.max_ttl < config_.min_ttl) config_.max_ttl = config_.min_ttl;
+  if (config_.max_addrs_per_name == 0) config_.max_addrs_per_name = 1;
+  shard_count_ = n;
+  per_shard_max_ = std::max<size_t>(1, (size_t{config_.max_entries} + n - 1) / n);
+  per_name_shard_max_ = per_shard_max_;
+  shards_ = std::make_unique<Shard[]>(n);
+  name_shards_ = std::make_unique<NameShard[]>(n);
+}
+
+DnsCache::~DnsCache() = default;
+
+Shard& DnsCache::shard_for(const IpAddr& addr) const {
+  return shards_[addr_hash(addr) % shard_count_];
+}
+
+Timestamp DnsCache::removable_before(Timestamp now) const {
+  return now - (Timestamp{config_.grace} + config_.keep_expired) * kNsPerSec;
+}
+
+void DnsCache::insert(const IpAddr& client, const IpAddr& addr, std::span<const std::string> chain,
+                      uint32_t ttl_seconds, Timestamp now) {
+  std::string_view views[kMaxNames * 4];
+  size_t n = 0;
+  // Keep the qname and the names nearest the address when a chain is very long.
+  for (size_t i = 0; i < chain.size() && n < std::size(views); ++i) {
+    size_t from_end = chain.size() - i;
+    if (i == 0 || from_end < std::size(views)) views[n++] = chain[i];
+  }
+  insert(client, addr, std::span<const std::string_view>(views, n), ttl_seconds, now);
+}
+
+void DnsCache::insert(const IpAddr& client, const IpAddr& addr,
+                      std::span<const std::string_view> chain, uint32_t ttl_seconds,
+                      Timestamp now) {
+  Shard& s = shard_for(addr);
+  if (addr.family == 0 || chain.empty() || chain[0].empty()) {
+    s.rejected.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  uint32_t ttl = std::clamp(ttl_seconds, config_.min_ttl, config_.max_ttl);
+  Timestamp expiry = now + Timestamp{ttl} * kNsPerSec;
+  IpAddr scope = config_.scope_client ? client : IpAddr{};
+  {
+    std::unique_lock lock(s.mu);
+    add_chain(upsert(s, per_shard_max_, Key{scope, addr}, expiry).names, chain);
+    if (config_.scope_client && scope != IpAddr{})
+      add_chain(upsert(s, per_shard_max_, Key{IpAddr{}, addr}, expiry).names, chain);
+  }
+  apply_name_cap(scope, addr, chain[0], expiry);
+}
+
+void DnsCache::apply_name_cap(const IpAddr& scope, const IpAddr& addr, std::string_view qname,
+                              Timestamp expiry) {
+  uint64_t key = name_key(scope, qname);
+  NameShard& ns = name_shards_[(key >> 32) % shard_count_];
+  IpAddr dropped[4];
+  size_t ndropped = 0;
+  {
+    std::lock_guard lock(ns.mu);
+    auto it = ns.map.find(key);
+    if (it == ns.map.end()) {
+      if (ns.map.size() >= per_name_shard_max_) {
+        ns.full.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      it = ns.map.try_emplace(key).first;
+    }
+    auto& v = it->second.addrs;
+    uint32_t expiry_s = to_seconds_up(expiry);
+    auto found =
+        std::find_if(v.begin(), v.end(), [&](const NameAddr& p) { return p.addr == addr; });
+    if (found != v.end()) {
+      expiry_s = std::max(expiry_s, found->expiry_s);
+      v.erase(found);
+    }
+    v.push_back(NameAddr{addr, expiry_s});
+    while (v.size() > config_.max_addrs_per_name && ndropped < std::size(dropped)) {
+      dropped[ndropped++] = v.front().addr;
+      v.erase(v.begin());
+    }
+  }
+  for (size_t i = 0; i < ndropped; ++i) {
+    Shard& s = shard_for(dropped[i]);
+    s.name_cap_drops.fetch_add(1, std::memory_order_relaxed);
+    std::unique_lock lock(s.mu);
+    auto drop = [&](const Key& k) {
+      auto it = s.map.find(k);
+      if (it == s.map.end()) return;
+      it->second.names.remove(qname);
+      if (!it->second.names.has_qname()) s.map.erase(it);
+    };
+    drop(Key{scope, dropped[i]});
+    // The shadow too, or the client would be told OtherClient for its own dropped
+    // address (another client with the same name then sees Unknown: reporting only).
+    if (config_.scope_client && scope != IpAddr{}) drop(Key{IpAddr{}, dropped[i]});
+  }
+}
+
+DnsLookup DnsCache::lookup(const IpAddr& client, const IpAddr& addr, Timestamp now) const {
+  DnsLookup r;
+  Shard& s = shard_for(addr);
+  Timestamp grace = Timestamp{config_.grace} * kNsPerSec;
+  std::shared_lock lock(s.mu);
+  auto own = s.map.find(Key{config_.scope_client ? client : IpAddr{}, addr});
+  if (own != s.map.end()) {
+    const Entry& e = own->second;
+    r.expiry = e.expiry;
+    copy_name(e.names.primary(), r.name);
+    if (now <= e.expiry + grace) {
+      r.status = DnsLookupStatus::Open;
+      r.in_grace = now > e.expiry;
+      s.open.fetch_add(1, std::memory_order_relaxed);
+      if (r.in_grace) s.grace.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      r.status = DnsLookupStatus::Expired;
+      s.expired.fetch_add(1, std::memory_order_relaxed);
+    }
+    return r;
+  }
+  if (config_.scope_client) {
+    auto shadow = s.map.find(Key{IpAddr{}, addr});
+    if (shadow != s.map.end() && now <= shadow->second.expiry + grace) {
+      r.status = DnsLookupStatus::OtherClient;
+      r.expiry = shadow->second.expiry;
+      copy_name(shadow->second.names.primary(), r.name);
+      s.other_client.fetch_add(1, std::memory_order_relaxed);
+      return r;
+    }
+  }
+  s.unknown.fetch_add(1, std::memory_order_relaxed);
+  return r;
+}
+
+std::vector<std::string> DnsCache::names(const IpAddr& client, const IpAddr& addr) const {
+  std::vector<std::string> out;
+  Shard& s = shard_for(addr);
+  std::shared_lock lock(s.mu);
+  auto it = s.map.find(Key{config_.scope_client ? client : IpAddr{}, addr});
+  if (it == s.map.end() && config_.scope_client) it = s.map.find(Key{IpAddr{}, addr});
+  if (it != s.map.end()) {
+    it->second.names.each([&](std::string_view n, bool) {
+      out.emplace_back(n);
+      return true;
+    });
+  }
+  return out;
+}
+
+size_t DnsCache::purge(Timestamp now) {
+  Timestamp before = removable_before(now);
+  size_t total = 0;
+  for (size_t i = 0; i < shard_count_; ++i) {
+    Shard& s = shards_[i];
+    std::unique_lock lock(s.mu);
+    size_t n = 0;
+    for (auto it = s.map.begin(); it != s.map.end();) {
+      if (it->second.expiry < before) {
+        s.map.erase(it++);  // other iterators stay valid
+        ++n;
+      } else {
+        ++it;
+      }
+    }
+    s.purged.fetch_add(n, std::memory_order_relaxed);
+    total += n;
+  }
+  for (size_t i = 0; i < shard_count_; ++i) {
+    NameShard& ns = name_shards_[i];
+    std::lock_guard lock(ns.mu);
+    for (auto it = ns.map.begin(); it != ns.map.end();) {
+      auto& v = it->second.addrs;
+      v.erase(std::remove_if(
+                  v.begin(), v.end(),
+                  [&](const NameAddr& p) { return Timestamp{p.expiry_s} * kNsPerSec < before; }),
+              v.end());
+      if (v.empty()) {
+        ns.map.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return total;
+}
+
+size_t DnsCache::size() const {
+  size_t n = 0;
+  for (size_t i = 0; i < shard_count_; ++i) {
+    std::shared_lock lock(shards_[i].mu);
+    n += shards_[i].map.size();
+  }
+  return n;
+}
+
+DnsCacheStats DnsCache::stats() const {
+  DnsCacheStats st;
+  auto get = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  for (size_t i = 0; i < shard_count_; ++i) {
+    const Shard& s = shards_[i];
+    st.inserts += get(s.inserts);
+    st.refreshes += get(s.refreshes);
+    st.rejected += get(s.rejected);
+    st.lookups_open += get(s.open);
+    st.lookups_grace += get(s.grace);
+    st.lookups_expired += get(s.expired);
+    st.lookups_other_client += get(s.other_client);
+    st.lookups_unknown += get(s.unknown);
+    st.evictions += get(s.evictions);
+    st.name_cap_drops += get(s.name_cap_drops);
+    st.purged += get(s.purged);
+    st.name_index_full += get(name_shards_[i].full);
+  }
+  st.entries = size();
+  return st;
+}
+
+// ---- persistence ----
+// Format, one entry per line after the header line "tripline-dns-cache 1":
+//   <scope> <address> <expiry ns since epoch> <q|c>:<name> ...
+// scope "*" is the global scope; names most recent first, q: asked by the client,
+// c: a CNAME target on its chain; bytes outside '!'..'~' and '%' written as %XX.
+
+DnsCacheSaveResult DnsCache::save(const std::string& path, Timestamp now) const {
+  DnsCacheSaveResult r;
+  std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) {
+    r.error = tmp + ": " + std::strerror(errno);
+    return r;
+  }
+  Timestamp before = removable_before(now);
+  bool ok = std::fprintf(f, "%.*s\n", static_cast<int>(kFileHeader.size()), kFileHeader.data()) > 0;
+  std::string buf;
+  char addr_text[64];
+  for (size_t i = 0; i < shard_count_ && ok; ++i) {
+    buf.clear();
+    {
+      std::shared_lock lock(shards_[i].mu);
+      for (const auto& [k, e] : shards_[i].map) {
+        if (e.expiry < before) continue;
+        if (k.scope == IpAddr{}) {
+          buf.push_back('*');
+        } else {
+          buf.append(addr_text, k.scope.format(addr_text));
+        }
+        buf.push_back(' ');
+        buf.append(addr_text, k.addr.format(addr_text));
+        buf.push_back(' ');
+        buf.append(std::to_string(e.expiry));
+        e.names.each([&](std::string_view n, bool q) {
+          buf.append(q ? " q:" : " c:");
+          append_escaped(buf, n);
+          return true;
+        });
+        buf.push_back('\n');
+        ++r.entries;
+      }
+    }
+    ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
+  }
+  ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+  int saved_errno = errno;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) {
+    r.error = tmp + ": write failed: " + std::strerror(saved_errno ? saved_errno : errno);
+    std::remove(tmp.c_str());
+    r.entries = 0;
+    return r;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    r.error = path + ": rename failed: " + std::strerror(errno);
+    std::remove(tmp.c_str());
+    r.entries = 0;
+    return r;
+  }
+  // Make the rename itself durable.
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  r.ok = true;
+  return r;
+}
+
+DnsCacheLoadResult DnsCache::load(const std::string& path, Timestamp now) {
+  DnsCacheLoadResult r;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    r.missing = errno == ENOENT;
+    r.error = path + ": " + std::strerror(errno);
+    return r;
+  }
+  in.seekg(0, std::ios::end);
+  std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size < 0 || static_cast<size_t>(size) > kMaxFileBytes) {
+    r.error = path + ": unreadable or larger than 512 MiB";
+    return r;
+  }
+  std::string text(static_cast<size_t>(size), '\0');
+  if (!in.read(text.data(), size)) {
+    r.error = path + ": read failed";
+    return r;
+  }
+  return load_from_string(text, now, path);
+}
+
+DnsCacheLoadResult DnsCache::load_from_string(std::string_view text, Timestamp now,
+                                              std::string_view name) {
+  DnsCacheLoadResult r;
+  Timestamp before = removable_before(now);
+  Timestamp latest = now + Timestamp{config_.max_ttl} * kNsPerSec;
+  size_t line_no = 0;
+  std::vector<std::string_view> tokens;
+  std::vector<std::pair<std::string, bool>> names;
+  std::string decoded;
+  auto corrupt = [&](const char* why) {
+    ++r.corrupt;
+    if (r.warnings.size() < kMaxWarnings)
+      r.warnings.push_back(std::string(name) + ":" + std::to_string(line_no) + ": " + why);
+  };
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line_no == 1) {
+      if (line != kFileHeader) {
+        r.error = std::string(name) + ":1: not a tripline DNS cache file of version 1";
+        return r;
+      }
+      continue;
+    }
+    if (line.empty() || line[0] == '#') continue;
+    tokens.clear();
+    for (size_t pos = 0; pos < line.size();) {
+      size_t sp = line.find(' ', pos);
+      if (sp == std::string_view::npos) sp = line.size();
+      if (sp > pos) tokens.push_back(line.substr(pos, sp - pos));
+      pos = sp + 1;
+    }
+    if (tokens.size() < 4) {
+      corrupt("too few fields");
+      continue;
+    }
+    IpAddr scope;
+    if (tokens[0] != "*") {
+      auto s = IpAddr::parse(tokens[0]);
+      if (!s) {
+        corrupt("bad scope");
+        continue;
+      }
+      scope = *s;
+    }
+    auto addr = IpAddr::parse(tokens[1]);
+    if (!addr) {
+      corrupt("bad address");
+      continue;
+    }
+    Timestamp expiry = 0;
+    auto [end, ec] = std::from_chars(tokens[2].data(), tokens[2].data() + tokens[2].size(), expiry);
+    if (ec != std::errc() || end != tokens[2].data() + tokens[2].size() || expiry <= 0) {
+      corrupt("bad expiry");
+      continue;
+    }
+    names.clear();
+    bool bad = false, any_q = false;
+    for (size_t i = 3; i < tokens.size() && !bad; ++i) {
+      std::string_view t = tokens[i];
+      bool q = t.starts_with("q:");
+      if ((!q && !t.starts_with("c:")) || !unescape(t.substr(2), decoded) || decoded.empty() ||
+          decoded.size() > DnsName::kCapacity) {
+        bad = true;
+        break;
+      }
+      any_q |= q;
+      names.emplace_back(decoded, q);
+    }
+    if (bad || !any_q || names.size() > kMaxNames) {
+      corrupt(bad ? "bad name" : !any_q ? "no qname" : "too many names");
+      continue;
+    }
+    if (scope != IpAddr{} && !config_.scope_client) {
+      ++r.skipped;
+      continue;
+    }
+    if (expiry < before) {
+      ++r.expired;
+      continue;
+    }
+    expiry = std::min(expiry, latest);
+    Shard& s = shard_for(*addr);
+    std::string_view qname;
+    {
+      std::unique_lock lock(s.mu);
+      Entry& e = upsert(s, per_shard_max_, Key{scope, *addr}, expiry);
+      for (size_t i = names.size(); i-- > 0;) e.names.add(names[i].first, names[i].second);
+    }
+    for (auto& [n, q] : names) {
+      if (q) {
+        qname = n;
+        break;
+      }
+    }
+    // Shadow entries (global scope in client mode) are not indexed, as in insert().
+    if (scope != IpAddr{} || !config_.scope_client) apply_name_cap(scope, *addr, qname, expiry);
+    ++r.loaded;
+  }
+  if (line_no == 0) {
+    r.error = std::string(name) + ": empty file";
+    return r;
+  }
+  r.ok = true;
+  return r;
+}
+
+}  // namespace tripline

@@ -1,0 +1,412 @@
+#include "dns_observer.h"
+
+#include <xxhash.h>
+
+#include "dns_cache.h"
+#include "domain_set.h"
+#include "packet_craft.h"
+#include "worker.h"
+
+namespace tripline {
+namespace {
+
+constexpr uint8_t kTcp = 6;
+constexpr uint8_t kUdp = 17;
+
+uint64_t name_hash(std::string_view name) { return XXH3_64bits(name.data(), name.size()); }
+
+const char* rrtype_name(uint16_t t, char* buf) {
+  switch (t) {
+    case dns_type::A:
+      return "A";
+    case dns_type::AAAA:
+      return "AAAA";
+    case dns_type::CNAME:
+      return "CNAME";
+    case dns_type::NS:
+      return "NS";
+    case dns_type::SOA:
+      return "SOA";
+    case dns_type::PTR:
+      return "PTR";
+    case dns_type::MX:
+      return "MX";
+    case dns_type::TXT:
+      return "TXT";
+    case dns_type::HTTPS:
+      return "HTTPS";
+    case dns_type::ANY:
+      return "ANY";
+    default:
+      std::snprintf(buf, 8, "%u", t);
+      return buf;
+  }
+}
+
+const char* rcode_name(uint8_t rcode) {
+  static const char* const kNames[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+                                       "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
+                                       "NXRRSET", "NOTAUTH", "NOTZONE"};
+  return rcode < std::size(kNames) ? kNames[rcode] : "UNKNOWN";
+}
+
+}  // namespace
+
+// One reassembler per direction of a DNS-over-TCP connection.
+struct DnsObserver::TcpStreams {
+  DnsTcpStream dir[2];
+};
+
+DnsObserver::DnsObserver(const Config& cfg, DnsServices services, Worker& worker)
+    : cfg_(cfg), services_(services), worker_(worker) {
+  queries_.reserve(cfg_.dns.max_outstanding);
+  rewrite_buf_.resize(65535);
+}
+
+DnsObserver::~DnsObserver() = default;
+
+bool DnsObserver::is_resolver(const IpAddr& addr, uint16_t port) const {
+  for (const auto& r : cfg_.dns.resolvers)
+    if (r.port == port && r.addr == addr) return true;
+  return false;
+}
+
+bool DnsObserver::likes(const PacketContext& ctx) const {
+  const Decoded& p = ctx.pkt;
+  if ((p.proto != kUdp && p.proto != kTcp) || !p.has_ports) return false;
+  return p.sport == 53 || p.dport == 53 || is_resolver(p.src, p.sport) ||
+         is_resolver(p.dst, p.dport);
+}
+
+Next DnsObserver::inspect(PacketContext& ctx) {
+  const Decoded& p = ctx.pkt;
+  bool from_resolver = is_resolver(p.src, p.sport);
+  if (p.proto == kUdp) {
+    if (p.is_fragment && from_resolver) {
+      on_fragment(p, &ctx.flow, ctx.dir, ctx.now, ctx.frame, ctx.decision);
+    } else if (!p.payload.empty()) {
+      on_message(ctx, p.payload, from_resolver, false);
+    }
+    return Next::Continue;
+  }
+  // DNS over TCP: reassemble each direction; judge when a message completes.
+  auto& streams = tcp_[ctx.flow.id];
+  if (!streams) streams = std::make_unique<TcpStreams>();
+  DnsTcpStream& stream = streams->dir[ctx.dir];
+  if (p.tcp_flags & 0x02) {  // SYN: data starts at seq + 1
+    stream.start(p.tcp_seq + 1);
+    return Next::Continue;
+  }
+  if (p.payload.empty()) return Next::Continue;
+  auto fed = stream.feed(p.tcp_seq, p.payload, [&](std::span<const uint8_t> wire) {
+    worker_.counters().dns_tcp_messages.add();
+    on_message(ctx, wire, from_resolver, true);
+  });
+  if (fed == DnsTcpStream::Feed::Gap || fed == DnsTcpStream::Feed::Oversize)
+    worker_.counters().dns_tcp_resyncs.add();
+  return Next::Continue;
+}
+
+bool DnsObserver::likes_fragment(const FragmentContext& ctx) const {
+  const Decoded& p = ctx.pkt;
+  if (p.proto != kUdp) return false;
+  if (!ctx.flow) {
+    for (const auto& r : cfg_.dns.resolvers)
+      if (r.addr == p.src) return true;
+    return false;
+  }
+  const FlowKey& k = ctx.flow->key;
+  return k.proto == kUdp && ((p.src == k.lo && is_resolver(k.lo, k.lo_port)) ||
+                             (p.src == k.hi && is_resolver(k.hi, k.hi_port)));
+}
+
+void DnsObserver::inspect_fragment(FragmentContext& ctx) {
+  on_fragment(ctx.pkt, ctx.flow, ctx.dir, ctx.now, ctx.frame, ctx.decision);
+}
+
+// Every fragment but the one that completes the datagram passes with its usual
+// decision: the client cannot have the datagram without the completing one.
+// That one is held until the reassembled answer is judged like an unfragmented
+// one (trust, cache insert, block lists), and is dropped when the answer must
+// not reach the client. Fragments the bounds cannot hold are dropped, and so
+// is every fragment of a key abandoned or rejected recently, so no datagram
+// completes at the client unjudged.
+void DnsObserver::on_fragment(const Decoded& p, Flow* flow, Dir dir, Timestamp now, uint64_t frame,
+                              Decision& decision) {
+  auto& c = worker_.counters();
+  c.dns_fragments.add();
+  const FragmentKey key{p.src, p.dst, p.frag_id, p.proto};
+  auto r = fragments_.add(key, p.frag_offset, p.more_fragments, p.frag_data, now);
+  if (uint64_t t = fragments_.stats().timed_out; t != fragments_timed_out_) {
+    c.dns_fragments_timed_out.add(t - fragments_timed_out_);
+    fragments_timed_out_ = t;
+  }
+  auto drop = [&](const char* reason) {
+    c.dns_fragments_dropped.add();
+    decision.verdict = Verdict::Drop;
+    decision.has_mark = false;
+    decision.reason = reason;
+  };
+  switch (r) {
+    case FragmentReassembler::Result::Incomplete:
+    case FragmentReassembler::Result::Duplicate:
+      return;
+    case FragmentReassembler::Result::Full:
+      c.dns_fragments_table_full.add();
+      drop("dns-fragments-full");
+      return;
+    case FragmentReassembler::Result::Closed:  // abandoned or rejected recently
+      drop("dns-fragment-closed");
+      return;
+    case FragmentReassembler::Result::Invalid:  // oversize, overlapping, inconsistent
+      drop("dns-fragment-invalid");
+      return;
+    case FragmentReassembler::Result::Complete:
+      break;
+  }
+  c.dns_reassembled.add();
+  std::span<const uint8_t> dgram = fragments_.datagram();
+  constexpr size_t kUdpHeader = 8;
+  size_t udp_len = dgram.size() >= kUdpHeader ? (size_t{dgram[4]} << 8 | dgram[5]) : 0;
+  Decoded whole = p;
+  whole.is_fragment = false;
+  whole.more_fragments = false;
+  whole.frag_offset = 0;
+  whole.frag_data = {};
+  if (udp_len >= kUdpHeader && udp_len <= dgram.size()) {
+    whole.sport = static_cast<uint16_t>(dgram[0] << 8 | dgram[1]);
+    whole.dport = static_cast<uint16_t>(dgram[2] << 8 | dgram[3]);
+    whole.has_ports = true;
+    whole.l4 = dgram.first(udp_len);
+    whole.payload = whole.l4.subspan(kUdpHeader);
+  }
+  // Only a resolver's first fragment starts a datagram that completes here, so
+  // anything but its UDP header up front (broken length, IPv6 extension
+  // headers after the Fragment header) cannot be judged: not passed on.
+  if (!whole.has_ports || !is_resolver(whole.src, whole.sport)) {
+    c.dns_parse_errors.add();
+    fragments_.close(key, now);
+    drop("dns-malformed");
+    return;
+  }
+  Flow none;  // the flow was forgotten meanwhile (table bounds): judged without it
+  PacketContext ctx{whole, flow ? *flow : none, false, dir, now, frame, decision};
+  reassembled_ = true;
+  on_message(ctx, whole.payload, true, false);
+  reassembled_ = false;
+  decision = ctx.decision;
+  if (decision.verdict != Verdict::Accept) fragments_.close(key, now);
+}
+
+void DnsObserver::on_flow_end(const Flow& flow, FlowEndReason, Timestamp) { tcp_.erase(flow.id); }
+
+void DnsObserver::on_message(PacketContext& ctx, std::span<const uint8_t> wire, bool from_resolver,
+                             bool over_tcp) {
+  auto& c = worker_.counters();
+  DnsParseStatus st = parse_dns_message(wire, msg_);
+  if (st != DnsParseStatus::Ok) {
+    c.dns_parse_errors.add();
+    // A broken message from a resolver opens nothing; a broken answer is not
+    // passed on to the client either.
+    if (from_resolver) {
+      Decision d = ctx.decision;
+      d.verdict = Verdict::Drop;
+      d.has_mark = false;
+      d.reason = "dns-malformed";
+      if (over_tcp)
+        ctx.decide_flow(d);
+      else
+        ctx.decide_packet(d);
+      if (worker_.has_events()) emit_dns_event(ctx, true, "malformed");
+    }
+    return;
+  }
+  if (!msg_.qr) {
+    if (!from_resolver) on_query(ctx, over_tcp);
+    return;
+  }
+  c.dns_answers.add();
+  if (!from_resolver) {
+    // Answers from anyone else open nothing (the flow itself is judged by
+    // the egress policy like any other).
+    c.dns_answers_untrusted.add();
+    if (worker_.has_events()) emit_dns_event(ctx, true, "untrusted");
+    return;
+  }
+  on_answer(ctx, wire, over_tcp);
+}
+
+void DnsObserver::on_query(PacketContext& ctx, bool over_tcp) {
+  const Decoded& p = ctx.pkt;
+  worker_.counters().dns_queries.add();
+  if (!is_resolver(p.dst, p.dport)) return;  // only queries to our resolvers are remembered
+  QueryKey key{p.src,
+               p.dst,
+               name_hash(msg_.question.name),
+               p.sport,
+               p.dport,
+               msg_.id,
+               msg_.question.qtype,
+               static_cast<uint8_t>(over_tcp ? kTcp : kUdp)};
+  if (queries_.size() >= cfg_.dns.max_outstanding && !queries_.contains(key)) {
+    purge_queries(ctx.now);
+    if (queries_.size() >= cfg_.dns.max_outstanding) {
+      worker_.counters().dns_outstanding_full.add();
+      return;
+    }
+  }
+  queries_[key] = Query{ctx.now};
+  if (worker_.has_events()) emit_dns_event(ctx, false, "query");
+}
+
+void DnsObserver::purge_queries(Timestamp now) {
+  absl::erase_if(queries_,
+                 [&](const auto& kv) { return now - kv.second.at > cfg_.dns.query_timeout; });
+}
+
+std::string_view DnsObserver::blocked_by(const ResolvedChain& chain) const {
+  if (!services_.block) return {};
+  std::string_view label;
+  for (const std::string& name : chain.names) {
+    if (services_.allow && services_.allow->match(name)) return {};
+    if (label.empty()) {
+      if (auto hit = services_.block->match(name)) label = *hit;
+    }
+  }
+  return label;
+}
+
+void DnsObserver::on_answer(PacketContext& ctx, std::span<const uint8_t> wire, bool over_tcp) {
+  const Decoded& p = ctx.pkt;
+  auto& c = worker_.counters();
+  QueryKey key{p.dst,
+               p.src,
+               name_hash(msg_.question.name),
+               p.dport,
+               p.sport,
+               msg_.id,
+               msg_.question.qtype,
+               static_cast<uint8_t>(over_tcp ? kTcp : kUdp)};
+  auto it = queries_.find(key);
+  bool matched = it != queries_.end() && ctx.now - it->second.at <= cfg_.dns.query_timeout;
+  if (!matched) {
+    // Forged, late, duplicate or for a query we never saw: opens nothing and
+    // is not passed on (a genuine resolver's client will retry).
+    c.dns_answers_unmatched.add();
+    Decision d = ctx.decision;
+    d.verdict = Verdict::Drop;
+    d.has_mark = false;
+    d.reason = "dns-unmatched";
+    if (over_tcp)
+      ctx.decide_flow(d);
+    else
+      ctx.decide_packet(d);
+    if (worker_.has_events()) emit_dns_event(ctx, true, "unmatched");
+    return;
+  }
+  queries_.erase(it);
+  c.dns_answers_trusted.add();
+  resolve_chain(msg_, chain_);
+  std::string_view blocked = blocked_by(chain_);
+  if (!blocked.empty()) {
+    c.dns_blocked.add();
+    block_answer(ctx, wire, over_tcp, blocked);
+    if (worker_.has_events()) emit_dns_event(ctx, true, blocked);
+    return;
+  }
+  if (services_.cache && msg_.rcode == kDnsRcodeNoError) {
+    // The cache is written before this packet's verdict is returned, so the
+    // client cannot connect before its address is open.
+    for (const ResolvedAddress& a : chain_.addrs) {
+      services_.cache->insert(p.dst, a.addr, chain_.chain_of(a), a.ttl, ctx.now);
+      c.dns_addresses_opened.add();
+    }
+  }
+  if (worker_.has_events()) emit_dns_event(ctx, true, "trusted");
+}
+
+void DnsObserver::block_answer(PacketContext& ctx, std::span<const uint8_t> wire, bool over_tcp,
+                               std::string_view reason) {
+  Decision d = ctx.decision;
+  d.reason = reason;
+  d.has_mark = false;
+  if (over_tcp || reassembled_ || cfg_.dns.block_mode == BlockMode::Drop) {
+    // A TCP stream cannot be rewritten in place: drop the whole connection
+    // so a retransmitted answer cannot slip through either. Nor can a
+    // fragmented datagram: its completing fragment is dropped.
+    d.verdict = Verdict::Drop;
+    if (over_tcp)
+      ctx.decide_flow(d);
+    else
+      ctx.decide_packet(d);
+    return;
+  }
+  DnsRewriteResult r = cfg_.dns.block_mode == BlockMode::Nxdomain
+                           ? make_nxdomain(wire, rewrite_buf_)
+                           : rewrite_answer_null(wire, rewrite_buf_);
+  if (r.status != DnsRewriteStatus::Ok) {
+    d.verdict = Verdict::Drop;
+    ctx.decide_packet(d);
+    return;
+  }
+  const Decoded& p = ctx.pkt;
+  craft::IpOptions opt;
+  opt.ttl = p.ttl;
+  packet_buf_ = craft::udp(p.src, p.sport, p.dst, p.dport,
+                           std::span<const uint8_t>(rewrite_buf_.data(), r.length), opt);
+  d.verdict = Verdict::Accept;
+  d.replacement = packet_buf_;
+  worker_.counters().dns_rewritten.add();
+  ctx.decide_packet(d);
+}
+
+void DnsObserver::emit_dns_event(const PacketContext& ctx, bool answer, std::string_view status) {
+  const Decoded& p = ctx.pkt;
+  auto& w =
+      worker_.eve().begin(ctx.now, "dns", ctx.flow.id, p.src, p.sport, p.dst, p.dport, p.proto);
+  char num[8];
+  w.Key("dns");
+  w.StartObject();
+  w.Key("type");
+  w.String(answer ? "answer" : "query");
+  w.Key("id");
+  w.Uint(msg_.id);
+  if (!msg_.question.name.empty()) {
+    w.Key("rrname");
+    w.String(msg_.question.name.c_str());
+    w.Key("rrtype");
+    w.String(rrtype_name(msg_.question.qtype, num));
+  }
+  if (answer) {
+    w.Key("rcode");
+    w.String(rcode_name(msg_.rcode));
+    w.Key("status");
+    w.String(status.data(), static_cast<rapidjson::SizeType>(status.size()));
+    if (!msg_.answers.empty()) {
+      w.Key("answers");
+      w.StartArray();
+      for (const DnsAnswer& a : msg_.answers) {
+        w.StartObject();
+        w.Key("rrname");
+        w.String(a.owner.c_str());
+        w.Key("rrtype");
+        w.String(rrtype_name(a.type, num));
+        w.Key("ttl");
+        w.Uint(a.ttl);
+        if (a.addr.family) {
+          w.Key("rdata");
+          w.String(a.addr.to_string().c_str());
+        } else if (!a.target.empty()) {
+          w.Key("rdata");
+          w.String(a.target.c_str());
+        }
+        w.EndObject();
+      }
+      w.EndArray();
+    }
+  }
+  w.EndObject();
+  worker_.emit(worker_.eve().finish());
+}
+
+}  // namespace tripline

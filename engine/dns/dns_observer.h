@@ -1,0 +1,102 @@
+// The DNS observer stage: watches queries from clients to the configured
+// resolvers and the resolvers' answers (UDP and TCP), and opens the answered
+// addresses in the shared DNS cache before the answer itself is released.
+// Only an answer that matches an outstanding query (transaction id, ports,
+// addresses, question name and type) opens anything; a blocked name's answer
+// is rewritten (null / NXDOMAIN) or dropped and opens nothing.
+#pragma once
+
+#include <absl/container/flat_hash_map.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "dns_message.h"
+#include "fragment_reassembler.h"
+#include "stage.h"
+
+namespace tripline {
+
+class DnsCache;
+class DomainSet;
+class Worker;
+
+// Shared, read-only (lists) or internally synchronised (cache) services.
+struct DnsServices {
+  DnsCache* cache = nullptr;
+  const DomainSet* block = nullptr;  // may be null
+  const DomainSet* allow = nullptr;  // may be null
+};
+
+class DnsObserver final : public Stage {
+ public:
+  DnsObserver(const Config& cfg, DnsServices services, Worker& worker);
+  ~DnsObserver() override;
+
+  std::string_view name() const override { return "dns"; }
+  bool likes(const PacketContext& ctx) const override;
+  Next inspect(PacketContext& ctx) override;
+  // Non-first fragments sent by a resolver (the flow's resolver side, or any
+  // port of a resolver's address while the flow is not known yet).
+  bool likes_fragment(const FragmentContext& ctx) const override;
+  void inspect_fragment(FragmentContext& ctx) override;
+  void on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) override;
+
+  // True when addr:port is a configured resolver.
+  bool is_resolver(const IpAddr& addr, uint16_t port) const;
+
+ private:
+  // The question is part of the key: a client may have several queries out
+  // with one id on one port (e.g. A and AAAA), each answered separately.
+  struct QueryKey {
+    IpAddr client, resolver;
+    uint64_t qname_hash = 0;
+    uint16_t client_port = 0, resolver_port = 0, id = 0, qtype = 0;
+    uint8_t proto = 0;
+    friend bool operator==(const QueryKey&, const QueryKey&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const QueryKey& k) {
+      return H::combine(std::move(h), k.client, k.resolver, k.qname_hash, k.client_port,
+                        k.resolver_port, k.id, k.qtype, k.proto);
+    }
+  };
+  struct Query {
+    Timestamp at = 0;
+  };
+  struct TcpStreams;
+
+  // A fragment of a resolver's UDP datagram: held for reassembly; the one that
+  // completes it carries the verdict of the whole answer (see dns_observer.cpp).
+  void on_fragment(const Decoded& p, Flow* flow, Dir dir, Timestamp now, uint64_t frame,
+                   Decision& decision);
+  // Handles one complete DNS message seen in `ctx`'s packet.
+  void on_message(PacketContext& ctx, std::span<const uint8_t> wire, bool from_resolver,
+                  bool over_tcp);
+  void on_query(PacketContext& ctx, bool over_tcp);
+  void on_answer(PacketContext& ctx, std::span<const uint8_t> wire, bool over_tcp);
+  // Returns the list label ("blocklist:<file>") if a name on the chain is
+  // blocked and none is allowed; empty otherwise.
+  std::string_view blocked_by(const ResolvedChain& chain) const;
+  void block_answer(PacketContext& ctx, std::span<const uint8_t> wire, bool over_tcp,
+                    std::string_view reason);
+  void emit_dns_event(const PacketContext& ctx, bool answer, std::string_view status);
+  void purge_queries(Timestamp now);
+
+  const Config& cfg_;
+  DnsServices services_;
+  Worker& worker_;
+  absl::flat_hash_map<QueryKey, Query> queries_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<TcpStreams>> tcp_;  // by flow id
+  DnsMessage msg_;                                                  // reused between messages
+  ResolvedChain chain_;                                             // reused between answers
+  std::vector<uint8_t> rewrite_buf_;
+  std::vector<uint8_t> packet_buf_;
+  FragmentReassembler fragments_;
+  uint64_t fragments_timed_out_ = 0;  // fragments_.stats().timed_out already counted
+  bool reassembled_ = false;          // the message being judged came in fragments
+};
+
+}  // namespace tripline

@@ -1,0 +1,204 @@
+// The per-worker flow table: both directions of a 5-tuple are one flow whose
+// "original" direction is whoever sent the first packet. Tracks TCP state,
+// per-direction counters and timeouts per protocol/state, bounds its size by
+// evicting the stalest flow, and reports every flow's end exactly once.
+// Storage is preallocated: tracking allocates nothing in the steady state.
+#pragma once
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+#include <absl/hash/hash.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "config.h"
+#include "decode.h"
+#include "ip_address.h"
+#include "timestamp.h"
+#include "verdict.h"
+
+namespace tripline {
+
+enum class FlowState : uint8_t { New, Established, Closing, Closed };
+enum class FlowEndReason : uint8_t { Fin, Rst, Timeout, Evicted, Shutdown };
+// "new", "established", "closing", "closed"
+const char* to_string(FlowState s);
+// "fin", "rst", "timeout", "evicted", "shutdown"
+const char* to_string(FlowEndReason r);
+
+// Canonical key: the (address, port) pair that sorts lower comes first, so
+// both directions of a connection map to the same key. For ICMP/ICMPv6 the
+// ports hold the type and code of the flow's first packet; a reply type (echo
+// reply, ...) joins the flow of its request. Protocols without ports use 0.
+struct FlowKey {
+  IpAddr lo, hi;
+  uint16_t lo_port = 0, hi_port = 0;
+  uint8_t proto = 0;
+  friend bool operator==(const FlowKey&, const FlowKey&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const FlowKey& k) {
+    return H::combine(std::move(h), k.lo, k.hi, k.lo_port, k.hi_port, k.proto);
+  }
+};
+
+// Flow::watch bits.
+constexpr uint8_t kWatchLua = 1;
+
+// Direction index into per-direction arrays.
+enum Dir : uint8_t { kToServer = 0, kToClient = 1 };
+
+struct Flow {
+  FlowKey key;
+  bool orig_is_lo = true;  // the original direction goes lo -> hi
+  FlowState state = FlowState::New;
+  uint8_t fin_seen = 0;       // bit per Dir
+  uint8_t tclass = 0;         // timeout class (internal)
+  bool end_reported = false;  // a Fin/Rst end event was already emitted
+  uint8_t seen = 0;           // bit per Dir that has sent a packet (internal)
+  uint8_t handshake = 0;      // TCP SYN / SYN-ACK seen (internal)
+  uint8_t watch = 0;          // kWatch* bits: a trigger wants this flow's packets
+  uint64_t id = 0;            // unique per worker and run, never 0
+  Timestamp start = 0;
+  Timestamp last = 0;
+  uint64_t pkts[2] = {0, 0};
+  uint64_t bytes[2] = {0, 0};
+  // The decision the pipeline took for this flow; later packets reuse it.
+  Decision decision;
+  bool decided = false;
+  // Opaque per-flow slot for later stages (e.g. the DNS name a flow was
+  // reached by); owned by whoever sets it, valid until the flow ends.
+  const void* annotation = nullptr;
+  uint32_t prev = 0, next = 0;  // timeout-class list links (internal)
+
+  const IpAddr& src() const { return orig_is_lo ? key.lo : key.hi; }
+  const IpAddr& dst() const { return orig_is_lo ? key.hi : key.lo; }
+  uint16_t sport() const { return orig_is_lo ? key.lo_port : key.hi_port; }
+  uint16_t dport() const { return orig_is_lo ? key.hi_port : key.lo_port; }
+  uint8_t proto() const { return key.proto; }
+};
+
+// Receives flow ends. Called synchronously from track/expire/flush; the Flow
+// reference is valid only during the call.
+class FlowObserver {
+ public:
+  virtual ~FlowObserver() = default;
+  virtual void on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) = 0;
+};
+
+struct FlowTableStats {
+  uint64_t created = 0;
+  uint64_t ended = 0;                // end events emitted (all reasons)
+  uint64_t timed_out = 0;            // end events with reason Timeout
+  uint64_t evicted = 0;              // end events with reason Evicted
+  uint64_t fragments_unmatched = 0;  // non-first fragments with no known flow
+  uint64_t fragments_table_full = 0;
+};
+
+class FlowTable {
+ public:
+  FlowTable(const FlowConfig& cfg, FlowObserver* observer);
+  // The index refers to slots_ by address: a table stays where it was built.
+  FlowTable(const FlowTable&) = delete;
+  FlowTable& operator=(const FlowTable&) = delete;
+
+  struct Result {
+    Flow* flow = nullptr;  // null only for a non-first fragment of an unknown flow
+    bool created = false;  // this packet started the flow
+    Dir dir = kToServer;
+  };
+  // Finds or creates the flow of a decoded packet and accounts the packet
+  // (counters, last-seen, TCP state). A non-first fragment is matched to its
+  // flow by (src, dst, proto, fragment id), learned from the first fragment;
+  // it never creates a flow. A TCP SYN on a closed flow ends it and starts a
+  // new one. Entering Closed (FIN both ways, or RST) emits the end event at
+  // once; the entry lingers for tcp_closed to absorb stragglers.
+  Result track(const Decoded& pkt, Timestamp now);
+
+  // Ends every flow whose timeout has passed at `now`.
+  void expire(Timestamp now);
+  // Ends every flow (reason Shutdown) and empties the table.
+  void flush(Timestamp now);
+
+  size_t size() const { return live_; }
+  const FlowTableStats& stats() const { return stats_; }
+  // Bytes of table storage per flow slot (for the memory target).
+  static constexpr size_t slot_bytes() { return sizeof(Flow); }
+  // Bytes the table allocated (slots, free list, index and fragment tables,
+  // counted from their capacities); all of it is allocated at construction.
+  size_t memory_bytes() const;
+
+ private:
+  // Implementation-defined; see flow_table.cpp.
+  friend struct FlowTablePeer;  // white-box checks in the unit tests
+
+  struct FragKey {
+    IpAddr src, dst;
+    uint32_t id = 0;
+    uint8_t proto = 0;
+    friend bool operator==(const FragKey&, const FragKey&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const FragKey& k) {
+      return H::combine(std::move(h), k.src, k.dst, k.id, k.proto);
+    }
+  };
+  struct FragEntry {
+    uint32_t slot = 0;
+    Dir dir = kToServer;
+    uint64_t flow_id = 0;  // stale when the slot now holds another flow
+    Timestamp expires = 0;
+  };
+  // Fragment entries in insertion order, so purging looks only at the oldest.
+  struct FragAge {
+    FragKey key;
+    Timestamp expires = 0;
+  };
+  static constexpr int kClasses = 7;
+
+  Result track_fragment(const Decoded& pkt, Timestamp now);
+  // Counts the packet, updates state and list position; may report the end.
+  void account(uint32_t slot, Dir dir, const Decoded& pkt, Timestamp now);
+  void remember_fragment(const Decoded& pkt, uint32_t slot, Dir dir, Timestamp now);
+  void purge_fragments(Timestamp now);
+  Timestamp timeout_of(uint8_t tclass) const;
+  uint8_t class_of(const Flow& f) const;
+  void link(uint32_t slot, uint8_t tclass);
+  void unlink(uint32_t slot);
+  void report(Flow& f, FlowEndReason reason, Timestamp now);     // once per flow
+  void end(uint32_t slot, FlowEndReason reason, Timestamp now);  // report (if not yet) and free
+  void release(uint32_t slot);                                   // free without an event
+  uint32_t alloc_slot(Timestamp now);
+
+  FlowConfig cfg_;
+  FlowObserver* observer_;
+  std::vector<Flow> slots_;     // slot 0 is never a flow: 0 is "none" in list links
+  std::vector<uint32_t> free_;  // free slot indices
+  // The index holds slot numbers only (4 bytes a bucket instead of key + slot):
+  // hashing and comparing look at the key stored in the slot. Lookups by
+  // FlowKey are heterogeneous.
+  struct SlotHash {
+    using is_transparent = void;
+    const std::vector<Flow>* slots;
+    size_t operator()(uint32_t slot) const { return absl::Hash<FlowKey>{}((*slots)[slot].key); }
+    size_t operator()(const FlowKey& k) const { return absl::Hash<FlowKey>{}(k); }
+  };
+  struct SlotEq {
+    using is_transparent = void;
+    const std::vector<Flow>* slots;
+    bool operator()(uint32_t a, uint32_t b) const { return a == b; }
+    bool operator()(uint32_t a, const FlowKey& k) const { return (*slots)[a].key == k; }
+    bool operator()(const FlowKey& k, uint32_t a) const { return (*slots)[a].key == k; }
+  };
+  absl::flat_hash_set<uint32_t, SlotHash, SlotEq> index_{0, SlotHash{&slots_}, SlotEq{&slots_}};
+  absl::flat_hash_map<FragKey, FragEntry> frags_;
+  std::vector<FragAge> frag_ring_;  // one entry per frags_ entry, oldest at frag_head_
+  size_t frag_head_ = 0;
+  size_t frag_count_ = 0;
+  uint32_t head_[kClasses];  // per class: oldest first (0 = empty)
+  uint32_t tail_[kClasses];
+  size_t live_ = 0;
+  uint64_t next_id_ = 1;
+  FlowTableStats stats_;
+};
+
+}  // namespace tripline

@@ -1,3 +1,0 @@
-#include "app.h"
-
-int main(int argc, char** argv) { return tripline::run_cli(argc, argv); }

@@ -1,0 +1,172 @@
+#include "pipeline.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "capture_recorder.h"
+#include "capture_writer.h"
+#include "dns_cache.h"
+#include "dns_observer.h"
+#include "domain_set.h"
+#include "egress_policy.h"
+#include "worker.h"
+
+namespace tripline {
+namespace {
+
+// How long an expired entry is kept so a blocked flow can say "expired"
+// rather than "unresolved".
+constexpr uint32_t kKeepExpiredSeconds = 3600;
+
+DnsCacheConfig cache_config(const DnsConfig& d) {
+  DnsCacheConfig c;
+  c.scope_client = d.scope == DnsScope::Client;
+  c.min_ttl = d.min_ttl;
+  c.max_ttl = d.max_ttl;
+  c.grace = d.grace;
+  c.max_entries = d.max_entries;
+  c.max_addrs_per_name = d.max_addrs_per_name;
+  c.keep_expired = kKeepExpiredSeconds;
+  return c;
+}
+
+const char* mode_name(EgressMode m) {
+  switch (m) {
+    case EgressMode::Off:
+      return "off";
+    case EgressMode::Monitor:
+      return "monitor";
+    case EgressMode::Enforce:
+      return "enforce";
+  }
+  return "?";
+}
+
+}  // namespace
+
+Pipeline::Pipeline(std::shared_ptr<const Config> cfg, Mode mode)
+    : cfg_(std::move(cfg)), mode_(mode) {
+  if (!cfg_->lua.script.empty()) {
+    try {
+      lua_ = load_lua_script(*cfg_);
+    } catch (const LuaError& e) {
+      throw ConfigError(fmt::format("{}: lua.script: {}", cfg_->source, e.what()));
+    }
+  }
+  if (!cfg_->capture.dir.empty() && mode_ != Mode::Check) {
+    unsigned workers = mode_ == Mode::Live ? cfg_->queue.count : 1;
+    try {
+      capture_ = std::make_unique<CaptureWriter>(cfg_->capture, workers);
+    } catch (const std::runtime_error& e) {
+      throw ConfigError(fmt::format("{}: capture.dir: {}", cfg_->source, e.what()));
+    }
+  }
+  load_dns();
+}
+
+void Pipeline::load_dns() {
+  const DnsConfig& d = cfg_->dns;
+  bool dns_on = !d.resolvers.empty() || cfg_->egress.mode != EgressMode::Off;
+  if (!dns_on) return;
+  cache_ = std::make_unique<DnsCache>(cache_config(d));
+  if (!d.block_lists.empty()) block_ = load_domain_lists(d.block_lists, "blocklist");
+  if (!d.allow_lists.empty()) allow_ = load_domain_lists(d.allow_lists, "allowlist");
+  if (mode_ == Mode::Live && !d.state_file.empty()) {
+    DnsCacheLoadResult r = cache_->load(d.state_file, wall_clock_now());
+    if (r.missing) {
+      load_summary_ = fmt::format("no DNS cache state yet at {}", d.state_file);
+    } else if (!r.ok) {
+      spdlog::warn("DNS cache state {} not loaded: {}", d.state_file, r.error);
+    } else {
+      load_summary_ = fmt::format("restored {} DNS cache entries from {} ({} expired, {} corrupt)",
+                                  r.loaded, d.state_file, r.expired, r.corrupt);
+      for (const auto& w : r.warnings) spdlog::warn("{}", w);
+    }
+    if (!load_summary_.empty()) spdlog::info("{}", load_summary_);
+  }
+}
+
+Pipeline::~Pipeline() { shutdown(); }
+
+StageFactory Pipeline::stage_factory() {
+  return [this](Worker& worker) {
+    if (cache_) {
+      DnsServices services{cache_.get(), block_.get(), allow_.get()};
+      worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker));
+      worker.add_stage(std::make_unique<EgressPolicy>(*cfg_, cache_.get(), worker));
+    }
+    if (lua_) worker.add_stage(std::make_unique<LuaTriggers>(*cfg_, *lua_, worker));
+    if (capture_)
+      worker.set_capture(std::make_unique<CaptureRecorder>(*capture_, worker.index(), cfg_->capture,
+                                                           capture_counters(worker.counters())));
+  };
+}
+
+std::string Pipeline::describe() const {
+  const Config& c = *cfg_;
+  std::string inside;
+  for (const auto& p : c.network.inside.prefixes())
+    inside += (inside.empty() ? "" : ", ") + p.to_string();
+  std::string resolvers;
+  for (const auto& r : c.dns.resolvers)
+    resolvers += (resolvers.empty() ? "" : ", ") +
+                 (r.addr.is_v6() ? "[" + r.addr.to_string() + "]" : r.addr.to_string()) + ":" +
+                 std::to_string(r.port);
+  std::string out = fmt::format(
+      "queues        {}..{} (fail_open {}, copy_range {}, default_verdict {})\n"
+      "inside        {}\n"
+      "flows         capacity {} per worker\n"
+      "events        {}\n"
+      "resolvers     {}\n"
+      "egress        {}{}\n",
+      c.queue.first, c.queue.first + c.queue.count - 1, c.queue.fail_open, c.queue.copy_range,
+      to_string(c.queue.default_verdict), inside, c.flows.capacity,
+      c.log.events.empty() ? "(none)" : c.log.events, resolvers.empty() ? "(none)" : resolvers,
+      mode_name(c.egress.mode),
+      c.egress.mode == EgressMode::Off ? ""
+                                       : fmt::format(" (action {})", to_string(c.egress.action)));
+  if (block_) out += fmt::format("block lists   {} names\n", block_->size());
+  if (allow_) out += fmt::format("allow lists   {} names\n", allow_->size());
+  if (lua_)
+    out += fmt::format("triggers      {} (budget {} instructions, {} MB per worker)\n", lua_->path,
+                       c.lua.budget, c.lua.memory_mb);
+  if (!c.capture.dir.empty())
+    out += fmt::format(
+        "capture       {} (max {} files, {} sessions per worker, {} packets before)\n",
+        c.capture.dir, c.capture.max_files, c.capture.max_sessions, c.capture.pre_packets);
+  return out;
+}
+
+void Pipeline::start_housekeeping() {
+  if (!cache_ || mode_ != Mode::Live) return;
+  housekeeping_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    auto interval = std::chrono::seconds(std::max<uint32_t>(1, cfg_->dns.save_interval));
+    while (!cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+      lock.unlock();
+      cache_->purge(wall_clock_now());
+      save_state();
+      lock.lock();
+    }
+  });
+}
+
+void Pipeline::save_state() {
+  if (!cache_ || mode_ != Mode::Live || cfg_->dns.state_file.empty()) return;
+  DnsCacheSaveResult r = cache_->save(cfg_->dns.state_file, wall_clock_now());
+  if (!r.ok) spdlog::warn("DNS cache state not saved: {}", r.error);
+}
+
+void Pipeline::shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (housekeeping_.joinable()) housekeeping_.join();
+  save_state();
+  if (capture_) capture_->flush();
+}
+
+}  // namespace tripline

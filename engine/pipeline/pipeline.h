@@ -1,0 +1,65 @@
+// What the configuration turns into at start: the shared services (DNS cache,
+// domain lists) and the stages every worker gets. Built once from an
+// immutable Config; live and replay use the same Pipeline.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "config.h"
+#include "lua_triggers.h"
+#include "worker.h"
+
+namespace tripline {
+
+class CaptureWriter;
+class DnsCache;
+class DomainSet;
+
+class Pipeline {
+ public:
+  // Check: loads and validates everything but starts nothing (no capture
+  // writer, no state file).
+  enum class Mode { Live, Replay, Check };
+  // Loads everything the config names (lists, trigger script; live: the DNS
+  // cache state file); throws ConfigError with file:line context on bad input.
+  Pipeline(std::shared_ptr<const Config> cfg, Mode mode);
+  ~Pipeline();
+
+  // Adds this pipeline's stages to a worker.
+  StageFactory stage_factory();
+  // Human-readable summary for `tripline check`.
+  std::string describe() const;
+  // Live: saves the DNS cache every save_interval seconds (and purges it)
+  // until shutdown().
+  void start_housekeeping();
+  // Stops housekeeping; live: saves the DNS cache state.
+  void shutdown();
+
+  DnsCache* dns_cache() { return cache_.get(); }
+  CaptureWriter* capture_writer() { return capture_.get(); }
+
+ private:
+  void save_state();
+  void load_dns();
+
+  std::shared_ptr<const Config> cfg_;
+  Mode mode_;
+  std::unique_ptr<DnsCache> cache_;
+  std::unique_ptr<DomainSet> block_;
+  std::unique_ptr<DomainSet> allow_;
+  std::optional<LuaScript> lua_;
+  std::unique_ptr<CaptureWriter> capture_;
+  std::string load_summary_;
+  std::thread housekeeping_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+};
+
+}  // namespace tripline

@@ -1,0 +1,44 @@
+// The replay source: reads a pcap or pcapng file with libpcap and drives one
+// Worker with the packets' own timestamps as the clock. Deterministic.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "config.h"
+#include "counters.h"
+#include "event_writer.h"
+#include "worker.h"
+
+namespace tripline {
+
+class ReplayError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ReplayOptions {
+  std::string pcap_path;
+  FILE* verdicts = nullptr;  // one JSON line per frame when set
+  EventWriter* events = nullptr;
+};
+
+struct ReplayResult {
+  CounterSnapshot counters;
+  uint64_t frames = 0;
+  double seconds = 0;      // wall time spent reading and judging
+  bool truncated = false;  // the file ended in the middle of a record
+  std::string error;       // libpcap's words when truncated
+};
+
+// Throws ReplayError when the file cannot be opened or its link type is not
+// supported. A file that ends mid-record ends the replay with what was read;
+// result.truncated says so. The micro-second/nano-second pcap formats and
+// pcapng are all read (libpcap).
+ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions& opts,
+                         const StageFactory& stages = {});
+
+}  // namespace tripline

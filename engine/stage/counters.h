@@ -1,0 +1,96 @@
+// Per-worker counters: each worker is the only writer of its own set (relaxed
+// atomic load+store, no locked instructions); readers merge all sets into a
+// snapshot at any time (end of replay, SIGUSR1, tests).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "capture_recorder.h"
+#include "counter.h"
+#include "decode.h"
+
+namespace tripline {
+
+// X-macro: every scalar counter once, with its printed name.
+#define TRIPLINE_COUNTERS(X)                              \
+  X(packets, "packets")                                   \
+  X(bytes, "bytes")                                       \
+  X(verdict_accept, "verdict_accept")                     \
+  X(verdict_drop, "verdict_drop")                         \
+  X(verdict_reject, "verdict_reject")                     \
+  X(verdict_marked, "verdict_marked")                     \
+  X(decode_errors, "decode_errors")                       \
+  X(not_ip, "not_ip")                                     \
+  X(fragments, "fragments")                               \
+  X(fragments_unmatched, "fragments_unmatched")           \
+  X(flows_created, "flows_created")                       \
+  X(flows_ended, "flows_ended")                           \
+  X(flows_timed_out, "flows_timed_out")                   \
+  X(flows_evicted, "flows_evicted")                       \
+  X(events_written, "events_written")                     \
+  X(events_dropped, "events_dropped")                     \
+  X(nfq_batches, "nfq_recv_batches")                      \
+  X(nfq_enobufs, "nfq_enobufs")                           \
+  X(nfq_verdict_errors, "nfq_verdict_errors")             \
+  X(nfq_verdict_msgs, "nfq_verdict_msgs")                 \
+  X(dns_queries, "dns_queries")                           \
+  X(dns_answers, "dns_answers")                           \
+  X(dns_answers_trusted, "dns_answers_trusted")           \
+  X(dns_answers_unmatched, "dns_answers_unmatched")       \
+  X(dns_answers_untrusted, "dns_answers_untrusted")       \
+  X(dns_parse_errors, "dns_parse_errors")                 \
+  X(dns_outstanding_full, "dns_outstanding_full")         \
+  X(dns_addresses_opened, "dns_addresses_opened")         \
+  X(dns_blocked, "dns_blocked")                           \
+  X(dns_rewritten, "dns_rewritten")                       \
+  X(dns_tcp_messages, "dns_tcp_messages")                 \
+  X(dns_tcp_resyncs, "dns_tcp_resyncs")                   \
+  X(dns_fragments, "dns_fragments")                       \
+  X(dns_reassembled, "dns_reassembled")                   \
+  X(dns_fragments_dropped, "dns_fragments_dropped")       \
+  X(dns_fragments_table_full, "dns_fragments_table_full") \
+  X(dns_fragments_timed_out, "dns_fragments_timed_out")   \
+  X(egress_allowed, "egress_allowed")                     \
+  X(egress_blocked, "egress_blocked")                     \
+  X(egress_would_block, "egress_would_block")             \
+  X(lua_calls, "lua_calls")                               \
+  X(lua_errors, "lua_errors")                             \
+  X(lua_budget_exceeded, "lua_budget_exceeded")           \
+  X(lua_verdicts, "lua_verdicts")                         \
+  X(lua_disabled, "lua_disabled")                         \
+  X(capture_sessions_started, "capture_sessions_started") \
+  X(capture_sessions_refused, "capture_sessions_refused") \
+  X(capture_packets, "capture_packets")                   \
+  X(capture_dropped, "capture_dropped")
+
+struct CounterSnapshot;
+
+struct Counters {
+#define TRIPLINE_DECLARE(field, name) Counter field;
+  TRIPLINE_COUNTERS(TRIPLINE_DECLARE)
+#undef TRIPLINE_DECLARE
+  Counter decode_error[static_cast<size_t>(DecodeError::kCount)];
+};
+
+// The capture recorder's view of a worker's counters.
+inline CaptureCounters capture_counters(Counters& c) {
+  return {c.capture_sessions_started, c.capture_sessions_refused, c.capture_packets,
+          c.capture_dropped};
+}
+
+struct CounterSnapshot {
+#define TRIPLINE_DECLARE(field, name) uint64_t field = 0;
+  TRIPLINE_COUNTERS(TRIPLINE_DECLARE)
+#undef TRIPLINE_DECLARE
+  uint64_t decode_error[static_cast<size_t>(DecodeError::kCount)] = {};
+
+  void add(const Counters& c);
+  // "name value" lines, zero decode reasons omitted; stable order.
+  std::string to_text() const;
+  // One JSON object {"packets": N, ..., "decode_error": {"ipv4_truncated": N}}.
+  std::string to_json() const;
+};
+
+}  // namespace tripline

@@ -1,0 +1,62 @@
+// One step of the packet pipeline. Each stage says whether it cares about a
+// packet (likes) and may decide its fate (inspect). Stages are per-worker
+// objects: they may keep per-worker state without locks.
+#pragma once
+
+#include <string_view>
+
+#include "decode.h"
+#include "flow_table.h"
+#include "timestamp.h"
+#include "verdict.h"
+
+namespace tripline {
+
+enum class Next : uint8_t { Continue, Stop };
+
+struct PacketContext {
+  const Decoded& pkt;
+  Flow& flow;
+  bool new_flow;  // this packet created the flow
+  Dir dir;        // kToServer: same direction as the flow's first packet
+  Timestamp now;
+  uint64_t frame;             // 1-based packet number in this worker (replay: pcap frame)
+  Decision decision;          // what the packet gets unless a stage changes it
+  bool flow_decided = false;  // decision also applies to the rest of the flow
+
+  // This packet only (e.g. dropping one forged DNS answer).
+  void decide_packet(const Decision& d) { decision = d; }
+  // This packet and every later packet of the flow.
+  void decide_flow(const Decision& d) {
+    decision = d;
+    flow_decided = true;
+  }
+};
+
+// A non-first fragment: no upper-layer header (no ports, no payload header),
+// and no known flow when it arrived before its first fragment.
+struct FragmentContext {
+  const Decoded& pkt;
+  Flow* flow;  // null when the flow is not known (yet)
+  Dir dir;
+  Timestamp now;
+  uint64_t frame;
+  Decision decision;  // this fragment only: the flow's decision does not change
+};
+
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  virtual std::string_view name() const = 0;
+  virtual bool likes(const PacketContext& ctx) const = 0;
+  virtual Next inspect(PacketContext& ctx) = 0;
+  // Non-first fragments never reach likes()/inspect(): they get their flow's
+  // decision (or the default). A stage that reassembles datagrams sees them
+  // here instead and may change the decision for that fragment only.
+  virtual bool likes_fragment(const FragmentContext&) const { return false; }
+  virtual void inspect_fragment(FragmentContext&) {}
+  // Called for every flow end, after the flow event is written.
+  virtual void on_flow_end(const Flow&, FlowEndReason, Timestamp) {}
+};
+
+}  // namespace tripline

@@ -1,0 +1,144 @@
+#include "worker.h"
+
+#include "capture_recorder.h"
+
+namespace tripline {
+namespace {
+
+// How often (in clock time) process() sweeps the flow table for timeouts.
+constexpr Timestamp kTickInterval = kNsPerSec;
+
+}  // namespace
+
+Worker::Worker(std::shared_ptr<const Config> cfg, unsigned index, EventWriter* events)
+    : cfg_(std::move(cfg)), index_(index), events_(events), flows_(cfg_->flows, this) {
+  default_decision_.verdict = cfg_->queue.default_verdict;
+  default_decision_.reason = "default";
+  if (default_decision_.verdict == Verdict::Reject) {  // rejects are carried out by a marked rule
+    default_decision_.mark = cfg_->egress.reject_mark;
+    default_decision_.has_mark = true;
+  }
+}
+
+Worker::~Worker() = default;
+
+void Worker::add_stage(std::unique_ptr<Stage> stage) { stages_.push_back(std::move(stage)); }
+
+void Worker::set_capture(std::unique_ptr<CaptureRecorder> capture) {
+  capture_ = std::move(capture);
+}
+
+void Worker::count_verdict(const Decision& d) {
+  switch (d.verdict) {
+    case Verdict::Accept:
+      counters_.verdict_accept.add();
+      break;
+    case Verdict::Drop:
+      counters_.verdict_drop.add();
+      break;
+    case Verdict::Reject:
+      counters_.verdict_reject.add();
+      break;
+  }
+  if (d.has_mark) counters_.verdict_marked.add();
+}
+
+Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestamp now) {
+  ++frame_;
+  counters_.packets.add();
+  counters_.bytes.add(bytes.size());
+  if (now - last_tick_ >= kTickInterval) tick(now);
+
+  Decision decision = default_decision_;
+  Decoded pkt;
+  DecodeError err = decode(link, bytes, pkt);
+  if (err != DecodeError::None) {
+    if (err == DecodeError::NotIp) {
+      counters_.not_ip.add();
+      decision.reason = "not-ip";
+    } else {
+      counters_.decode_errors.add();
+      counters_.decode_error[static_cast<size_t>(err)].add();
+      decision.reason = "malformed";
+    }
+    count_verdict(decision);
+    return decision;
+  }
+  if (pkt.is_fragment) counters_.fragments.add();
+
+  FlowTable::Result tracked = flows_.track(pkt, now);
+  if (!tracked.flow) {  // a non-first fragment of no flow we know (yet)
+    counters_.fragments_unmatched.add();
+    decision.reason = "fragment-unmatched";
+    decision = inspect_fragment(pkt, nullptr, kToServer, now, decision);
+    if (capture_) capture_->on_packet(pkt, nullptr, now);
+    count_verdict(decision);
+    return decision;
+  }
+  Flow& flow = *tracked.flow;
+  if (tracked.created) counters_.flows_created.add();
+  if (flow.decided) decision = flow.decision;
+
+  // A non-first fragment carries no upper-layer header: it shares its flow's
+  // fate unless a reassembling stage decides otherwise for it.
+  if (pkt.is_fragment && !pkt.has_ports) {
+    decision = inspect_fragment(pkt, &flow, tracked.dir, now, decision);
+    if (capture_) capture_->on_packet(pkt, &flow, now);
+    count_verdict(decision);
+    return decision;
+  }
+
+  PacketContext ctx{pkt, flow, tracked.created, tracked.dir, now, frame_, decision};
+  for (auto& stage : stages_) {
+    if (!stage->likes(ctx)) continue;
+    if (stage->inspect(ctx) == Next::Stop) break;
+  }
+  // The flow keeps what a stage decided for it; a new flow nobody decided for
+  // keeps the default (a packet-only decision does not stick).
+  if (ctx.flow_decided || !flow.decided) {
+    flow.decision = ctx.flow_decided ? ctx.decision : decision;
+    flow.decided = true;
+  }
+  if (capture_) capture_->on_packet(pkt, &flow, now);
+  count_verdict(ctx.decision);
+  return ctx.decision;
+}
+
+Decision Worker::inspect_fragment(const Decoded& pkt, Flow* flow, Dir dir, Timestamp now,
+                                  const Decision& decision) {
+  FragmentContext ctx{pkt, flow, dir, now, frame_, decision};
+  for (auto& stage : stages_) {
+    if (stage->likes_fragment(ctx)) stage->inspect_fragment(ctx);
+  }
+  return ctx.decision;
+}
+
+void Worker::tick(Timestamp now) {
+  last_tick_ = now;
+  flows_.expire(now);
+  if (capture_) capture_->tick(now);
+}
+
+void Worker::shutdown(Timestamp now) {
+  flows_.flush(now);
+  if (capture_) capture_->shutdown();
+}
+
+void Worker::on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) {
+  counters_.flows_ended.add();
+  if (reason == FlowEndReason::Timeout) counters_.flows_timed_out.add();
+  if (reason == FlowEndReason::Evicted) counters_.flows_evicted.add();
+  if (events_) emit(eve_.flow_event(flow, reason, now));
+  for (auto& stage : stages_) stage->on_flow_end(flow, reason, now);
+  if (capture_) capture_->on_flow_end(flow, now);
+}
+
+void Worker::emit(std::string line) {
+  if (events_->submit(std::move(line))) {
+    counters_.events_written.add();
+  } else {
+    counters_.events_dropped.add();
+  }
+}
+
+}  // namespace tripline
