@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cidr_set.h"
+#include "rule_config.h"
 #include "timestamp.h"
 #include "verdict.h"
 
@@ -112,6 +113,8 @@ struct Config {
   EgressConfig egress;
   LuaConfig lua;
   CaptureConfig capture;
+  std::vector<ZoneConfig> zones;  // [zones.NAME], by name
+  std::vector<RuleConfig> rules;  // [[rule]], in file order; run before the egress chain
   std::string source = "<built-in defaults>";  // file it came from
 
   static Config defaults();

@@ -9,6 +9,7 @@
 #include "dns_observer.h"
 #include "domain_set.h"
 #include "egress_policy.h"
+#include "rule_chain.h"
 #include "worker.h"
 
 namespace tripline {
@@ -62,6 +63,12 @@ Pipeline::Pipeline(std::shared_ptr<const Config> cfg, Mode mode)
     }
   }
   load_dns();
+  // Zone interfaces exist only live; replay packets carry none.
+  InterfaceNames names = mode_ == Mode::Live    ? InterfaceNames::Resolve
+                         : mode_ == Mode::Check ? InterfaceNames::Report
+                                                : InterfaceNames::Ignore;
+  rules_ = build_rule_set(*cfg_, names);
+  if (rules_->empty()) rules_.reset();
 }
 
 void Pipeline::load_dns() {
@@ -93,8 +100,9 @@ StageFactory Pipeline::stage_factory() {
     if (cache_) {
       DnsServices services{cache_.get(), block_.get(), allow_.get()};
       worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker));
-      worker.add_stage(std::make_unique<EgressPolicy>(*cfg_, cache_.get(), worker));
     }
+    if (rules_)
+      worker.add_stage(std::make_unique<EgressPolicy>(*cfg_, *rules_, cache_.get(), worker));
     if (lua_) worker.add_stage(std::make_unique<LuaTriggers>(*cfg_, *lua_, worker));
     if (capture_)
       worker.set_capture(std::make_unique<CaptureRecorder>(*capture_, worker.index(), cfg_->capture,
@@ -125,6 +133,10 @@ std::string Pipeline::describe() const {
       mode_name(c.egress.mode),
       c.egress.mode == EgressMode::Off ? ""
                                        : fmt::format(" (action {})", to_string(c.egress.action)));
+  out += fmt::format(
+      "rule chains   new flows; the first accept/drop/reject/return decides; counters "
+      "rule.<name>\n{}",
+      rules_ ? rules_->to_string() : "  (none: no [[rule]], [egress] mode = off)\n");
   if (block_) out += fmt::format("block lists   {} names\n", block_->size());
   if (allow_) out += fmt::format("allow lists   {} names\n", allow_->size());
   if (lua_)

@@ -20,6 +20,7 @@ namespace tripline {
 class CaptureWriter;
 class DnsCache;
 class DomainSet;
+class RuleSet;
 
 class Pipeline {
  public:
@@ -42,6 +43,7 @@ class Pipeline {
   void shutdown();
 
   DnsCache* dns_cache() { return cache_.get(); }
+  const RuleSet* rules() const { return rules_.get(); }
   CaptureWriter* capture_writer() { return capture_.get(); }
 
  private:
@@ -53,6 +55,7 @@ class Pipeline {
   std::unique_ptr<DnsCache> cache_;
   std::unique_ptr<DomainSet> block_;
   std::unique_ptr<DomainSet> allow_;
+  std::unique_ptr<RuleSet> rules_;  // [[rule]] and the egress chain; null when there are none
   std::optional<LuaScript> lua_;
   std::unique_ptr<CaptureWriter> capture_;
   std::string load_summary_;

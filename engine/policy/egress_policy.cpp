@@ -1,89 +1,121 @@
 #include "egress_policy.h"
 
+#include "capture_recorder.h"
 #include "dns_cache.h"
 #include "worker.h"
 
 namespace tripline {
 
-EgressPolicy::EgressPolicy(const Config& cfg, DnsCache* cache, Worker& worker)
-    : cfg_(cfg), cache_(cache), worker_(worker) {}
-
-bool EgressPolicy::likes(const PacketContext& ctx) const {
-  return ctx.new_flow && cfg_.egress.mode != EgressMode::Off;
+EgressPolicy::EgressPolicy(const Config& cfg, const RuleSet& rules, const DnsCache* cache,
+                           Worker& worker)
+    : cfg_(cfg), rules_(rules), worker_(worker), facts_(cfg.network.inside, cache) {
+  eval_.matched.reserve(rules.rule_count());
+  rule_counters_.resize(rules.rule_count());
+  for (const RuleChain& chain : rules.chains())
+    for (const Rule& rule : chain.rules)
+      rule_counters_[rule.index] = &worker.counters().named.add("rule." + rule.name);
 }
 
-bool EgressPolicy::is_resolver(const IpAddr& addr) const {
-  for (const auto& r : cfg_.dns.resolvers)
-    if (r.addr == addr) return true;
-  return false;
+bool EgressPolicy::likes(const PacketContext& ctx) const { return ctx.new_flow; }
+
+std::string_view EgressPolicy::reason_of(const Rule& rule) {
+  if (!rule.action.reason_from_dns) return rule.action.reason;
+  switch (facts_.dns().status) {
+    case DnsLookupStatus::Expired:
+      return "expired";
+    case DnsLookupStatus::OtherClient:
+      return "other-client";
+    case DnsLookupStatus::Open:
+      return "resolved";
+    case DnsLookupStatus::Unknown:
+      break;
+  }
+  return "unresolved";
+}
+
+void EgressPolicy::start_capture(const PacketContext& ctx, const Rule& rule) {
+  CaptureRecorder* rec = worker_.capture();
+  if (!rec) return;  // [capture] dir not set
+  const RuleAction& a = rule.action;
+  CaptureRequest req;
+  req.scope = a.capture_scope == RuleCaptureScope::Flow   ? CaptureScope::Flow
+              : a.capture_scope == RuleCaptureScope::Host ? CaptureScope::Host
+                                                          : CaptureScope::All;
+  req.duration = a.capture_duration;
+  req.max_packets = a.capture_packets;
+  req.max_bytes = a.capture_bytes;
+  req.label = rule.name;
+  rec->start(req, ctx.pkt, ctx.flow, ctx.now);
 }
 
 Next EgressPolicy::inspect(PacketContext& ctx) {
-  const Flow& flow = ctx.flow;
-  const IpAddr& client = flow.src();
-  const IpAddr& dest = flow.dst();
-  const auto& inside = cfg_.network.inside;
-  if (!inside.contains(client) || inside.contains(dest)) return Next::Continue;  // not outbound
-  if (is_resolver(dest) || cfg_.egress.allow.contains(dest)) return Next::Continue;
+  facts_.reset(ctx.flow, ctx.meta, ctx.now);
+  rules_.evaluate(facts_, eval_);
+  if (eval_.matched.empty()) return Next::Continue;
 
-  std::string_view reason = "unresolved";
-  if (cache_) {
-    DnsLookup found = cache_->lookup(client, dest, ctx.now);
-    switch (found.status) {
-      case DnsLookupStatus::Open: {
-        worker_.counters().egress_allowed.add();
-        auto& slot = names_[flow.id];
-        slot = std::make_unique<std::string>(found.name.view());
-        ctx.flow.annotation = slot.get();
-        Decision d = ctx.decision;
-        d.verdict = Verdict::Accept;
-        d.reason = "dns";
-        ctx.decide_flow(d);
-        return Next::Continue;
-      }
-      case DnsLookupStatus::Expired:
-        reason = "expired";
-        break;
-      case DnsLookupStatus::OtherClient:
-        reason = "other-client";
-        break;
-      case DnsLookupStatus::Unknown:
-        break;
-    }
+  for (const Rule* rule : eval_.matched) {
+    rule_counters_[rule->index]->add();
+    if (rule->action.counter) (worker_.counters().*(rule->action.counter)).add();
+    if (rule->action.capture) start_capture(ctx, *rule);
   }
-  bool enforce = cfg_.egress.mode == EgressMode::Enforce;
-  if (enforce) {
-    worker_.counters().egress_blocked.add();
+
+  bool blocked = false;
+  if (const Rule* rule = eval_.decided_by) {
     Decision d;
-    d.verdict = cfg_.egress.action;
-    d.reason = reason;
-    if (d.verdict == Verdict::Reject) {
-      d.mark = cfg_.egress.reject_mark;
-      d.has_mark = true;
+    switch (rule->action.verb) {
+      case RuleVerb::Accept:
+        d.verdict = Verdict::Accept;
+        d.reason = reason_of(*rule);
+        ctx.decide_flow(d);
+        break;
+      case RuleVerb::Drop:
+      case RuleVerb::Reject:
+        d.verdict = rule->action.verb == RuleVerb::Drop ? Verdict::Drop : Verdict::Reject;
+        d.reason = reason_of(*rule);
+        if (d.verdict == Verdict::Reject) {  // carried out by the contrib rules' mark rule
+          d.mark = cfg_.egress.reject_mark;
+          d.has_mark = true;
+        }
+        ctx.decide_flow(d);
+        blocked = true;
+        break;
+      case RuleVerb::Return:  // no decision: the flow keeps the default
+      case RuleVerb::Continue:
+        break;
     }
-    ctx.decide_flow(d);
-  } else {
-    worker_.counters().egress_would_block.add();
   }
-  if (worker_.has_events()) emit_alert(ctx, reason, enforce);
-  return enforce ? Next::Stop : Next::Continue;
+
+  // The name the flow was reached by, for its flow event (and triggers).
+  if (facts_.looked_up() && facts_.dns().status == DnsLookupStatus::Open) {
+    auto& slot = names_[ctx.flow.id];
+    slot = std::make_unique<std::string>(facts_.dns().name.view());
+    ctx.flow.annotation = slot.get();
+  }
+
+  if (worker_.has_events()) {
+    for (const Rule* rule : eval_.matched)
+      if (rule->action.alerts()) emit_alert(ctx, *rule, blocked);
+  }
+  return blocked ? Next::Stop : Next::Continue;
 }
 
-void EgressPolicy::emit_alert(const PacketContext& ctx, std::string_view reason, bool blocked) {
+void EgressPolicy::emit_alert(const PacketContext& ctx, const Rule& rule, bool blocked) {
+  const RuleAction& a = rule.action;
+  std::string_view reason = reason_of(rule);
   auto& w = worker_.eve().begin(ctx.now, "alert", ctx.flow);
   w.Key("alert");
   w.StartObject();
   w.Key("action");
   w.String(blocked ? "blocked" : "allowed");
   w.Key("signature");
-  w.String("tripline egress: destination not resolved for this client");
+  w.String(a.signature.data(), static_cast<rapidjson::SizeType>(a.signature.size()));
   w.Key("category");
-  w.String("egress");
+  w.String(a.category.data(), static_cast<rapidjson::SizeType>(a.category.size()));
   w.Key("severity");
-  w.Uint(2);
+  w.Uint(a.severity);
   w.Key("reason");
   w.String(reason.data(), static_cast<rapidjson::SizeType>(reason.size()));
-  if (!blocked) {
+  if (a.monitor) {
     w.Key("would_block");
     w.Bool(true);
   }

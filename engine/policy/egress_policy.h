@@ -1,7 +1,6 @@
-// The egress policy stage: a new outbound flow (original direction from an
-// `inside` address to an outside one) passes only when its destination is
-// open for that client in the DNS cache, is a configured resolver, or is in
-// `[egress] allow`. Enforce blocks (drop or reject), monitor only reports.
+// The policy stage: runs the rule chains (rule_chain.h: the user's [[rule]]s,
+// then the egress chain built from [egress]) on every new flow and carries out
+// what matched: per-rule counters, captures, the flow's decision, and alerts.
 // Flows that passed keep passing until they end; only new flows are checked.
 #pragma once
 
@@ -9,8 +8,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config.h"
+#include "rule_chain.h"
 #include "stage.h"
 
 namespace tripline {
@@ -20,7 +21,8 @@ class Worker;
 
 class EgressPolicy final : public Stage {
  public:
-  EgressPolicy(const Config& cfg, DnsCache* cache, Worker& worker);
+  // rules and cache (may be null) must outlive the stage.
+  EgressPolicy(const Config& cfg, const RuleSet& rules, const DnsCache* cache, Worker& worker);
 
   std::string_view name() const override { return "egress"; }
   bool likes(const PacketContext& ctx) const override;
@@ -28,12 +30,16 @@ class EgressPolicy final : public Stage {
   void on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) override;
 
  private:
-  bool is_resolver(const IpAddr& addr) const;
-  void emit_alert(const PacketContext& ctx, std::string_view reason, bool blocked);
+  std::string_view reason_of(const Rule& rule);
+  void start_capture(const PacketContext& ctx, const Rule& rule);
+  void emit_alert(const PacketContext& ctx, const Rule& rule, bool blocked);
 
   const Config& cfg_;
-  DnsCache* cache_;
+  const RuleSet& rules_;
   Worker& worker_;
+  FlowFacts facts_;
+  RuleEvaluation eval_;
+  std::vector<Counter*> rule_counters_;  // by Rule::index, in this worker's counters
   // The DNS name each open flow was reached by (Flow::annotation points here).
   absl::flat_hash_map<uint64_t, std::unique_ptr<std::string>> names_;
 };

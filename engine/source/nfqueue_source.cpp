@@ -352,7 +352,12 @@ void NfqueueSource::Impl::handle_message(const nlmsghdr* nlh) {
     add_verdict(id, NfVerdict{NF_DROP, false, 0});
     return;
   }
-  const Decision d = worker.process(LinkType::Raw, payload, wall_clock_now());
+  PacketMeta meta;
+  if (parsed && attr[NFQA_IFINDEX_INDEV])
+    meta.in_ifindex = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
+  if (parsed && attr[NFQA_IFINDEX_OUTDEV])
+    meta.out_ifindex = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_OUTDEV]));
+  const Decision d = worker.process(LinkType::Raw, payload, wall_clock_now(), meta);
   if (d.replacement.empty()) {
     add_verdict(id, to_nf(d));
     return;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace tripline {
 
 void CounterSnapshot::add(const Counters& c) {
@@ -9,6 +11,14 @@ void CounterSnapshot::add(const Counters& c) {
   TRIPLINE_COUNTERS(TRIPLINE_ADD)
 #undef TRIPLINE_ADD
   for (size_t i = 0; i < std::size(decode_error); ++i) decode_error[i] += c.decode_error[i].get();
+  for (const auto& [name, counter] : c.named.items()) {
+    auto it =
+        std::find_if(named.begin(), named.end(), [&](const auto& n) { return n.first == name; });
+    if (it == named.end())
+      named.emplace_back(name, counter.get());
+    else
+      it->second += counter.get();
+  }
 }
 
 std::string CounterSnapshot::to_text() const {
@@ -16,6 +26,7 @@ std::string CounterSnapshot::to_text() const {
 #define TRIPLINE_TEXT(field, name) out += fmt::format("{:<24} {}\n", name, field);
   TRIPLINE_COUNTERS(TRIPLINE_TEXT)
 #undef TRIPLINE_TEXT
+  for (const auto& [name, value] : named) out += fmt::format("{:<24} {}\n", name, value);
   for (size_t i = 1; i < std::size(decode_error); ++i) {
     if (decode_error[i] == 0) continue;
     out += fmt::format("{:<24} {}\n",
@@ -30,6 +41,8 @@ std::string CounterSnapshot::to_json() const {
 #define TRIPLINE_JSON(field, name) out += fmt::format("\"{}\":{},", name, field);
   TRIPLINE_COUNTERS(TRIPLINE_JSON)
 #undef TRIPLINE_JSON
+  // Names are rule names ([A-Za-z0-9_.-]): nothing to escape.
+  for (const auto& [name, value] : named) out += fmt::format("\"{}\":{},", name, value);
   out += "\"decode_error\":{";
   bool first = true;
   for (size_t i = 1; i < std::size(decode_error); ++i) {

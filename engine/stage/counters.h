@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "capture_recorder.h"
@@ -67,11 +69,29 @@ namespace tripline {
 
 struct CounterSnapshot;
 
+// Counters a stage names when a worker is set up (one per policy rule,
+// "rule.<name>"): added before the worker runs, afterwards only counted into.
+// A deque: references handed out stay valid as more are added.
+class NamedCounters {
+ public:
+  Counter& add(std::string name) {
+    return items_
+        .emplace_back(std::piecewise_construct, std::forward_as_tuple(std::move(name)),
+                      std::forward_as_tuple())
+        .second;
+  }
+  const std::deque<std::pair<std::string, Counter>>& items() const { return items_; }
+
+ private:
+  std::deque<std::pair<std::string, Counter>> items_;
+};
+
 struct Counters {
 #define TRIPLINE_DECLARE(field, name) Counter field;
   TRIPLINE_COUNTERS(TRIPLINE_DECLARE)
 #undef TRIPLINE_DECLARE
   Counter decode_error[static_cast<size_t>(DecodeError::kCount)];
+  NamedCounters named;
 };
 
 // The capture recorder's view of a worker's counters.
@@ -85,11 +105,15 @@ struct CounterSnapshot {
   TRIPLINE_COUNTERS(TRIPLINE_DECLARE)
 #undef TRIPLINE_DECLARE
   uint64_t decode_error[static_cast<size_t>(DecodeError::kCount)] = {};
+  // Named counters of all workers, summed by name, in first-seen order.
+  std::vector<std::pair<std::string, uint64_t>> named;
 
   void add(const Counters& c);
-  // "name value" lines, zero decode reasons omitted; stable order.
+  // "name value" lines, zero decode reasons omitted; stable order; named
+  // counters ("rule.<name> N") after the fixed ones.
   std::string to_text() const;
-  // One JSON object {"packets": N, ..., "decode_error": {"ipv4_truncated": N}}.
+  // One JSON object {"packets": N, ..., "rule.<name>": N, ...,
+  // "decode_error": {"ipv4_truncated": N}}.
   std::string to_json() const;
 };
 

@@ -43,7 +43,8 @@ void Worker::count_verdict(const Decision& d) {
   if (d.has_mark) counters_.verdict_marked.add();
 }
 
-Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestamp now) {
+Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestamp now,
+                         const PacketMeta& meta) {
   ++frame_;
   counters_.packets.add();
   counters_.bytes.add(bytes.size());
@@ -89,6 +90,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   }
 
   PacketContext ctx{pkt, flow, tracked.created, tracked.dir, now, frame_, decision};
+  ctx.meta = meta;
   for (auto& stage : stages_) {
     if (!stage->likes(ctx)) continue;
     if (stage->inspect(ctx) == Next::Stop) break;

@@ -14,6 +14,7 @@
 #include "eve.h"
 #include "event_writer.h"
 #include "flow_table.h"
+#include "packet_meta.h"
 #include "stage.h"
 #include "verdict.h"
 
@@ -40,8 +41,10 @@ class Worker final : public FlowObserver {
   // What a packet gets when nothing decides otherwise ([queue] default_verdict).
   const Decision& default_decision() const { return default_decision_; }
 
-  // Judges one packet. Always returns a decision; never throws.
-  Decision process(LinkType link, std::span<const uint8_t> bytes, Timestamp now);
+  // Judges one packet. Always returns a decision; never throws. `meta` is what
+  // the source knows beyond the bytes (live: interfaces).
+  Decision process(LinkType link, std::span<const uint8_t> bytes, Timestamp now,
+                   const PacketMeta& meta = {});
   // Expires timed-out flows. process() does this itself as the clock moves;
   // the live source also calls it when idle.
   void tick(Timestamp now);
