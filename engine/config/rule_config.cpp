@@ -403,6 +403,8 @@ void read_zones(const toml::node& node, const toml::key& key, const std::string&
       if (!cidr) r.fail(n, "cidrs", fmt::format("\"{}\" is not a CIDR", s));
       z.cidrs.add(*cidr);
     });
+    z.interfaces_origin = fmt::format("{}:{}: {}.interfaces", file,
+                                      r.node("interfaces").source().begin.line, section);
     r.get_strings("interfaces", [&](const std::string& s, const toml::node& n) {
       // IFNAMSIZ is 16 with the terminating NUL; names hold no '/', ':' or blanks.
       bool ok = !s.empty() && s.size() < 16 && s != "." && s != ".." &&

@@ -104,6 +104,7 @@ struct ZoneConfig {
   std::string origin;  // "file:line: zones.NAME"
   CidrSet cidrs;
   std::vector<std::string> interfaces;
+  std::string interfaces_origin;  // "file:line: zones.NAME.interfaces"
 };
 
 }  // namespace tripline

@@ -111,7 +111,7 @@ class RuleSetBuilder {
           continue;
         }
         std::string what =
-            fmt::format("{}.interfaces: no interface \"{}\" on this host", zc.origin, name);
+            fmt::format("{}: no interface \"{}\" on this host", zc.interfaces_origin, name);
         if (interfaces_ == InterfaceNames::Resolve) throw ConfigError(what);
         set_->warnings_.push_back(what + " (tripline run would stop here)");
       }

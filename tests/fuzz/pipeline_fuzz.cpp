@@ -1,8 +1,9 @@
-// Fuzzes a whole worker with the DNS observer and the egress policy on: a
+// Fuzzes a whole worker with the DNS observer and the rule chains (user
+// rules, then the egress chain) on: a
 // sequence of raw IP packets (each record: 1 byte of clock step in 100 ms
 // units, 2 bytes of length, the packet) runs through decode, the flow table,
-// DNS trust matching, the shared cache, block-list rewriting and the egress
-// check. Each packet must get exactly one sane decision; a rewritten answer
+// DNS trust matching, the shared cache, block-list rewriting and the rule
+// chains. Each packet must get exactly one sane decision; a rewritten answer
 // must still be a packet; the flow table must stay within its bounds.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -56,6 +57,17 @@ std::shared_ptr<const tripline::Config> make_config(uint8_t variant) {
   toml += "[egress]\nmode = \"enforce\"\n";
   toml += (variant & 8) ? "action = \"reject\"\n" : "action = \"drop\"\n";
   toml += "[flows]\ncapacity = 32\nfragments = 16\n";
+  // User rules before the egress chain: an alert, a domain rule, a monitored
+  // zone rule (most flows still reach the egress chain).
+  toml += "[zones.lab]\ncidrs = [\"10.0.0.0/25\", \"fd00::/64\"]\n";
+  toml +=
+      "[[rule]]\nname = \"f-alert\"\nmatch = { port = \"1-1024\", proto = [\"tcp\", \"udp\"] "
+      "}\naction = [\"alert\", \"continue\"]\n";
+  toml += "[[rule]]\nname = \"f-domain\"\nmatch = { domain_list = \"" + block_list_path() +
+          "\", not = { resolved = \"client\" } }\naction = \"drop\"\n";
+  toml +=
+      "[[rule]]\nname = \"f-zone\"\nmatch = { src_zone = \"lab\", any = [{ resolved = "
+      "\"anyone\" }, { direction = \"internal\" }] }\naction = \"drop\"\nmonitor = true\n";
   return std::make_shared<const tripline::Config>(
       tripline::Config::load_string(toml, "pipeline_fuzz.toml"));
 }

@@ -269,8 +269,8 @@ TEST(RuleChainInterfaces, ResolvedLiveReportedByCheckIgnoredInReplay) {
   auto replay = build_rule_set(Config::load_string(lo, "r.toml"), InterfaceNames::Ignore);
   EXPECT_TRUE(replay->zones()[0]->ifindexes.empty());
 
-  const std::string missing = "[zones.wan]\ninterfaces = [\"tl-nope0\"]\n";
-  EXPECT_PREFIX(error_of(missing, InterfaceNames::Resolve), "r.toml:1: zones.wan.interfaces:");
+  const std::string missing = "[zones.wan]\ncidrs = [\"0.0.0.0/0\"]\ninterfaces = [\"tl-nope0\"]\n";
+  EXPECT_PREFIX(error_of(missing, InterfaceNames::Resolve), "r.toml:3: zones.wan.interfaces:");
   auto check = build_rule_set(Config::load_string(missing, "r.toml"), InterfaceNames::Report);
   ASSERT_EQ(check->warnings().size(), 1u);
   EXPECT_NE(check->warnings()[0].find("tl-nope0"), std::string::npos);
