@@ -92,10 +92,10 @@ StageFactory Pipeline::stage_factory() {
   return [this](Worker& worker) {
     if (cache_) {
       DnsServices services{cache_.get(), block_.get(), allow_.get()};
-      worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker));
-      worker.add_stage(std::make_unique<EgressPolicy>(*cfg_, cache_.get(), worker));
+      worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker.env()));
+      worker.add_stage(std::make_unique<EgressPolicy>(*cfg_, cache_.get(), worker.env()));
     }
-    if (lua_) worker.add_stage(std::make_unique<LuaTriggers>(*cfg_, *lua_, worker));
+    if (lua_) worker.add_stage(std::make_unique<LuaTriggers>(*cfg_, *lua_, worker.env()));
     if (capture_)
       worker.set_capture(std::make_unique<CaptureRecorder>(*capture_, worker.index(), cfg_->capture,
                                                            capture_counters(worker.counters())));

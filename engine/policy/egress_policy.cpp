@@ -1,12 +1,11 @@
 #include "egress_policy.h"
 
 #include "dns_cache.h"
-#include "worker.h"
 
 namespace tripline {
 
-EgressPolicy::EgressPolicy(const Config& cfg, DnsCache* cache, Worker& worker)
-    : cfg_(cfg), cache_(cache), worker_(worker) {}
+EgressPolicy::EgressPolicy(const Config& cfg, DnsCache* cache, StageEnv& env)
+    : cfg_(cfg), cache_(cache), env_(env) {}
 
 bool EgressPolicy::likes(const PacketContext& ctx) const {
   return ctx.new_flow && cfg_.egress.mode != EgressMode::Off;
@@ -31,10 +30,8 @@ Next EgressPolicy::inspect(PacketContext& ctx) {
     DnsLookup found = cache_->lookup(client, dest, ctx.now);
     switch (found.status) {
       case DnsLookupStatus::Open: {
-        worker_.counters().egress_allowed.add();
-        auto& slot = names_[flow.id];
-        slot = std::make_unique<std::string>(found.name.view());
-        ctx.flow.annotation = slot.get();
+        env_.counters().egress_allowed.add();
+        ctx.flow.data.set_dns_name(found.name.view());
         Decision d = ctx.decision;
         d.verdict = Verdict::Accept;
         d.reason = "dns";
@@ -53,7 +50,7 @@ Next EgressPolicy::inspect(PacketContext& ctx) {
   }
   bool enforce = cfg_.egress.mode == EgressMode::Enforce;
   if (enforce) {
-    worker_.counters().egress_blocked.add();
+    env_.counters().egress_blocked.add();
     Decision d;
     d.verdict = cfg_.egress.action;
     d.reason = reason;
@@ -63,36 +60,22 @@ Next EgressPolicy::inspect(PacketContext& ctx) {
     }
     ctx.decide_flow(d);
   } else {
-    worker_.counters().egress_would_block.add();
+    env_.counters().egress_would_block.add();
   }
-  if (worker_.has_events()) emit_alert(ctx, reason, enforce);
+  if (env_.events_on()) emit_alert(ctx, reason, enforce);
   return enforce ? Next::Stop : Next::Continue;
 }
 
 void EgressPolicy::emit_alert(const PacketContext& ctx, std::string_view reason, bool blocked) {
-  auto& w = worker_.eve().begin(ctx.now, "alert", ctx.flow);
-  w.Key("alert");
-  w.StartObject();
-  w.Key("action");
-  w.String(blocked ? "blocked" : "allowed");
-  w.Key("signature");
-  w.String("tripline egress: destination not resolved for this client");
-  w.Key("category");
-  w.String("egress");
-  w.Key("severity");
-  w.Uint(2);
-  w.Key("reason");
-  w.String(reason.data(), static_cast<rapidjson::SizeType>(reason.size()));
-  if (!blocked) {
-    w.Key("would_block");
-    w.Bool(true);
-  }
-  w.EndObject();
-  worker_.emit(worker_.eve().finish());
-}
-
-void EgressPolicy::on_flow_end(const Flow& flow, FlowEndReason, Timestamp) {
-  names_.erase(flow.id);
+  env_.emit(env_.eve().alert_event(
+      {.now = ctx.now,
+       .flow = ctx.flow,
+       .blocked = blocked,
+       .signature = "tripline egress: destination not resolved for this client",
+       .category = "egress",
+       .severity = 2,
+       .reason = reason,
+       .would_block = !blocked}));
 }
 
 }  // namespace tripline

@@ -5,27 +5,21 @@
 // Flows that passed keep passing until they end; only new flows are checked.
 #pragma once
 
-#include <absl/container/flat_hash_map.h>
-
-#include <memory>
-#include <string>
-
 #include "config.h"
 #include "stage.h"
+#include "stage_env.h"
 
 namespace tripline {
 
 class DnsCache;
-class Worker;
 
 class EgressPolicy final : public Stage {
  public:
-  EgressPolicy(const Config& cfg, DnsCache* cache, Worker& worker);
+  EgressPolicy(const Config& cfg, DnsCache* cache, StageEnv& env);
 
   std::string_view name() const override { return "egress"; }
   bool likes(const PacketContext& ctx) const override;
   Next inspect(PacketContext& ctx) override;
-  void on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) override;
 
  private:
   bool is_resolver(const IpAddr& addr) const;
@@ -33,9 +27,7 @@ class EgressPolicy final : public Stage {
 
   const Config& cfg_;
   DnsCache* cache_;
-  Worker& worker_;
-  // The DNS name each open flow was reached by (Flow::annotation points here).
-  absl::flat_hash_map<uint64_t, std::unique_ptr<std::string>> names_;
+  StageEnv& env_;
 };
 
 }  // namespace tripline
