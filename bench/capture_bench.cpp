@@ -1,4 +1,4 @@
-// CaptureRecorder::on_packet (engine/capture_recorder.h) as a worker pays for
+// CaptureRecorder::on_packet (engine/capture/capture_recorder.h) as a worker pays for
 // it: with one active flow session (the packet is copied into the writer's
 // ring; a real writer thread writes the pcap files to a temporary directory),
 // idle with capture configured but no pre-trigger ring, and idle with the

@@ -1,4 +1,4 @@
-// DnsCache (engine/dns_cache.h), the shared cache behind DNS-gated egress:
+// DnsCache (engine/dns/dns_cache.h), the shared cache behind DNS-gated egress:
 // lookup hit and miss (what a new outbound flow pays), insert of a new address
 // and refresh of a known one (what a trusted answer pays per address), lookups
 // by 2 worker threads while a third thread inserts answers, and the memory one

@@ -1,5 +1,5 @@
 // DNS answer parsing as the DNS observer does it for every trusted answer:
-// parse_dns_message (ldns, engine/dns_message.h) over realistic resolver
+// parse_dns_message (ldns, engine/dns/dns_message.h) over realistic resolver
 // answers (A, AAAA, a CNAME chain through a CDN, NXDOMAIN with an SOA), then
 // resolve_chain from the question to the addresses it opens. Messages are
 // built by bench/dns_wire.h with name compression, as resolvers send them.

@@ -1,4 +1,4 @@
-// FlowTable::track (engine/flow_table.h): a packet of a known flow (hit, UDP
+// FlowTable::track (engine/flow/flow_table.h): a packet of a known flow (hit, UDP
 // and established TCP, over small and large tables), a packet that starts a
 // new flow (miss/insert), a new flow in a full table (evicts the stalest), and
 // the memory a tracked flow costs.

@@ -12,7 +12,6 @@
 #include "capture_recorder.h"
 #include "config.h"
 #include "eve.h"
-#include "worker.h"
 
 namespace tripline {
 namespace {
@@ -138,9 +137,9 @@ int event_index(lua_State* L) {
       lua_pushinteger(L, f.key.lo.is_v4() ? 4 : 6);
       break;
     case kDnsName:
-      if (f.annotation) {
-        const auto* name = static_cast<const std::string*>(f.annotation);
-        lua_pushlstring(L, name->data(), name->size());
+      if (f.data.has_dns_name()) {
+        std::string_view name = f.data.dns_name();
+        lua_pushlstring(L, name.data(), name.size());
       } else {
         lua_pushnil(L);
       }
@@ -315,7 +314,7 @@ int api_capture(lua_State* L) {
     req.max_bytes = static_cast<uint64_t>(std::min(opt_number_field(L, 1, "bytes"), 1e15));
     req.label = opt_string_field(L, 1, "label", "");
   }
-  CaptureRecorder* rec = self->worker().capture();
+  CaptureRecorder* rec = self->env().capture();
   if (!rec) {
     lua_pushnil(L);
     lua_pushliteral(L, "capture is not configured ([capture] dir)");
@@ -456,8 +455,8 @@ LuaScript load_lua_script(const Config& cfg) {
   return s;
 }
 
-LuaTriggers::LuaTriggers(const Config& cfg, const LuaScript& script, Worker& worker)
-    : cfg_(cfg), worker_(worker), sandbox_(size_t{cfg.lua.memory_mb} << 20, cfg.lua.budget) {
+LuaTriggers::LuaTriggers(const Config& cfg, const LuaScript& script, StageEnv& env)
+    : cfg_(cfg), env_(env), sandbox_(size_t{cfg.lua.memory_mb} << 20, cfg.lua.budget) {
   *static_cast<LuaTriggers**>(lua_getextraspace(sandbox_.state())) = this;
   Hooks h = setup(sandbox_, script);
   on_flow_ = h.on_flow;
@@ -490,7 +489,7 @@ bool LuaTriggers::run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict
   ++call_.seq;
   call_.active = true;
   n_alerts_ = 0;
-  worker_.counters().lua_calls.add();
+  env_.counters().lua_calls.add();
   lua_pushcfunction(L, trampoline);
   lua_pushinteger(L, fn_ref);
   LuaCallResult r = sandbox_.call(1, 1);
@@ -528,43 +527,36 @@ bool LuaTriggers::run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict
     return true;
   }
   n_alerts_ = 0;
-  if (r == LuaCallResult::Budget) worker_.counters().lua_budget_exceeded.add();
+  if (r == LuaCallResult::Budget) env_.counters().lua_budget_exceeded.add();
   fail(hook);
   return false;
 }
 
 void LuaTriggers::fail(Hook hook) {
-  worker_.counters().lua_errors.add();
+  env_.counters().lua_errors.add();
   if (logged_errors_++ < kLoggedErrors)
-    spdlog::warn("worker {}: lua: {}: {}", worker_.index(), hook_name(static_cast<int>(hook)),
+    spdlog::warn("worker {}: lua: {}: {}", env_.worker_index(), hook_name(static_cast<int>(hook)),
                  sandbox_.last_error());
   if (++consecutive_errors_ >= cfg_.lua.max_consecutive_errors && !disabled_) {
     disabled_ = true;
-    worker_.counters().lua_disabled.add();
+    env_.counters().lua_disabled.add();
     spdlog::error(
         "worker {}: lua: {} failed {} times in a row; triggers are off in this "
         "worker until restart (last error: {})",
-        worker_.index(), cfg_.lua.script, consecutive_errors_, sandbox_.last_error());
+        env_.worker_index(), cfg_.lua.script, consecutive_errors_, sandbox_.last_error());
   }
 }
 
 void LuaTriggers::emit_alerts(const Flow& flow, Timestamp now, bool blocked) {
-  if (!worker_.has_events()) return;
+  if (!env_.events_on()) return;
   for (size_t i = 0; i < n_alerts_; ++i) {
     const PendingAlert& a = alerts_[i];
-    auto& w = worker_.eve().begin(now, "alert", flow);
-    w.Key("alert");
-    w.StartObject();
-    w.Key("action");
-    w.String(blocked ? "blocked" : "allowed");
-    w.Key("signature");
-    w.String(a.signature.data(), static_cast<rapidjson::SizeType>(a.signature.size()));
-    w.Key("category");
-    w.String(a.category.data(), static_cast<rapidjson::SizeType>(a.category.size()));
-    w.Key("severity");
-    w.Int(a.severity);
-    w.EndObject();
-    worker_.emit(worker_.eve().finish());
+    env_.emit(env_.eve().alert_event({.now = now,
+                                      .flow = flow,
+                                      .blocked = blocked,
+                                      .signature = a.signature,
+                                      .category = a.category,
+                                      .severity = a.severity}));
   }
   n_alerts_ = 0;
 }
@@ -574,7 +566,7 @@ Next LuaTriggers::inspect(PacketContext& ctx) {
   call_.flow = &ctx.flow;
   call_.now = ctx.now;
   auto decide = [&](Verdict v) {
-    worker_.counters().lua_verdicts.add();
+    env_.counters().lua_verdicts.add();
     Decision d;
     d.verdict = v;
     d.reason = "lua";
@@ -585,7 +577,7 @@ Next LuaTriggers::inspect(PacketContext& ctx) {
     ctx.decide_flow(d);
   };
   auto error = [&] {
-    Decision d = worker_.default_decision();
+    Decision d = env_.default_decision();
     d.reason = "lua-error";
     ctx.decide_packet(d);
     return Next::Stop;

@@ -11,10 +11,10 @@
 
 #include "lua_sandbox.h"
 #include "stage.h"
+#include "stage_env.h"
 
 namespace tripline {
 
-class Worker;
 struct Config;
 
 // A script's text, read and checked once (Pipeline) and loaded by every worker.
@@ -28,7 +28,7 @@ LuaScript load_lua_script(const Config& cfg);
 class LuaTriggers final : public Stage {
  public:
   // Throws LuaError when the script does not load or defines no hook.
-  LuaTriggers(const Config& cfg, const LuaScript& script, Worker& worker);
+  LuaTriggers(const Config& cfg, const LuaScript& script, StageEnv& env);
   ~LuaTriggers() override;
 
   std::string_view name() const override { return "lua"; }
@@ -58,7 +58,7 @@ class LuaTriggers final : public Stage {
     int severity = 3;
   };
   Call& call_state() { return call_; }
-  Worker& worker() { return worker_; }
+  StageEnv& env() { return env_; }
   // Queues an alert for the current flow; written once the verdict is known.
   bool add_alert(std::string_view signature, std::string_view category, int severity);
 
@@ -73,7 +73,7 @@ class LuaTriggers final : public Stage {
   void fail(Hook hook);
 
   const Config& cfg_;
-  Worker& worker_;
+  StageEnv& env_;
   LuaSandbox sandbox_;
   int on_flow_ = kNoRef;
   int on_packet_ = kNoRef;

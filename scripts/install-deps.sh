@@ -3,7 +3,7 @@
 # Idempotent: apt-get only runs when something is missing.
 set -euo pipefail
 PKGS=(
-  build-essential cmake pkg-config ninja-build
+  build-essential cmake pkg-config ninja-build clang-format clang libclang-rt-14-dev git
   libnetfilter-queue-dev libmnl-dev libpcap-dev libldns-dev liblua5.4-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev rapidjson-dev

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <chrono>
@@ -19,26 +20,24 @@
 #include <stdexcept>
 #include <utility>
 
+#include "capture_ring.h"
+
 namespace tripline {
 
 namespace {
 
-// A ring record: this header, then caplen bytes (packet or label), padded to
-// a multiple of 8. A record never wraps: when it does not fit before the end
-// of the buffer, the producer skips the rest (a Pad record, or nothing when
-// fewer than sizeof(RecordHeader) bytes are left) and starts at offset 0.
-enum RecordType : uint8_t { kPad = 0, kOpen = 1, kPacket = 2, kClose = 3 };
+// A record in a worker's ring: this header, then its bytes (the packet, cut
+// to snaplen, or the label); the record's length gives their count.
+enum RecordType : uint8_t { kOpen = 1, kPacket = 2, kClose = 3 };
 
 struct RecordHeader {
-  uint32_t size = 0;  // whole record, header included, multiple of 8
-  uint8_t type = kPad;
+  uint8_t type = kPacket;
   uint8_t reserved[3] = {0, 0, 0};
-  uint32_t caplen = 0;
   uint32_t orig_len = 0;
   uint64_t session = 0;
   int64_t ts = 0;
 };
-static_assert(sizeof(RecordHeader) == 32);
+static_assert(sizeof(RecordHeader) == 24);
 
 constexpr size_t kMaxLabel = 48;
 constexpr auto kIdleWait = std::chrono::milliseconds(10);
@@ -64,22 +63,12 @@ FILE* open_exclusive(const std::string& path) {
 
 }  // namespace
 
-// Single-producer/single-consumer byte ring. head and tail count bytes since
-// the start and only grow; the offset is (position & mask). The producer
-// publishes a record with a release store of head, the consumer frees it with
-// a release store of tail; each side reads the other's with acquire.
+// One worker's ring (capture_ring.h: single producer, the writer thread
+// consumes) and the records it refused.
 struct CaptureWriter::Ring {
-  explicit Ring(uint64_t capacity)
-      : cap(capacity), mask(capacity - 1), storage(capacity / sizeof(uint64_t)) {}
-  uint8_t* base() { return reinterpret_cast<uint8_t*>(storage.data()); }
-
-  alignas(64) std::atomic<uint64_t> head{0};  // written by the producer
-  uint64_t cached_tail = 0;                   // producer's last view of tail
-  std::atomic<uint64_t> dropped{0};           // producer only (relaxed load + store)
-  alignas(64) std::atomic<uint64_t> tail{0};  // written by the consumer
-  uint64_t cap;
-  uint64_t mask;
-  std::vector<uint64_t> storage;  // 8-byte aligned bytes, allocated once
+  explicit Ring(uint64_t capacity) : ring(capacity) {}
+  CaptureRing ring;
+  std::atomic<uint64_t> dropped{0};  // producer only (relaxed load + store)
 };
 
 // The writer thread's state and work. Only the thread touches it, except
@@ -108,11 +97,11 @@ struct CaptureWriter::Impl {
 
   explicit Impl(const CaptureConfig& c) : cfg(c) {}
 
-  void handle(unsigned w, const RecordHeader& hd, const uint8_t* data) {
+  void handle(unsigned w, const RecordHeader& hd, std::span<const uint8_t> data) {
     switch (hd.type) {
       case kOpen:
-        open_file(w, hd.session, std::string_view(reinterpret_cast<const char*>(data), hd.caplen),
-                  hd.ts);
+        open_file(w, hd.session,
+                  std::string_view(reinterpret_cast<const char*>(data.data()), data.size()), hd.ts);
         break;
       case kPacket:
         write_packet(w, hd, data);
@@ -212,7 +201,7 @@ struct CaptureWriter::Impl {
     s.dirty = true;
   }
 
-  void write_packet(unsigned w, const RecordHeader& hd, const uint8_t* data) {
+  void write_packet(unsigned w, const RecordHeader& hd, std::span<const uint8_t> data) {
     auto it = sessions.find(Key{w, hd.session});
     if (it == sessions.end() || !it->second.dumper) {
       discarded.fetch_add(1, std::memory_order_relaxed);
@@ -227,9 +216,9 @@ struct CaptureWriter::Impl {
     }
     ph.ts.tv_sec = static_cast<time_t>(sec);
     ph.ts.tv_usec = static_cast<suseconds_t>(nsec);  // nanoseconds: the pcap_t is nano-precision
-    ph.caplen = hd.caplen;
+    ph.caplen = static_cast<uint32_t>(data.size());
     ph.len = hd.orig_len;
-    pcap_dump(reinterpret_cast<u_char*>(s.dumper), &ph, data);
+    pcap_dump(reinterpret_cast<u_char*>(s.dumper), &ph, data.data());
     if (std::ferror(s.fp)) {
       discarded.fetch_add(1, std::memory_order_relaxed);
       fail(it->first, s, errno);
@@ -295,7 +284,7 @@ struct CaptureWriter::Impl {
 };
 
 uint32_t CaptureWriter::record_bytes(uint32_t n) {
-  return static_cast<uint32_t>((sizeof(RecordHeader) + n + 7) & ~size_t{7});
+  return static_cast<uint32_t>(CaptureRing::frame_bytes(sizeof(RecordHeader) + uint64_t{n}));
 }
 
 CaptureWriter::CaptureWriter(const CaptureConfig& cfg, unsigned workers, CaptureWriterOptions opts)
@@ -305,7 +294,8 @@ CaptureWriter::CaptureWriter(const CaptureConfig& cfg, unsigned workers, Capture
   if (cfg_.snaplen == 0) throw std::runtime_error("capture: snaplen must be at least 1");
   if (cfg_.dir.empty()) throw std::runtime_error("capture: no directory configured");
   uint64_t cap = cfg_.ring_bytes ? std::bit_floor(uint64_t{cfg_.ring_bytes}) : 0;
-  uint64_t need = 2 * uint64_t{record_bytes(cfg_.snaplen)};
+  // Room for two of the largest records: one then always fits an empty ring.
+  uint64_t need = 2 * uint64_t{std::max(record_bytes(cfg_.snaplen), record_bytes(kMaxLabel))};
   if (cap < need)
     throw std::runtime_error(
         fmt::format("capture: ring_bytes {} is too small for snaplen {} (needs at least {})",
@@ -352,54 +342,30 @@ bool CaptureWriter::push(unsigned w, uint8_t type, uint64_t session, Timestamp t
   }
   Ring& r = *rings_[w];
   size_t limit = is_label ? kMaxLabel : cfg_.snaplen;
-  uint32_t n = static_cast<uint32_t>(bytes.size() < limit ? bytes.size() : limit);
-  uint32_t size = record_bytes(n);
-
-  uint64_t h = r.head.load(std::memory_order_relaxed);
-  uint64_t idx = h & r.mask;
-  uint64_t room = r.cap - idx;
-  uint64_t pad = room < size ? room : 0;
-  if (h + pad + size - r.cached_tail > r.cap) {
-    r.cached_tail = r.tail.load(std::memory_order_acquire);
-    if (h + pad + size - r.cached_tail > r.cap) {
-      r.dropped.store(r.dropped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      return false;
-    }
-  }
-  uint8_t* base = r.base();
-  if (pad) {
-    if (pad >= sizeof(RecordHeader)) {
-      RecordHeader p;
-      p.size = static_cast<uint32_t>(pad);
-      p.type = kPad;
-      std::memcpy(base + idx, &p, sizeof p);
-    }
-    h += pad;
-    idx = 0;
-  }
+  size_t n = bytes.size() < limit ? bytes.size() : limit;
   RecordHeader hd;
-  hd.size = size;
   hd.type = type;
-  hd.caplen = n;
   hd.orig_len = orig_len;
   hd.session = session;
   hd.ts = ts;
-  std::memcpy(base + idx, &hd, sizeof hd);
-  uint8_t* dst = base + idx + sizeof hd;
+  std::span<const uint8_t> body = bytes.first(n);
+  uint8_t label[kMaxLabel];
   if (is_label) {
-    for (uint32_t i = 0; i < n; ++i)
-      dst[i] = static_cast<uint8_t>(label_char(static_cast<char>(bytes[i])));
-  } else if (n) {
-    std::memcpy(dst, bytes.data(), n);
+    for (size_t i = 0; i < n; ++i)
+      label[i] = static_cast<uint8_t>(label_char(static_cast<char>(bytes[i])));
+    body = {label, n};
   }
-  uint64_t new_head = h + size;
-  r.head.store(new_head, std::memory_order_release);
+  if (!r.ring.push({reinterpret_cast<const uint8_t*>(&hd), sizeof hd}, body)) {
+    r.dropped.store(r.dropped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return false;
+  }
 
   // The writer polls every kIdleWait; wake it early only when a quarter of the
   // ring is waiting, so a busy worker does not pay a wake-up per packet.
-  if (sleeping_.load(std::memory_order_relaxed) && new_head - r.cached_tail >= r.cap / 4) {
-    r.cached_tail = r.tail.load(std::memory_order_acquire);
-    if (new_head - r.cached_tail >= r.cap / 4) wake_if_sleeping();
+  const uint64_t quarter = r.ring.capacity() / 4;
+  if (sleeping_.load(std::memory_order_relaxed) && r.ring.backlog_estimate() >= quarter &&
+      r.ring.refresh_backlog() >= quarter) {
+    wake_if_sleeping();
   }
   return true;
 }
@@ -467,32 +433,17 @@ std::vector<std::string> CaptureWriter::files() const {
 
 void CaptureWriter::run() {
   Impl& drainer = *impl_;
-  // Consumes what ring r held when called; true when anything was there.
+  // Consumes what ring w held when called; true when anything was there.
   auto drain = [&](unsigned w) {
-    Ring& r = *rings_[w];
-    uint64_t t = r.tail.load(std::memory_order_relaxed);
-    uint64_t h = r.head.load(std::memory_order_acquire);
-    if (t == h) return false;
-    uint8_t* base = r.base();
-    while (t != h) {
-      uint64_t idx = t & r.mask;
-      uint64_t room = r.cap - idx;
-      if (room < sizeof(RecordHeader)) {
-        t += room;
-        continue;
-      }
+    return rings_[w]->ring.consume([&](std::span<const uint8_t> record) {
       RecordHeader hd;
-      std::memcpy(&hd, base + idx, sizeof hd);
-      if (hd.type == kPad) {
-        t += room;
-        continue;
+      if (record.size() < sizeof hd) {
+        std::fprintf(stderr, "capture: corrupt ring record of %zu bytes\n", record.size());
+        std::abort();
       }
-      drainer.handle(w, hd, base + idx + sizeof hd);
-      t += hd.size;
-      r.tail.store(t, std::memory_order_release);
-    }
-    r.tail.store(t, std::memory_order_release);
-    return true;
+      std::memcpy(&hd, record.data(), sizeof hd);
+      drainer.handle(w, hd, record.subspan(sizeof hd));
+    }) > 0;
   };
 
   for (;;) {

@@ -83,7 +83,7 @@ struct EgressConfig {
   uint32_t reject_mark = 0x7470;   // packet mark the contrib rules turn into REJECT
 };
 
-// Conditional capture: trigger-started pcap recordings (engine/capture_writer.h).
+// Conditional capture: trigger-started pcap recordings (engine/capture/capture_writer.h).
 struct CaptureConfig {
   std::string dir;                 // where files go; created if missing; "" = no capture
   uint32_t ring_bytes = 4u << 20;  // per-worker ring, rounded down to a power of two

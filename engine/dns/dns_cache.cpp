@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +16,8 @@
 #include <shared_mutex>
 #include <utility>
 
+#include "dns_state_file.h"
+
 namespace tripline {
 
 namespace dns_cache_detail {
@@ -24,9 +25,6 @@ namespace {
 
 constexpr size_t kMaxNames = 4;
 constexpr size_t kEvictSample = 32;
-constexpr std::string_view kFileHeader = "tripline-dns-cache 1";
-constexpr size_t kMaxWarnings = 20;
-constexpr size_t kMaxFileBytes = size_t{512} << 20;
 
 // Up to kMaxNames names, most recent first, packed in one heap block as
 // [total len hi][total len lo] then per name [flags][len hi][len lo][bytes];
@@ -263,42 +261,8 @@ void copy_name(std::string_view n, DnsName& out) {
   out.data[out.len] = '\0';
 }
 
-// Names in the state file: bytes outside '!'..'~' and '%' as %XX.
-void append_escaped(std::string& out, std::string_view name) {
-  static const char kHex[] = "0123456789ABCDEF";
-  for (char ch : name) {
-    auto c = static_cast<uint8_t>(ch);
-    if (c <= 0x20 || c >= 0x7f || c == '%') {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    } else {
-      out.push_back(ch);
-    }
-  }
-}
-
-bool unescape(std::string_view in, std::string& out) {
-  out.clear();
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    out.push_back(static_cast<char>(hi << 4 | lo));
-    i += 2;
-  }
-  return true;
-}
+static_assert(DnsStateEntry::kMaxNames == kMaxNames);
+static_assert(DnsStateEntry::kMaxNameBytes == DnsName::kCapacity);
 
 }  // namespace
 }  // namespace dns_cache_detail
@@ -561,10 +525,8 @@ DnsCacheStats DnsCache::stats() const {
 }
 
 // ---- persistence ----
-// Format, one entry per line after the header line "tripline-dns-cache 1":
-//   <scope> <address> <expiry ns since epoch> <q|c>:<name> ...
-// scope "*" is the global scope; names most recent first, q: asked by the client,
-// c: a CNAME target on its chain; bytes outside '!'..'~' and '%' written as %XX.
+// The format is dns_state_file.h's: its writer builds the lines, its reader
+// parses them; here only the file and the cache.
 
 DnsCacheSaveResult DnsCache::save(const std::string& path, Timestamp now) const {
   DnsCacheSaveResult r;
@@ -575,34 +537,26 @@ DnsCacheSaveResult DnsCache::save(const std::string& path, Timestamp now) const 
     return r;
   }
   Timestamp before = removable_before(now);
-  bool ok = std::fprintf(f, "%.*s\n", static_cast<int>(kFileHeader.size()), kFileHeader.data()) > 0;
   std::string buf;
-  char addr_text[64];
+  DnsStateWriter out(buf);
+  out.header();
+  bool ok = true;
   for (size_t i = 0; i < shard_count_ && ok; ++i) {
-    buf.clear();
     {
       std::shared_lock lock(shards_[i].mu);
       for (const auto& [k, e] : shards_[i].map) {
         if (e.expiry < before) continue;
-        if (k.scope == IpAddr{}) {
-          buf.push_back('*');
-        } else {
-          buf.append(addr_text, k.scope.format(addr_text));
-        }
-        buf.push_back(' ');
-        buf.append(addr_text, k.addr.format(addr_text));
-        buf.push_back(' ');
-        buf.append(std::to_string(e.expiry));
+        out.begin(k.scope, k.addr, e.expiry);
         e.names.each([&](std::string_view n, bool q) {
-          buf.append(q ? " q:" : " c:");
-          append_escaped(buf, n);
+          out.name(n, q);
           return true;
         });
-        buf.push_back('\n');
+        out.end();
         ++r.entries;
       }
     }
     ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
+    buf.clear();
   }
   ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
   int saved_errno = errno;
@@ -641,7 +595,7 @@ DnsCacheLoadResult DnsCache::load(const std::string& path, Timestamp now) {
   in.seekg(0, std::ios::end);
   std::streamoff size = in.tellg();
   in.seekg(0, std::ios::beg);
-  if (size < 0 || static_cast<size_t>(size) > kMaxFileBytes) {
+  if (size < 0 || static_cast<size_t>(size) > DnsStateReadResult::kMaxBytes) {
     r.error = path + ": unreadable or larger than 512 MiB";
     return r;
   }
@@ -655,111 +609,38 @@ DnsCacheLoadResult DnsCache::load(const std::string& path, Timestamp now) {
 
 DnsCacheLoadResult DnsCache::load_from_string(std::string_view text, Timestamp now,
                                               std::string_view name) {
-  DnsCacheLoadResult r;
-  Timestamp before = removable_before(now);
-  Timestamp latest = now + Timestamp{config_.max_ttl} * kNsPerSec;
-  size_t line_no = 0;
-  std::vector<std::string_view> tokens;
-  std::vector<std::pair<std::string, bool>> names;
-  std::string decoded;
-  auto corrupt = [&](const char* why) {
-    ++r.corrupt;
-    if (r.warnings.size() < kMaxWarnings)
-      r.warnings.push_back(std::string(name) + ":" + std::to_string(line_no) + ": " + why);
-  };
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line_no == 1) {
-      if (line != kFileHeader) {
-        r.error = std::string(name) + ":1: not a tripline DNS cache file of version 1";
-        return r;
-      }
-      continue;
-    }
-    if (line.empty() || line[0] == '#') continue;
-    tokens.clear();
-    for (size_t pos = 0; pos < line.size();) {
-      size_t sp = line.find(' ', pos);
-      if (sp == std::string_view::npos) sp = line.size();
-      if (sp > pos) tokens.push_back(line.substr(pos, sp - pos));
-      pos = sp + 1;
-    }
-    if (tokens.size() < 4) {
-      corrupt("too few fields");
-      continue;
-    }
-    IpAddr scope;
-    if (tokens[0] != "*") {
-      auto s = IpAddr::parse(tokens[0]);
-      if (!s) {
-        corrupt("bad scope");
-        continue;
-      }
-      scope = *s;
-    }
-    auto addr = IpAddr::parse(tokens[1]);
-    if (!addr) {
-      corrupt("bad address");
-      continue;
-    }
-    Timestamp expiry = 0;
-    auto [end, ec] = std::from_chars(tokens[2].data(), tokens[2].data() + tokens[2].size(), expiry);
-    if (ec != std::errc() || end != tokens[2].data() + tokens[2].size() || expiry <= 0) {
-      corrupt("bad expiry");
-      continue;
-    }
-    names.clear();
-    bool bad = false, any_q = false;
-    for (size_t i = 3; i < tokens.size() && !bad; ++i) {
-      std::string_view t = tokens[i];
-      bool q = t.starts_with("q:");
-      if ((!q && !t.starts_with("c:")) || !unescape(t.substr(2), decoded) || decoded.empty() ||
-          decoded.size() > DnsName::kCapacity) {
-        bad = true;
-        break;
-      }
-      any_q |= q;
-      names.emplace_back(decoded, q);
-    }
-    if (bad || !any_q || names.size() > kMaxNames) {
-      corrupt(bad ? "bad name" : !any_q ? "no qname" : "too many names");
-      continue;
-    }
-    if (scope != IpAddr{} && !config_.scope_client) {
-      ++r.skipped;
-      continue;
-    }
-    if (expiry < before) {
-      ++r.expired;
-      continue;
-    }
-    expiry = std::min(expiry, latest);
-    Shard& s = shard_for(*addr);
-    std::string_view qname;
+  DnsStateReadOptions opts;
+  opts.expired_before = removable_before(now);
+  opts.latest = now + Timestamp{config_.max_ttl} * kNsPerSec;
+  opts.scope_client = config_.scope_client;
+  opts.name = name;
+  DnsStateReadResult read = DnsStateReader(opts).read(text, [&](const DnsStateEntry& entry) {
+    Shard& s = shard_for(entry.addr);
     {
       std::unique_lock lock(s.mu);
-      Entry& e = upsert(s, per_shard_max_, Key{scope, *addr}, expiry);
-      for (size_t i = names.size(); i-- > 0;) e.names.add(names[i].first, names[i].second);
+      Entry& e = upsert(s, per_shard_max_, Key{entry.scope, entry.addr}, entry.expiry);
+      for (size_t i = entry.names.size(); i-- > 0;)
+        e.names.add(entry.names[i].name, entry.names[i].qname);
     }
-    for (auto& [n, q] : names) {
-      if (q) {
-        qname = n;
+    std::string_view qname;
+    for (const auto& n : entry.names) {
+      if (n.qname) {
+        qname = n.name;
         break;
       }
     }
     // Shadow entries (global scope in client mode) are not indexed, as in insert().
-    if (scope != IpAddr{} || !config_.scope_client) apply_name_cap(scope, *addr, qname, expiry);
-    ++r.loaded;
-  }
-  if (line_no == 0) {
-    r.error = std::string(name) + ": empty file";
-    return r;
-  }
-  r.ok = true;
+    if (entry.scope != IpAddr{} || !config_.scope_client)
+      apply_name_cap(entry.scope, entry.addr, qname, entry.expiry);
+  });
+  DnsCacheLoadResult r;
+  r.ok = read.ok;
+  r.error = std::move(read.error);
+  r.loaded = read.loaded;
+  r.expired = read.expired;
+  r.skipped = read.skipped;
+  r.corrupt = read.corrupt;
+  r.warnings = std::move(read.warnings);
   return r;
 }
 

@@ -141,7 +141,8 @@ class DnsCache {
   // Removes entries expired beyond grace (+keep_expired); returns how many.
   size_t purge(Timestamp now);
 
-  // Text file, one entry per line; written to path.tmp, fsynced, renamed over path.
+  // Text file, one entry per line (format: dns_state_file.h); written to path.tmp,
+  // fsynced, renamed over path.
   DnsCacheSaveResult save(const std::string& path, Timestamp now) const;
   // Adds the file's still-valid entries (expiries honoured, capped at now + max_ttl).
   DnsCacheLoadResult load(const std::string& path, Timestamp now);

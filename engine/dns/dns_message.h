@@ -152,7 +152,6 @@ class DnsTcpStream {
 
   size_t max_message_;
   bool synced_ = false;
-  bool discarding_ = false;  // after oversize: skip the rest of this segment
   uint32_t next_seq_ = 0;
   std::vector<uint8_t> buf_;  // partial message, length prefix included
   Stats stats_;

@@ -5,7 +5,6 @@
 #include "dns_cache.h"
 #include "domain_set.h"
 #include "packet_craft.h"
-#include "worker.h"
 
 namespace tripline {
 namespace {
@@ -15,41 +14,6 @@ constexpr uint8_t kUdp = 17;
 
 uint64_t name_hash(std::string_view name) { return XXH3_64bits(name.data(), name.size()); }
 
-const char* rrtype_name(uint16_t t, char* buf) {
-  switch (t) {
-    case dns_type::A:
-      return "A";
-    case dns_type::AAAA:
-      return "AAAA";
-    case dns_type::CNAME:
-      return "CNAME";
-    case dns_type::NS:
-      return "NS";
-    case dns_type::SOA:
-      return "SOA";
-    case dns_type::PTR:
-      return "PTR";
-    case dns_type::MX:
-      return "MX";
-    case dns_type::TXT:
-      return "TXT";
-    case dns_type::HTTPS:
-      return "HTTPS";
-    case dns_type::ANY:
-      return "ANY";
-    default:
-      std::snprintf(buf, 8, "%u", t);
-      return buf;
-  }
-}
-
-const char* rcode_name(uint8_t rcode) {
-  static const char* const kNames[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-                                       "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
-                                       "NXRRSET", "NOTAUTH", "NOTZONE"};
-  return rcode < std::size(kNames) ? kNames[rcode] : "UNKNOWN";
-}
-
 }  // namespace
 
 // One reassembler per direction of a DNS-over-TCP connection.
@@ -57,8 +21,8 @@ struct DnsObserver::TcpStreams {
   DnsTcpStream dir[2];
 };
 
-DnsObserver::DnsObserver(const Config& cfg, DnsServices services, Worker& worker)
-    : cfg_(cfg), services_(services), worker_(worker) {
+DnsObserver::DnsObserver(const Config& cfg, DnsServices services, StageEnv& env)
+    : cfg_(cfg), services_(services), env_(env) {
   queries_.reserve(cfg_.dns.max_outstanding);
   rewrite_buf_.resize(65535);
 }
@@ -99,11 +63,11 @@ Next DnsObserver::inspect(PacketContext& ctx) {
   }
   if (p.payload.empty()) return Next::Continue;
   auto fed = stream.feed(p.tcp_seq, p.payload, [&](std::span<const uint8_t> wire) {
-    worker_.counters().dns_tcp_messages.add();
+    env_.counters().dns_tcp_messages.add();
     on_message(ctx, wire, from_resolver, true);
   });
   if (fed == DnsTcpStream::Feed::Gap || fed == DnsTcpStream::Feed::Oversize)
-    worker_.counters().dns_tcp_resyncs.add();
+    env_.counters().dns_tcp_resyncs.add();
   return Next::Continue;
 }
 
@@ -133,7 +97,7 @@ void DnsObserver::inspect_fragment(FragmentContext& ctx) {
 // completes at the client unjudged.
 void DnsObserver::on_fragment(const Decoded& p, Flow* flow, Dir dir, Timestamp now, uint64_t frame,
                               Decision& decision) {
-  auto& c = worker_.counters();
+  auto& c = env_.counters();
   c.dns_fragments.add();
   const FragmentKey key{p.src, p.dst, p.frag_id, p.proto};
   auto r = fragments_.add(key, p.frag_offset, p.more_fragments, p.frag_data, now);
@@ -202,7 +166,7 @@ void DnsObserver::on_flow_end(const Flow& flow, FlowEndReason, Timestamp) { tcp_
 
 void DnsObserver::on_message(PacketContext& ctx, std::span<const uint8_t> wire, bool from_resolver,
                              bool over_tcp) {
-  auto& c = worker_.counters();
+  auto& c = env_.counters();
   DnsParseStatus st = parse_dns_message(wire, msg_);
   if (st != DnsParseStatus::Ok) {
     c.dns_parse_errors.add();
@@ -217,7 +181,7 @@ void DnsObserver::on_message(PacketContext& ctx, std::span<const uint8_t> wire, 
         ctx.decide_flow(d);
       else
         ctx.decide_packet(d);
-      if (worker_.has_events()) emit_dns_event(ctx, true, "malformed");
+      if (env_.events_on()) emit_dns_event(ctx, true, "malformed");
     }
     return;
   }
@@ -230,7 +194,7 @@ void DnsObserver::on_message(PacketContext& ctx, std::span<const uint8_t> wire, 
     // Answers from anyone else open nothing (the flow itself is judged by
     // the egress policy like any other).
     c.dns_answers_untrusted.add();
-    if (worker_.has_events()) emit_dns_event(ctx, true, "untrusted");
+    if (env_.events_on()) emit_dns_event(ctx, true, "untrusted");
     return;
   }
   on_answer(ctx, wire, over_tcp);
@@ -238,7 +202,7 @@ void DnsObserver::on_message(PacketContext& ctx, std::span<const uint8_t> wire, 
 
 void DnsObserver::on_query(PacketContext& ctx, bool over_tcp) {
   const Decoded& p = ctx.pkt;
-  worker_.counters().dns_queries.add();
+  env_.counters().dns_queries.add();
   if (!is_resolver(p.dst, p.dport)) return;  // only queries to our resolvers are remembered
   QueryKey key{p.src,
                p.dst,
@@ -251,12 +215,12 @@ void DnsObserver::on_query(PacketContext& ctx, bool over_tcp) {
   if (queries_.size() >= cfg_.dns.max_outstanding && !queries_.contains(key)) {
     purge_queries(ctx.now);
     if (queries_.size() >= cfg_.dns.max_outstanding) {
-      worker_.counters().dns_outstanding_full.add();
+      env_.counters().dns_outstanding_full.add();
       return;
     }
   }
   queries_[key] = Query{ctx.now};
-  if (worker_.has_events()) emit_dns_event(ctx, false, "query");
+  if (env_.events_on()) emit_dns_event(ctx, false, "query");
 }
 
 void DnsObserver::purge_queries(Timestamp now) {
@@ -278,7 +242,7 @@ std::string_view DnsObserver::blocked_by(const ResolvedChain& chain) const {
 
 void DnsObserver::on_answer(PacketContext& ctx, std::span<const uint8_t> wire, bool over_tcp) {
   const Decoded& p = ctx.pkt;
-  auto& c = worker_.counters();
+  auto& c = env_.counters();
   QueryKey key{p.dst,
                p.src,
                name_hash(msg_.question.name),
@@ -301,7 +265,7 @@ void DnsObserver::on_answer(PacketContext& ctx, std::span<const uint8_t> wire, b
       ctx.decide_flow(d);
     else
       ctx.decide_packet(d);
-    if (worker_.has_events()) emit_dns_event(ctx, true, "unmatched");
+    if (env_.events_on()) emit_dns_event(ctx, true, "unmatched");
     return;
   }
   queries_.erase(it);
@@ -311,7 +275,7 @@ void DnsObserver::on_answer(PacketContext& ctx, std::span<const uint8_t> wire, b
   if (!blocked.empty()) {
     c.dns_blocked.add();
     block_answer(ctx, wire, over_tcp, blocked);
-    if (worker_.has_events()) emit_dns_event(ctx, true, blocked);
+    if (env_.events_on()) emit_dns_event(ctx, true, blocked);
     return;
   }
   if (services_.cache && msg_.rcode == kDnsRcodeNoError) {
@@ -322,7 +286,7 @@ void DnsObserver::on_answer(PacketContext& ctx, std::span<const uint8_t> wire, b
       c.dns_addresses_opened.add();
     }
   }
-  if (worker_.has_events()) emit_dns_event(ctx, true, "trusted");
+  if (env_.events_on()) emit_dns_event(ctx, true, "trusted");
 }
 
 void DnsObserver::block_answer(PacketContext& ctx, std::span<const uint8_t> wire, bool over_tcp,
@@ -356,57 +320,32 @@ void DnsObserver::block_answer(PacketContext& ctx, std::span<const uint8_t> wire
                            std::span<const uint8_t>(rewrite_buf_.data(), r.length), opt);
   d.verdict = Verdict::Accept;
   d.replacement = packet_buf_;
-  worker_.counters().dns_rewritten.add();
+  env_.counters().dns_rewritten.add();
   ctx.decide_packet(d);
 }
 
 void DnsObserver::emit_dns_event(const PacketContext& ctx, bool answer, std::string_view status) {
   const Decoded& p = ctx.pkt;
-  auto& w =
-      worker_.eve().begin(ctx.now, "dns", ctx.flow.id, p.src, p.sport, p.dst, p.dport, p.proto);
-  char num[8];
-  w.Key("dns");
-  w.StartObject();
-  w.Key("type");
-  w.String(answer ? "answer" : "query");
-  w.Key("id");
-  w.Uint(msg_.id);
-  if (!msg_.question.name.empty()) {
-    w.Key("rrname");
-    w.String(msg_.question.name.c_str());
-    w.Key("rrtype");
-    w.String(rrtype_name(msg_.question.qtype, num));
-  }
+  DnsEventFacts facts{.now = ctx.now,
+                      .flow_id = ctx.flow.id,
+                      .src = p.src,
+                      .dst = p.dst,
+                      .sport = p.sport,
+                      .dport = p.dport,
+                      .proto = p.proto,
+                      .answer = answer,
+                      .id = msg_.id,
+                      .rrname = msg_.question.name,
+                      .rrtype = msg_.question.qtype};
   if (answer) {
-    w.Key("rcode");
-    w.String(rcode_name(msg_.rcode));
-    w.Key("status");
-    w.String(status.data(), static_cast<rapidjson::SizeType>(status.size()));
-    if (!msg_.answers.empty()) {
-      w.Key("answers");
-      w.StartArray();
-      for (const DnsAnswer& a : msg_.answers) {
-        w.StartObject();
-        w.Key("rrname");
-        w.String(a.owner.c_str());
-        w.Key("rrtype");
-        w.String(rrtype_name(a.type, num));
-        w.Key("ttl");
-        w.Uint(a.ttl);
-        if (a.addr.family) {
-          w.Key("rdata");
-          w.String(a.addr.to_string().c_str());
-        } else if (!a.target.empty()) {
-          w.Key("rdata");
-          w.String(a.target.c_str());
-        }
-        w.EndObject();
-      }
-      w.EndArray();
-    }
+    facts.rcode = msg_.rcode;
+    facts.status = status;
+    answer_facts_.clear();
+    for (const DnsAnswer& a : msg_.answers)
+      answer_facts_.push_back({a.owner, a.type, a.ttl, a.addr, a.target});
+    facts.answers = answer_facts_;
   }
-  w.EndObject();
-  worker_.emit(worker_.eve().finish());
+  env_.emit(env_.eve().dns_event(facts));
 }
 
 }  // namespace tripline

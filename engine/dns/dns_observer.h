@@ -15,14 +15,15 @@
 
 #include "config.h"
 #include "dns_message.h"
+#include "eve_facts.h"
 #include "fragment_reassembler.h"
 #include "stage.h"
+#include "stage_env.h"
 
 namespace tripline {
 
 class DnsCache;
 class DomainSet;
-class Worker;
 
 // Shared, read-only (lists) or internally synchronised (cache) services.
 struct DnsServices {
@@ -33,7 +34,7 @@ struct DnsServices {
 
 class DnsObserver final : public Stage {
  public:
-  DnsObserver(const Config& cfg, DnsServices services, Worker& worker);
+  DnsObserver(const Config& cfg, DnsServices services, StageEnv& env);
   ~DnsObserver() override;
 
   std::string_view name() const override { return "dns"; }
@@ -87,11 +88,12 @@ class DnsObserver final : public Stage {
 
   const Config& cfg_;
   DnsServices services_;
-  Worker& worker_;
+  StageEnv& env_;
   absl::flat_hash_map<QueryKey, Query> queries_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<TcpStreams>> tcp_;  // by flow id
   DnsMessage msg_;                                                  // reused between messages
   ResolvedChain chain_;                                             // reused between answers
+  std::vector<DnsAnswerFacts> answer_facts_;                        // reused between events
   std::vector<uint8_t> rewrite_buf_;
   std::vector<uint8_t> packet_buf_;
   FragmentReassembler fragments_;

@@ -1,6 +1,9 @@
+// The EVE header every event carries and the flow event.
 #include "eve.h"
 
 #include <cstdio>
+
+#include "eve_json.h"
 
 namespace tripline {
 
@@ -20,66 +23,67 @@ const char* proto_name(uint8_t proto, char* buf) {
   }
 }
 
-void write_time(rapidjson::Writer<rapidjson::StringBuffer>& w, Timestamp t) {
+void write_time(JsonWriter& w, Timestamp t) {
   char buf[40];
   size_t n = format_iso8601(t, buf);
   w.String(buf, static_cast<rapidjson::SizeType>(n));
 }
 
-rapidjson::Writer<rapidjson::StringBuffer>& EveBuilder::begin(Timestamp ts, const char* event_type,
-                                                              uint64_t flow_id, const IpAddr& src,
-                                                              uint16_t sport, const IpAddr& dst,
-                                                              uint16_t dport, uint8_t proto) {
-  buf_.Clear();
-  writer_.Reset(buf_);
-  writer_.StartObject();
-  writer_.Key("timestamp");
-  write_time(writer_, ts);
+JsonWriter& EveJson::begin(Timestamp ts, const char* event_type, uint64_t flow_id,
+                           const IpAddr& src, uint16_t sport, const IpAddr& dst, uint16_t dport,
+                           uint8_t proto) {
+  buf.Clear();
+  w.Reset(buf);
+  w.StartObject();
+  w.Key("timestamp");
+  write_time(w, ts);
   if (flow_id != 0) {
-    writer_.Key("flow_id");
-    writer_.Uint64(flow_id);
+    w.Key("flow_id");
+    w.Uint64(flow_id);
   }
-  writer_.Key("event_type");
-  writer_.String(event_type);
+  w.Key("event_type");
+  w.String(event_type);
   char addr[64];
-  writer_.Key("src_ip");
-  writer_.String(addr, static_cast<rapidjson::SizeType>(src.format(addr)));
+  w.Key("src_ip");
+  w.String(addr, static_cast<rapidjson::SizeType>(src.format(addr)));
   bool ports = proto == 6 || proto == 17 || proto == 132;
   if (ports) {
-    writer_.Key("src_port");
-    writer_.Uint(sport);
+    w.Key("src_port");
+    w.Uint(sport);
   }
-  writer_.Key("dest_ip");
-  writer_.String(addr, static_cast<rapidjson::SizeType>(dst.format(addr)));
+  w.Key("dest_ip");
+  w.String(addr, static_cast<rapidjson::SizeType>(dst.format(addr)));
   if (ports) {
-    writer_.Key("dest_port");
-    writer_.Uint(dport);
+    w.Key("dest_port");
+    w.Uint(dport);
   }
   char num[4];
-  writer_.Key("proto");
-  writer_.String(proto_name(proto, num));
+  w.Key("proto");
+  w.String(proto_name(proto, num));
   if (proto == 1 || proto == 58) {  // ports hold ICMP type/code of the first packet
-    writer_.Key("icmp_type");
-    writer_.Uint(sport);
-    writer_.Key("icmp_code");
-    writer_.Uint(dport);
+    w.Key("icmp_type");
+    w.Uint(sport);
+    w.Key("icmp_code");
+    w.Uint(dport);
   }
-  return writer_;
+  return w;
 }
 
-rapidjson::Writer<rapidjson::StringBuffer>& EveBuilder::begin(Timestamp ts, const char* event_type,
-                                                              const Flow& flow) {
+JsonWriter& EveJson::begin(Timestamp ts, const char* event_type, const Flow& flow) {
   return begin(ts, event_type, flow.id, flow.src(), flow.sport(), flow.dst(), flow.dport(),
                flow.proto());
 }
 
-std::string EveBuilder::finish() {
-  writer_.EndObject();
-  return std::string(buf_.GetString(), buf_.GetSize());
+std::string EveJson::finish() {
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
+EveBuilder::EveBuilder() : json_(std::make_unique<EveJson>()) {}
+EveBuilder::~EveBuilder() = default;
+
 std::string EveBuilder::flow_event(const Flow& flow, FlowEndReason reason, Timestamp now) {
-  auto& w = begin(now, "flow", flow);
+  auto& w = json_->begin(now, "flow", flow);
   w.Key("flow");
   w.StartObject();
   w.Key("pkts_toserver");
@@ -100,19 +104,16 @@ std::string EveBuilder::flow_event(const Flow& flow, FlowEndReason reason, Times
   w.String(to_string(flow.state));
   w.Key("reason");
   w.String(to_string(reason));
-  if (flow.annotation) {  // the DNS name the flow was reached by
-    const auto* name = static_cast<const std::string*>(flow.annotation);
+  if (flow.data.has_dns_name()) {  // the DNS name the flow was reached by
     w.Key("dns_name");
-    w.String(name->data(), static_cast<rapidjson::SizeType>(name->size()));
+    write_string(w, flow.data.dns_name());
   }
   w.Key("action");
-  auto verdict = to_string(flow.decision.verdict);
-  w.String(verdict.data(), static_cast<rapidjson::SizeType>(verdict.size()));
+  write_string(w, to_string(flow.decision.verdict));
   w.Key("verdict_reason");
-  w.String(flow.decision.reason.data(),
-           static_cast<rapidjson::SizeType>(flow.decision.reason.size()));
+  write_string(w, flow.decision.reason);
   w.EndObject();
-  return finish();
+  return json_->finish();
 }
 
 }  // namespace tripline

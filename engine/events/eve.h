@@ -1,13 +1,14 @@
-// Builders for EVE-style JSON event lines (Suricata's field names, so Filebeat
-// and Vector take them as they are): the common header every event carries
-// and the `flow` record. Other event types add their object after the header.
+// Every EVE JSON layout tripline writes, in one place (Suricata's field names,
+// so Filebeat and Vector take them as they are): the common header, and the
+// `flow`, `dns` and `alert` events. Callers hand facts (eve_facts.h) and get
+// finished lines back; no JSON leaves engine/events.
 #pragma once
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
+#include <cstdint>
+#include <memory>
 #include <string>
 
+#include "eve_facts.h"
 #include "flow_table.h"
 #include "timestamp.h"
 
@@ -16,32 +17,26 @@ namespace tripline {
 // "TCP", "UDP", "ICMP", "IPv6-ICMP", or the protocol number as text.
 const char* proto_name(uint8_t proto, char* buf /* >= 4 bytes */);
 
-// Reusable builder: one per worker, buffer reused between events.
+struct EveJson;  // the JSON writer and its buffer (eve_json.h, internal)
+
+// Reusable builder: one per worker, its buffer reused between events; each
+// call returns one complete line (without the newline).
 class EveBuilder {
  public:
-  // Starts an event: {"timestamp", "flow_id", "event_type", "src_ip",
-  // "src_port", "dest_ip", "dest_port", "proto"}. Leaves the object open.
-  rapidjson::Writer<rapidjson::StringBuffer>& begin(Timestamp ts, const char* event_type,
-                                                    const Flow& flow);
-  // Same, from explicit endpoints (events without a flow record).
-  rapidjson::Writer<rapidjson::StringBuffer>& begin(Timestamp ts, const char* event_type,
-                                                    uint64_t flow_id, const IpAddr& src,
-                                                    uint16_t sport, const IpAddr& dst,
-                                                    uint16_t dport, uint8_t proto);
-  // Closes the object and returns the line.
-  std::string finish();
+  EveBuilder();
+  ~EveBuilder();
+  EveBuilder(const EveBuilder&) = delete;
+  EveBuilder& operator=(const EveBuilder&) = delete;
 
-  // A complete flow-end event. dns_name may be null.
+  // A flow-end event (eve.cpp).
   std::string flow_event(const Flow& flow, FlowEndReason reason, Timestamp now);
-
-  rapidjson::Writer<rapidjson::StringBuffer>& writer() { return writer_; }
+  // A DNS query or answer (eve_dns.cpp).
+  std::string dns_event(const DnsEventFacts& facts);
+  // An alert on a flow (eve_alert.cpp).
+  std::string alert_event(const AlertFacts& facts);
 
  private:
-  rapidjson::StringBuffer buf_;
-  rapidjson::Writer<rapidjson::StringBuffer> writer_{buf_};
+  std::unique_ptr<EveJson> json_;
 };
-
-// Writes a timestamp as an ISO 8601 string value.
-void write_time(rapidjson::Writer<rapidjson::StringBuffer>& w, Timestamp t);
 
 }  // namespace tripline

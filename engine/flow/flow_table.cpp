@@ -202,7 +202,7 @@ void FlowTable::release(uint32_t slot) {
   unlink(slot);
   index_.erase(slot);  // hashes the key still in the slot
   f.id = 0;            // invalidates fragment entries that still name this slot
-  f.annotation = nullptr;
+  f.data.clear();
   free_.push_back(slot);
   --live_;
 }

@@ -10,6 +10,9 @@
 #include <absl/hash/hash.h>
 
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "config.h"
@@ -48,6 +51,32 @@ constexpr uint8_t kWatchLua = 1;
 // Direction index into per-direction arrays.
 enum Dir : uint8_t { kToServer = 0, kToClient = 1 };
 
+// Per-flow data that stages attach for later stages, events and scripts: one
+// typed slot per kind (Snort 3's FlowData, as fixed slots rather than a list
+// keyed by inspector). The flow owns it: it stays valid until the flow table
+// frees the flow, i.e. through the flow event, every stage's on_flow_end and
+// the packets a closed TCP flow still absorbs. Reading never allocates;
+// setting allocates at most once per flow.
+class FlowData {
+ public:
+  // The DNS name the flow was reached by (set by the egress policy on a new
+  // flow a DNS answer opened).
+  bool has_dns_name() const { return dns_name_ != nullptr; }
+  std::string_view dns_name() const { return dns_name_ ? *dns_name_ : std::string_view(); }
+  void set_dns_name(std::string_view name) {
+    if (dns_name_)
+      dns_name_->assign(name);
+    else
+      dns_name_ = std::make_unique<std::string>(name);
+  }
+
+  // Frees everything (the flow table, when it frees the flow).
+  void clear() { dns_name_.reset(); }
+
+ private:
+  std::unique_ptr<std::string> dns_name_;
+};
+
 struct Flow {
   FlowKey key;
   bool orig_is_lo = true;  // the original direction goes lo -> hi
@@ -66,9 +95,8 @@ struct Flow {
   // The decision the pipeline took for this flow; later packets reuse it.
   Decision decision;
   bool decided = false;
-  // Opaque per-flow slot for later stages (e.g. the DNS name a flow was
-  // reached by); owned by whoever sets it, valid until the flow ends.
-  const void* annotation = nullptr;
+  // What stages attached to this flow (see FlowData).
+  FlowData data;
   uint32_t prev = 0, next = 0;  // timeout-class list links (internal)
 
   const IpAddr& src() const { return orig_is_lo ? key.lo : key.hi; }

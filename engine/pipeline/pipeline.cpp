@@ -99,11 +99,11 @@ StageFactory Pipeline::stage_factory() {
   return [this](Worker& worker) {
     if (cache_) {
       DnsServices services{cache_.get(), block_.get(), allow_.get()};
-      worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker));
+      worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker.env()));
     }
     if (rules_)
-      worker.add_stage(std::make_unique<EgressPolicy>(*cfg_, *rules_, cache_.get(), worker));
-    if (lua_) worker.add_stage(std::make_unique<LuaTriggers>(*cfg_, *lua_, worker));
+      worker.add_stage(std::make_unique<EgressPolicy>(*cfg_, *rules_, cache_.get(), worker.env()));
+    if (lua_) worker.add_stage(std::make_unique<LuaTriggers>(*cfg_, *lua_, worker.env()));
     if (capture_)
       worker.set_capture(std::make_unique<CaptureRecorder>(*capture_, worker.index(), cfg_->capture,
                                                            capture_counters(worker.counters())));

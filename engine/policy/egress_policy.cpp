@@ -2,18 +2,17 @@
 
 #include "capture_recorder.h"
 #include "dns_cache.h"
-#include "worker.h"
 
 namespace tripline {
 
 EgressPolicy::EgressPolicy(const Config& cfg, const RuleSet& rules, const DnsCache* cache,
-                           Worker& worker)
-    : cfg_(cfg), rules_(rules), worker_(worker), facts_(cfg.network.inside, cache) {
+                           StageEnv& env)
+    : cfg_(cfg), rules_(rules), env_(env), facts_(cfg.network.inside, cache) {
   eval_.matched.reserve(rules.rule_count());
   rule_counters_.resize(rules.rule_count());
   for (const RuleChain& chain : rules.chains())
     for (const Rule& rule : chain.rules)
-      rule_counters_[rule.index] = &worker.counters().named.add("rule." + rule.name);
+      rule_counters_[rule.index] = &env.counters().named.add("rule." + rule.name);
 }
 
 bool EgressPolicy::likes(const PacketContext& ctx) const { return ctx.new_flow; }
@@ -34,7 +33,7 @@ std::string_view EgressPolicy::reason_of(const Rule& rule) {
 }
 
 void EgressPolicy::start_capture(const PacketContext& ctx, const Rule& rule) {
-  CaptureRecorder* rec = worker_.capture();
+  CaptureRecorder* rec = env_.capture();
   if (!rec) return;  // [capture] dir not set
   const RuleAction& a = rule.action;
   CaptureRequest req;
@@ -55,7 +54,7 @@ Next EgressPolicy::inspect(PacketContext& ctx) {
 
   for (const Rule* rule : eval_.matched) {
     rule_counters_[rule->index]->add();
-    if (rule->action.counter) (worker_.counters().*(rule->action.counter)).add();
+    if (rule->action.counter) (env_.counters().*(rule->action.counter)).add();
     if (rule->action.capture) start_capture(ctx, *rule);
   }
 
@@ -86,13 +85,10 @@ Next EgressPolicy::inspect(PacketContext& ctx) {
   }
 
   // The name the flow was reached by, for its flow event (and triggers).
-  if (facts_.looked_up() && facts_.dns().status == DnsLookupStatus::Open) {
-    auto& slot = names_[ctx.flow.id];
-    slot = std::make_unique<std::string>(facts_.dns().name.view());
-    ctx.flow.annotation = slot.get();
-  }
+  if (facts_.looked_up() && facts_.dns().status == DnsLookupStatus::Open)
+    ctx.flow.data.set_dns_name(facts_.dns().name.view());
 
-  if (worker_.has_events()) {
+  if (env_.events_on()) {
     for (const Rule* rule : eval_.matched)
       if (rule->action.alerts()) emit_alert(ctx, *rule, blocked);
   }
@@ -101,30 +97,14 @@ Next EgressPolicy::inspect(PacketContext& ctx) {
 
 void EgressPolicy::emit_alert(const PacketContext& ctx, const Rule& rule, bool blocked) {
   const RuleAction& a = rule.action;
-  std::string_view reason = reason_of(rule);
-  auto& w = worker_.eve().begin(ctx.now, "alert", ctx.flow);
-  w.Key("alert");
-  w.StartObject();
-  w.Key("action");
-  w.String(blocked ? "blocked" : "allowed");
-  w.Key("signature");
-  w.String(a.signature.data(), static_cast<rapidjson::SizeType>(a.signature.size()));
-  w.Key("category");
-  w.String(a.category.data(), static_cast<rapidjson::SizeType>(a.category.size()));
-  w.Key("severity");
-  w.Uint(a.severity);
-  w.Key("reason");
-  w.String(reason.data(), static_cast<rapidjson::SizeType>(reason.size()));
-  if (a.monitor) {
-    w.Key("would_block");
-    w.Bool(true);
-  }
-  w.EndObject();
-  worker_.emit(worker_.eve().finish());
-}
-
-void EgressPolicy::on_flow_end(const Flow& flow, FlowEndReason, Timestamp) {
-  names_.erase(flow.id);
+  env_.emit(env_.eve().alert_event({.now = ctx.now,
+                                    .flow = ctx.flow,
+                                    .blocked = blocked,
+                                    .signature = a.signature,
+                                    .category = a.category,
+                                    .severity = a.severity,
+                                    .reason = reason_of(rule),
+                                    .would_block = a.monitor}));
 }
 
 }  // namespace tripline

@@ -4,30 +4,25 @@
 // Flows that passed keep passing until they end; only new flows are checked.
 #pragma once
 
-#include <absl/container/flat_hash_map.h>
-
-#include <memory>
-#include <string>
 #include <vector>
 
 #include "config.h"
 #include "rule_chain.h"
 #include "stage.h"
+#include "stage_env.h"
 
 namespace tripline {
 
 class DnsCache;
-class Worker;
 
 class EgressPolicy final : public Stage {
  public:
   // rules and cache (may be null) must outlive the stage.
-  EgressPolicy(const Config& cfg, const RuleSet& rules, const DnsCache* cache, Worker& worker);
+  EgressPolicy(const Config& cfg, const RuleSet& rules, const DnsCache* cache, StageEnv& env);
 
   std::string_view name() const override { return "egress"; }
   bool likes(const PacketContext& ctx) const override;
   Next inspect(PacketContext& ctx) override;
-  void on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) override;
 
  private:
   std::string_view reason_of(const Rule& rule);
@@ -36,12 +31,10 @@ class EgressPolicy final : public Stage {
 
   const Config& cfg_;
   const RuleSet& rules_;
-  Worker& worker_;
+  StageEnv& env_;
   FlowFacts facts_;
   RuleEvaluation eval_;
   std::vector<Counter*> rule_counters_;  // by Rule::index, in this worker's counters
-  // The DNS name each open flow was reached by (Flow::annotation points here).
-  absl::flat_hash_map<uint64_t, std::unique_ptr<std::string>> names_;
 };
 
 }  // namespace tripline

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "timestamp.h"
+#include "verdict_batcher.h"
 
 namespace tripline {
 namespace {
@@ -32,15 +33,6 @@ constexpr auto kDrainPause = std::chrono::milliseconds(1);  // between drain rea
 constexpr auto kDrainLimit = std::chrono::seconds(2);       // drain bound under endless traffic
 constexpr size_t kMaxReplacement = 0xffff - 64;             // fits one netlink attribute
 constexpr uint16_t kPacketMsg = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET;
-
-// What the kernel is told for one packet. Consecutive packets with equal
-// NfVerdicts share one verdict message.
-struct NfVerdict {
-  uint32_t verdict = NF_ACCEPT;
-  bool has_mark = false;
-  uint32_t mark = 0;
-  friend bool operator==(const NfVerdict&, const NfVerdict&) = default;
-};
 
 NfVerdict to_nf(const Decision& d) {
   NfVerdict v;
@@ -93,7 +85,9 @@ struct BatchStopper {
 
 }  // namespace
 
-struct NfqueueSource::Impl {
+// The netlink side of the verdicts: the batcher decides which messages go
+// out, put() builds each into the send buffer.
+struct NfqueueSource::Impl final : VerdictSink {
   Impl(const QueueConfig& cfg, uint16_t queue, Worker& worker);
 
   void bind();
@@ -107,10 +101,8 @@ struct NfqueueSource::Impl {
   void handle_batch(int datagrams);
   void handle_datagram(const uint8_t* data, size_t len);
   void handle_message(const nlmsghdr* nlh);
-  void add_verdict(uint32_t id, const NfVerdict& v);
-  void close_run();  // appends the current run's verdict message
   // Appends one verdict message (NFQNL_MSG_VERDICT or _BATCH) to the send buffer.
-  void put_verdict(int type, uint32_t id, const NfVerdict& v, std::span<const uint8_t> replacement);
+  void put(const VerdictMessage& msg) override;
   void send_verdicts();  // sends what is in the verdict buffer
   void send_raw(const void* data, size_t len);
   void flush();  // both: every packet received so far has its verdict
@@ -140,9 +132,7 @@ struct NfqueueSource::Impl {
   std::vector<uint8_t> tx;
   size_t tx_limit = 0;
   std::unique_ptr<mnl_nlmsg_batch, BatchStopper> txb;
-  NfVerdict run_verdict;
-  uint32_t run_last_id = 0;
-  uint32_t run_len = 0;
+  VerdictBatcher batcher{*this};
 
   // The config request being waited for (0 = none).
   uint32_t ack_seq = 0;
@@ -349,7 +339,7 @@ void NfqueueSource::Impl::handle_message(const nlmsghdr* nlh) {
           "reject marked packets (see contrib/), dropping them instead",
           queue, pkt_mark);
     }
-    add_verdict(id, NfVerdict{NF_DROP, false, 0});
+    batcher.add(id, NfVerdict{NF_DROP, false, 0});
     return;
   }
   PacketMeta meta;
@@ -359,50 +349,29 @@ void NfqueueSource::Impl::handle_message(const nlmsghdr* nlh) {
     meta.out_ifindex = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_OUTDEV]));
   const Decision d = worker.process(LinkType::Raw, payload, wall_clock_now(), meta);
   if (d.replacement.empty()) {
-    add_verdict(id, to_nf(d));
+    batcher.add(id, to_nf(d));
     return;
   }
   if (d.replacement.size() > kMaxReplacement) {
     // Cannot happen with packets we were given; never let the original pass instead.
     counters.nfq_verdict_errors.add();
-    add_verdict(id, NfVerdict{NF_DROP, false, 0});
+    batcher.add(id, NfVerdict{NF_DROP, false, 0});
     return;
   }
   // The new packet bytes live in the worker's buffer until its next process()
-  // call: copy them into a verdict of their own now (batch verdicts carry none).
-  close_run();
-  put_verdict(NFQNL_MSG_VERDICT, id, to_nf(d), d.replacement);
+  // call: the batcher hands them to put() at once, which copies them.
+  batcher.add_replaced(id, to_nf(d), d.replacement);
 }
 
-void NfqueueSource::Impl::add_verdict(uint32_t id, const NfVerdict& v) {
-  if (run_len > 0 && v == run_verdict) {
-    run_last_id = id;
-    ++run_len;
-    return;
-  }
-  close_run();
-  run_verdict = v;
-  run_last_id = id;
-  run_len = 1;
-}
-
-void NfqueueSource::Impl::close_run() {
-  if (run_len == 0) return;
-  // A batch verdict covers every outstanding id <= run_last_id. Verdicts go out
-  // in id order, so all packets before this run already have theirs.
-  put_verdict(run_len == 1 ? NFQNL_MSG_VERDICT : NFQNL_MSG_VERDICT_BATCH, run_last_id, run_verdict,
-              {});
-  run_len = 0;
-}
-
-void NfqueueSource::Impl::put_verdict(int type, uint32_t id, const NfVerdict& v,
-                                      std::span<const uint8_t> replacement) {
+void NfqueueSource::Impl::put(const VerdictMessage& msg) {
   auto* cur = static_cast<char*>(mnl_nlmsg_batch_current(txb.get()));
+  int type = msg.kind == VerdictMessage::Kind::Batch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT;
   nlmsghdr* nlh = nfq_nlmsg_put(cur, type, queue);
-  nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), static_cast<int>(v.verdict));
-  if (v.has_mark) nfq_nlmsg_verdict_put_mark(nlh, v.mark);
-  if (!replacement.empty()) {
-    nfq_nlmsg_verdict_put_pkt(nlh, replacement.data(), static_cast<uint32_t>(replacement.size()));
+  nfq_nlmsg_verdict_put(nlh, static_cast<int>(msg.id), static_cast<int>(msg.verdict.verdict));
+  if (msg.verdict.has_mark) nfq_nlmsg_verdict_put_mark(nlh, msg.verdict.mark);
+  if (!msg.replacement.empty()) {
+    nfq_nlmsg_verdict_put_pkt(nlh, msg.replacement.data(),
+                              static_cast<uint32_t>(msg.replacement.size()));
   }
   counters.nfq_verdict_msgs.add();
   if (mnl_nlmsg_batch_is_empty(txb.get()) && nlh->nlmsg_len > tx_limit) {
@@ -433,7 +402,7 @@ void NfqueueSource::Impl::send_raw(const void* data, size_t len) {
 }
 
 void NfqueueSource::Impl::flush() {
-  close_run();
+  batcher.flush();
   send_verdicts();
   mnl_nlmsg_batch_reset(txb.get());
 }

@@ -8,17 +8,25 @@ namespace {
 // How often (in clock time) process() sweeps the flow table for timeouts.
 constexpr Timestamp kTickInterval = kNsPerSec;
 
+// What a packet gets when nothing decides otherwise ([queue] default_verdict).
+Decision default_decision(const Config& cfg) {
+  Decision d;
+  d.verdict = cfg.queue.default_verdict;
+  d.reason = "default";
+  if (d.verdict == Verdict::Reject) {  // rejects are carried out by a marked rule
+    d.mark = cfg.egress.reject_mark;
+    d.has_mark = true;
+  }
+  return d;
+}
+
 }  // namespace
 
 Worker::Worker(std::shared_ptr<const Config> cfg, unsigned index, EventWriter* events)
-    : cfg_(std::move(cfg)), index_(index), events_(events), flows_(cfg_->flows, this) {
-  default_decision_.verdict = cfg_->queue.default_verdict;
-  default_decision_.reason = "default";
-  if (default_decision_.verdict == Verdict::Reject) {  // rejects are carried out by a marked rule
-    default_decision_.mark = cfg_->egress.reject_mark;
-    default_decision_.has_mark = true;
-  }
-}
+    : cfg_(std::move(cfg)),
+      index_(index),
+      env_(counters_, events, default_decision(*cfg_), index),
+      flows_(cfg_->flows, this) {}
 
 Worker::~Worker() = default;
 
@@ -26,6 +34,7 @@ void Worker::add_stage(std::unique_ptr<Stage> stage) { stages_.push_back(std::mo
 
 void Worker::set_capture(std::unique_ptr<CaptureRecorder> capture) {
   capture_ = std::move(capture);
+  env_.set_capture(capture_.get());
 }
 
 void Worker::count_verdict(const Decision& d) {
@@ -50,7 +59,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   counters_.bytes.add(bytes.size());
   if (now - last_tick_ >= kTickInterval) tick(now);
 
-  Decision decision = default_decision_;
+  Decision decision = env_.default_decision();
   Decoded pkt;
   DecodeError err = decode(link, bytes, pkt);
   if (err != DecodeError::None) {
@@ -130,17 +139,9 @@ void Worker::on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) 
   counters_.flows_ended.add();
   if (reason == FlowEndReason::Timeout) counters_.flows_timed_out.add();
   if (reason == FlowEndReason::Evicted) counters_.flows_evicted.add();
-  if (events_) emit(eve_.flow_event(flow, reason, now));
+  if (env_.events_on()) env_.emit(env_.eve().flow_event(flow, reason, now));
   for (auto& stage : stages_) stage->on_flow_end(flow, reason, now);
   if (capture_) capture_->on_flow_end(flow, now);
-}
-
-void Worker::emit(std::string line) {
-  if (events_->submit(std::move(line))) {
-    counters_.events_written.add();
-  } else {
-    counters_.events_dropped.add();
-  }
 }
 
 }  // namespace tripline

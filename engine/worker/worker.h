@@ -11,11 +11,11 @@
 #include "config.h"
 #include "counters.h"
 #include "decode.h"
-#include "eve.h"
 #include "event_writer.h"
 #include "flow_table.h"
 #include "packet_meta.h"
 #include "stage.h"
+#include "stage_env.h"
 #include "verdict.h"
 
 namespace tripline {
@@ -24,7 +24,7 @@ class CaptureRecorder;
 class Worker;
 
 // Adds the configured stages to a worker (the composition root's job, shared
-// by live and replay).
+// by live and replay); it builds them with the worker's env().
 using StageFactory = std::function<void(Worker&)>;
 
 class Worker final : public FlowObserver {
@@ -33,13 +33,13 @@ class Worker final : public FlowObserver {
   Worker(std::shared_ptr<const Config> cfg, unsigned index, EventWriter* events);
   ~Worker() override;
 
+  // What this worker's stages are built with (the only part of it they see).
+  StageEnv& env() { return env_; }
   void add_stage(std::unique_ptr<Stage> stage);
   // Conditional capture for this worker (null: capture is not configured).
-  // The worker shows it every packet after its verdict.
+  // The worker shows it every packet after its verdict; stages reach it
+  // through env().capture().
   void set_capture(std::unique_ptr<CaptureRecorder> capture);
-  CaptureRecorder* capture() const { return capture_.get(); }
-  // What a packet gets when nothing decides otherwise ([queue] default_verdict).
-  const Decision& default_decision() const { return default_decision_; }
 
   // Judges one packet. Always returns a decision; never throws. `meta` is what
   // the source knows beyond the bytes (live: interfaces).
@@ -58,12 +58,14 @@ class Worker final : public FlowObserver {
 
   void on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) override;
 
-  // For stages: hand an event line to the writer (never blocks; counted).
-  void emit(std::string line);
-  EveBuilder& eve() { return eve_; }
-  bool has_events() const { return events_ != nullptr; }
-
  private:
+  // The stages' view of this worker, plus the one change only the worker makes.
+  class Env final : public StageEnv {
+   public:
+    using StageEnv::set_capture;
+    using StageEnv::StageEnv;
+  };
+
   void count_verdict(const Decision& d);
   // Runs the stages that want non-first fragments; returns the fragment's decision.
   Decision inspect_fragment(const Decoded& pkt, Flow* flow, Dir dir, Timestamp now,
@@ -71,13 +73,11 @@ class Worker final : public FlowObserver {
 
   std::shared_ptr<const Config> cfg_;
   unsigned index_;
-  EventWriter* events_;
   Counters counters_;
+  Env env_;  // before the stages: they keep a reference to it
   FlowTable flows_;
   std::vector<std::unique_ptr<Stage>> stages_;
-  EveBuilder eve_;
   std::unique_ptr<CaptureRecorder> capture_;
-  Decision default_decision_;
   Timestamp last_tick_ = 0;
   uint64_t frame_ = 0;
 };

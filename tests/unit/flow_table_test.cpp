@@ -295,6 +295,41 @@ TEST(FlowTable, SynAfterCloseStartsFreshFlow) {
   EXPECT_EQ(t.stats().created, 3u);
 }
 
+// Data a stage attached to a flow lasts through the flow's end report and the
+// stragglers of a closed TCP flow, and is gone when the slot holds a new flow.
+TEST(FlowTable, FlowDataLastsUntilTheFlowIsFreed) {
+  class NameAtEnd final : public FlowObserver {
+   public:
+    void on_flow_end(const Flow& f, FlowEndReason, Timestamp) override {
+      names.emplace_back(f.data.dns_name());
+    }
+    std::vector<std::string> names;
+  } rec;
+  FlowTable t(config(), &rec);
+  const char* c = "10.0.0.1";
+  const char* s = "192.0.2.80";
+  auto first = t.track(tcp(c, 40000, s, 80, kSyn), kT0);
+  EXPECT_FALSE(first.flow->data.has_dns_name());
+  EXPECT_EQ(first.flow->data.dns_name(), "");
+  first.flow->data.set_dns_name("www.example.test");
+  t.track(tcp(s, 80, c, 40000, kRst | kAck), kT0 + 1);
+  ASSERT_EQ(rec.names.size(), 1u);
+  EXPECT_EQ(rec.names[0], "www.example.test");
+  auto straggler = t.track(tcp(c, 40000, s, 80, kAck), kT0 + 2);
+  EXPECT_FALSE(straggler.created);
+  EXPECT_EQ(straggler.flow->data.dns_name(), "www.example.test");
+  // A new connection on the closed flow frees the old one and its data.
+  auto again = t.track(tcp(c, 40000, s, 80, kSyn), kT0 + 3);
+  ASSERT_TRUE(again.created);
+  EXPECT_FALSE(again.flow->data.has_dns_name());
+  again.flow->data.set_dns_name("a.example.test");
+  again.flow->data.set_dns_name("b.example.test");  // replaces
+  EXPECT_EQ(again.flow->data.dns_name(), "b.example.test");
+  t.flush(kT0 + 4);
+  ASSERT_EQ(rec.names.size(), 2u);
+  EXPECT_EQ(rec.names[1], "b.example.test");
+}
+
 TEST(FlowTable, UdpExpiresAtItsTimeoutNotBefore) {
   Recorder rec;
   FlowConfig cfg = config();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "counters.h"
+#include "dns_wire_builder.h"
 #include "event_writer.h"
 #include "packet_craft.h"
 #include "pipeline.h"
@@ -274,6 +275,44 @@ end)",
   EXPECT_EQ(counters().lua_errors.get(), 0u);
   std::string ev = events_text();
   EXPECT_NE(ev.find("\"signature\":\"flow ended\""), std::string::npos) << ev;
+}
+
+// The DNS name a flow was reached by (set by the egress stage) stays readable
+// through the flow's end: in on_flow_end, and for stragglers of a closed TCP
+// flow that a script still watches.
+TEST_F(LuaTriggersTest, DnsNameLastsUntilTheFlowIsGone) {
+  start(R"(
+function on_flow(f)
+  if f.dest_port ~= 443 then return end  -- the DNS exchange
+  if f.dns_name ~= "web.example.test" then error("on_flow: " .. tostring(f.dns_name)) end
+  tripline.watch()
+end
+function on_packet(f)
+  if f.dns_name ~= "web.example.test" then error("on_packet: " .. tostring(f.dns_name)) end
+end
+function on_flow_end(f)
+  tripline.alert{signature = "ended " .. tostring(f.dns_name)}
+end)",
+        "[dns]\nresolvers = [\"10.0.0.53\"]\n[egress]\nmode = \"enforce\"\n"
+        "[network]\ninside = [\"10.0.0.0/8\"]\n",
+        /*events=*/true);
+  IpAddr cli = ip("10.0.0.2"), res = ip("10.0.0.53"), web = ip("198.51.100.9");
+  feed(craft::udp(cli, 33000, res, 53,
+                  test::build_dns("web.example.test.", LDNS_RR_TYPE_A, {}, false, 11)));
+  feed(craft::udp(res, 53, cli, 33000,
+                  test::build_dns("web.example.test.", LDNS_RR_TYPE_A,
+                                  {"web.example.test. 300 IN A 198.51.100.9"}, true, 11)));
+  constexpr uint8_t kFin = 0x01;
+  EXPECT_EQ(feed(craft::tcp(cli, 40000, web, 443, kSyn, 1, 0, {})).reason, "dns");
+  feed(craft::tcp(web, 443, cli, 40000, kSyn | kAck, 100, 2, {}));
+  feed(craft::tcp(cli, 40000, web, 443, kFin | kAck, 2, 101, {}));
+  feed(craft::tcp(web, 443, cli, 40000, kFin | kAck, 101, 3, {}));  // closed: the flow ends
+  feed(craft::tcp(cli, 40000, web, 443, kAck, 3, 102, {}));         // a straggler
+  EXPECT_EQ(counters().flows_ended.get(), 1u);  // the TCP flow (the DNS one lasts)
+  EXPECT_EQ(counters().lua_errors.get(), 0u);
+  std::string ev = events_text();
+  EXPECT_NE(ev.find("\"signature\":\"ended web.example.test\""), std::string::npos) << ev;
+  EXPECT_NE(ev.find("\"dns_name\":\"web.example.test\""), std::string::npos) << ev;
 }
 
 TEST_F(LuaTriggersTest, AlertsCarryTheVerdict) {

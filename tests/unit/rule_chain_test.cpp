@@ -361,7 +361,7 @@ action = "drop"
   pipeline_.reset();
   worker_ = std::make_unique<Worker>(cfg_, 0, nullptr);
   auto rules = build_rule_set(*cfg_, InterfaceNames::Resolve);
-  worker_->add_stage(std::make_unique<EgressPolicy>(*cfg_, *rules, nullptr, *worker_));
+  worker_->add_stage(std::make_unique<EgressPolicy>(*cfg_, *rules, nullptr, worker_->env()));
   PacketMeta on_lo{if_nametoindex("lo"), 0};
   Decision d =
       feed(craft::tcp(ip("10.0.0.10"), 40000, ip("203.0.113.1"), 443, 0x02, 1, 0, {}), on_lo);
@@ -370,26 +370,6 @@ action = "drop"
   EXPECT_EQ(d.verdict, Verdict::Accept);
   EXPECT_EQ(counter("rule.from-local"), 1u);
   worker_.reset();
-}
-
-TEST(RuleCounters, MergedByNameAcrossWorkers) {
-  Counters a, b;
-  a.named.add("rule.x").add(2);
-  a.named.add("rule.y").add(1);
-  b.named.add("rule.x").add(3);
-  b.named.add("rule.z");
-  CounterSnapshot snap;
-  snap.add(a);
-  snap.add(b);
-  ASSERT_EQ(snap.named.size(), 3u);
-  EXPECT_EQ(snap.named[0], (std::pair<std::string, uint64_t>{"rule.x", 5}));
-  EXPECT_EQ(snap.named[1], (std::pair<std::string, uint64_t>{"rule.y", 1}));
-  EXPECT_EQ(snap.named[2], (std::pair<std::string, uint64_t>{"rule.z", 0}));
-  std::string text = snap.to_text();
-  EXPECT_NE(text.find("\nrule.x "), std::string::npos) << text;
-  std::string json = snap.to_json();
-  EXPECT_NE(json.find("\"rule.x\":5,"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"rule.z\":0,"), std::string::npos) << json;
 }
 
 }  // namespace

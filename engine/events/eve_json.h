@@ -1,0 +1,42 @@
+// Internal to engine/events (only eve*.cpp include it; rapidjson is a private
+// dependency of this component): the writer every EVE layout writes with, and
+// the pieces the layouts share.
+#pragma once
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <string>
+#include <string_view>
+
+#include "flow_table.h"
+#include "ip_address.h"
+#include "timestamp.h"
+
+namespace tripline {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+struct EveJson {
+  rapidjson::StringBuffer buf;
+  JsonWriter w{buf};
+
+  // Starts an event: {"timestamp", "flow_id" (unless 0), "event_type",
+  // "src_ip", "src_port", "dest_ip", "dest_port", "proto" (and ICMP type and
+  // code)}. Leaves the object open.
+  JsonWriter& begin(Timestamp ts, const char* event_type, uint64_t flow_id, const IpAddr& src,
+                    uint16_t sport, const IpAddr& dst, uint16_t dport, uint8_t proto);
+  // Same, with the flow's endpoints in its original direction.
+  JsonWriter& begin(Timestamp ts, const char* event_type, const Flow& flow);
+  // Closes the object and returns the line.
+  std::string finish();
+};
+
+// A timestamp as an ISO 8601 string value.
+void write_time(JsonWriter& w, Timestamp t);
+
+inline void write_string(JsonWriter& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+}  // namespace tripline

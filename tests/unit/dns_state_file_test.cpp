@@ -1,0 +1,342 @@
+#include "dns_state_file.h"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dns_cache.h"
+
+namespace tripline {
+namespace {
+
+IpAddr ip(const char* s) { return *IpAddr::parse(s); }
+constexpr Timestamp T0 = 1'700'000'000LL * kNsPerSec;
+Timestamp at(int64_t s) { return T0 + s * kNsPerSec; }
+
+std::span<const uint8_t> bytes_of(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+struct Read {
+  DnsStateReadResult result;
+  std::vector<DnsStateEntry> entries;
+};
+
+Read read(std::string_view text, DnsStateReadOptions opts = {}) {
+  Read r;
+  opts.name = "state";
+  r.result = DnsStateReader(opts).read_all(bytes_of(text), r.entries);
+  return r;
+}
+
+// Whatever the input: the counts add up and what came out is well formed.
+void expect_consistent(const Read& r, const DnsStateReadOptions& opts = {}) {
+  if (!r.result.ok) {
+    EXPECT_FALSE(r.result.error.empty());
+    EXPECT_TRUE(r.entries.empty());
+    EXPECT_EQ(r.result.loaded, 0u);
+    return;
+  }
+  const DnsStateReadResult& c = r.result;
+  EXPECT_EQ(c.records, c.loaded + c.expired + c.skipped + c.corrupt);
+  EXPECT_EQ(c.loaded, r.entries.size());
+  EXPECT_EQ(c.warnings.size(), std::min(c.corrupt, DnsStateReadResult::kMaxWarnings));
+  for (const DnsStateEntry& e : r.entries) {
+    EXPECT_NE(e.addr.family, 0);
+    EXPECT_TRUE(opts.scope_client || e.scope == IpAddr{});
+    EXPECT_GT(e.expiry, 0);
+    EXPECT_GE(e.expiry, opts.expired_before);
+    EXPECT_LE(e.expiry, opts.latest);
+    EXPECT_GE(e.names.size(), 1u);
+    EXPECT_LE(e.names.size(), DnsStateEntry::kMaxNames);
+    bool any_q = false;
+    for (const auto& n : e.names) {
+      EXPECT_FALSE(n.name.empty());
+      EXPECT_LE(n.name.size(), DnsStateEntry::kMaxNameBytes);
+      any_q |= n.qname;
+    }
+    EXPECT_TRUE(any_q);
+  }
+}
+
+std::vector<DnsStateEntry> sample_entries() {
+  std::string every_byte;
+  for (int c = 1; c < 256; ++c) every_byte.push_back(static_cast<char>(c));
+  return {
+      {IpAddr{}, ip("192.0.2.1"), at(600), {{"www.example.com", true}, {"edge.cdn.net", false}}},
+      {ip("10.0.0.1"), ip("192.0.2.1"), at(600), {{"www.example.com", true}}},
+      {ip("10.0.0.2"), ip("2001:db8::7"), at(3600), {{"v6.example.com", true}}},
+      {ip("fe80::1"), ip("::ffff:192.0.2.8"), 1, {{"a", true}}},
+      {IpAddr{}, ip("198.51.100.9"), INT64_MAX, {{"we ird%name\x01", true}, {every_byte, false}}},
+      {IpAddr{},
+       ip("203.0.113.5"),
+       at(1),
+       {{"d.example", false}, {"c.example", true}, {"b.example", false}, {"a.example", true}}},
+      {IpAddr{}, ip("203.0.113.6"), at(2), {{std::string(1023, 'x'), true}}},
+  };
+}
+
+std::string write(const std::vector<DnsStateEntry>& entries) {
+  std::string text;
+  DnsStateWriter w(text);
+  w.header();
+  for (const auto& e : entries) w.entry(e);
+  return text;
+}
+
+TEST(DnsStateFile, RoundTripWithTheWriter) {
+  auto entries = sample_entries();
+  std::string text = write(entries);
+  EXPECT_EQ(text.rfind("tripline-dns-cache 1\n* 192.0.2.1 ", 0), 0u) << text;
+  Read r = read(text);
+  ASSERT_TRUE(r.result.ok) << r.result.error;
+  EXPECT_EQ(r.result.records, entries.size());
+  EXPECT_EQ(r.result.loaded, entries.size());
+  EXPECT_EQ(r.result.corrupt, 0u);
+  EXPECT_TRUE(r.result.warnings.empty());
+  EXPECT_EQ(r.entries, entries);
+  expect_consistent(r);
+  // A header alone is a valid, empty file.
+  r = read("tripline-dns-cache 1\n");
+  ASSERT_TRUE(r.result.ok);
+  EXPECT_EQ(r.result.records, 0u);
+}
+
+// The cache's save() writes through DnsStateWriter; its file reads back to
+// the entries the cache holds.
+TEST(DnsStateFile, RoundTripWithTheCacheSave) {
+  std::string path = ::testing::TempDir() + "/dns_state_file_test." + std::to_string(getpid());
+  DnsCacheConfig conf;
+  conf.scope_client = true;
+  conf.max_ttl = 3600;
+  DnsCache cache(conf);
+  std::vector<std::string_view> chain = {"www.example.com", "edge.cdn.net"};
+  cache.insert(ip("10.0.0.1"), ip("192.0.2.1"), chain, 600, at(0));
+  std::vector<std::string_view> v6 = {"v6.example.com"};
+  cache.insert(ip("10.0.0.2"), ip("2001:db8::7"), v6, 3600, at(0));
+  ASSERT_TRUE(cache.save(path, at(1)).ok);
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove(path);
+
+  Read r = read(text);
+  ASSERT_TRUE(r.result.ok) << r.result.error;
+  EXPECT_EQ(r.result.loaded, 4u);  // two client entries and their global shadows
+  EXPECT_EQ(r.result.corrupt, 0u);
+  for (const DnsStateEntry& e : r.entries) {
+    std::vector<std::string> names;
+    for (const auto& n : e.names) names.push_back(n.name);
+    EXPECT_EQ(names, cache.names(e.scope == IpAddr{} ? ip("10.9.9.9") : e.scope, e.addr));
+    EXPECT_EQ(e.expiry, e.addr == ip("192.0.2.1") ? at(600) : at(3600));
+    EXPECT_TRUE(e.names[0].qname);
+  }
+  // And the writer alone writes the same bytes for what was read.
+  EXPECT_EQ(write(r.entries), text);
+}
+
+TEST(DnsStateFile, OptionsExpireClampAndSkip) {
+  std::string text = write(sample_entries());
+  DnsStateReadOptions opts;
+  opts.expired_before = at(500);
+  opts.latest = at(1000);
+  Read r = read(text, opts);
+  ASSERT_TRUE(r.result.ok);
+  EXPECT_EQ(r.result.expired, 3u);  // expiries 1, at(1), at(2)
+  EXPECT_EQ(r.result.loaded, 4u);
+  for (const auto& e : r.entries) EXPECT_LE(e.expiry, at(1000));
+  EXPECT_EQ(r.entries[3].expiry, at(1000));  // INT64_MAX, clamped
+  expect_consistent(r, opts);
+
+  opts = {};
+  opts.scope_client = false;
+  r = read(text, opts);
+  ASSERT_TRUE(r.result.ok);
+  EXPECT_EQ(r.result.skipped, 3u);
+  EXPECT_EQ(r.result.loaded, 4u);
+  expect_consistent(r, opts);
+}
+
+TEST(DnsStateFile, BadMagicOrVersionIsAClearErrorAndHandsOutNothing) {
+  const std::string entry = "* 192.0.2.1 " + std::to_string(at(600)) + " q:x.example\n";
+  for (std::string text : {
+           std::string(),
+           std::string("\n"),
+           "tripline-dns-cache 2\n" + entry,
+           "tripline-dns-cache 10\n" + entry,
+           "tripline-dns-cache\n" + entry,
+           "tripline-dns-cache 1 \n" + entry,
+           "TRIPLINE-DNS-CACHE 1\n" + entry,
+           entry,
+           std::string("\xd4\xc3\xb2\xa1\x02\x00\x04\x00", 8),  // a pcap
+           std::string("tripline-dns-cache 1\0\n", 22) + entry,
+       }) {
+    SCOPED_TRACE(testing::PrintToString(text));
+    size_t calls = 0;
+    DnsStateReadOptions opts;
+    opts.name = "state";
+    DnsStateReadResult r =
+        DnsStateReader(opts).read(bytes_of(text), [&](const DnsStateEntry&) { ++calls; });
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error.rfind("state:", 0), 0u) << r.error;
+    EXPECT_EQ(calls, 0u);
+    EXPECT_EQ(r.records, 0u);
+  }
+  // CRLF line ends are fine.
+  Read r = read("tripline-dns-cache 1\r\n" + entry.substr(0, entry.size() - 1) + "\r\n");
+  ASSERT_TRUE(r.result.ok) << r.result.error;
+  EXPECT_EQ(r.result.loaded, 1u);
+}
+
+TEST(DnsStateFile, CorruptRecordsAreCountedWithTheirLine) {
+  const std::string exp = std::to_string(at(600));
+  const std::string long_name(1024, 'n');
+  const std::vector<std::string> lines = {
+      std::string("garbage"),
+      "* 192.0.2.1 " + exp,                           // no names
+      "* 300.0.0.1 " + exp + " q:a",                  // bad address
+      "nope 192.0.2.1 " + exp + " q:a",               // bad scope
+      "* 192.0.2.1 12x q:a",                          // bad expiry
+      "* 192.0.2.1 -5 q:a",                           // negative
+      "* 192.0.2.1 0 q:a",                            // zero
+      "* 192.0.2.1 99999999999999999999999 q:a",      // past int64
+      "* 192.0.2.1 " + exp + " x:a",                  // neither q: nor c:
+      "* 192.0.2.1 " + exp + " c:only.cname",         // no qname
+      "* 192.0.2.1 " + exp + " q:bad%zz",             // bad escape
+      "* 192.0.2.1 " + exp + " q:bad%4",              // cut escape
+      "* 192.0.2.1 " + exp + " q:",                   // empty name
+      "* 192.0.2.1 " + exp + " q:" + long_name,       // longer than a cached name
+      "* 192.0.2.1 " + exp + " q:a c:b c:c c:d c:e",  // more names than an entry keeps
+      "*\t192.0.2.1\t" + exp + "\tq:a",               // tabs do not separate
+  };
+  for (const std::string& line : lines) {
+    SCOPED_TRACE(line);
+    Read r = read("tripline-dns-cache 1\n# a comment\n\n" + line + "\n");
+    ASSERT_TRUE(r.result.ok) << r.result.error;
+    EXPECT_EQ(r.result.records, 1u);
+    EXPECT_EQ(r.result.corrupt, 1u);
+    EXPECT_EQ(r.result.loaded, 0u);
+    ASSERT_EQ(r.result.warnings.size(), 1u);
+    EXPECT_EQ(r.result.warnings[0].rfind("state:4:", 0), 0u) << r.result.warnings[0];
+  }
+  // The largest name, and exactly four names, are fine; so are extra spaces.
+  Read r = read("tripline-dns-cache 1\n*  192.0.2.1 " + exp + " q:" + std::string(1023, 'n') +
+                "  c:b c:c c:d \n");
+  ASSERT_TRUE(r.result.ok);
+  EXPECT_EQ(r.result.loaded, 1u);
+  EXPECT_EQ(r.result.corrupt, 0u);
+}
+
+TEST(DnsStateFile, WarningsAreBoundedCountsAreNot) {
+  std::string text = "tripline-dns-cache 1\n";
+  for (int i = 0; i < 1000; ++i) text += "bad line\n";
+  text += "* 192.0.2.1 " + std::to_string(at(600)) + " q:ok.example\n";
+  Read r = read(text);
+  ASSERT_TRUE(r.result.ok);
+  EXPECT_EQ(r.result.corrupt, 1000u);
+  EXPECT_EQ(r.result.loaded, 1u);
+  EXPECT_EQ(r.result.warnings.size(), DnsStateReadResult::kMaxWarnings);
+  expect_consistent(r);
+}
+
+// A file cut anywhere: an error while the header is incomplete, else whole
+// lines read as they were and the cut one either corrupt or (cut between or
+// inside names) an entry with fewer or shorter names. Never a crash.
+TEST(DnsStateFile, TruncatedAnywhere) {
+  auto entries = sample_entries();
+  std::string text = write(entries);
+  const size_t header = DnsStateWriter::kHeader.size();
+  for (size_t cut = 0; cut <= text.size(); ++cut) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    Read r = read(std::string_view(text).substr(0, cut));
+    expect_consistent(r);
+    if (cut < header) {
+      EXPECT_FALSE(r.result.ok);
+      continue;
+    }
+    ASSERT_TRUE(r.result.ok);
+    size_t whole = 0;  // entry lines complete before the cut
+    for (size_t i = header + 1; i < cut; ++i) whole += text[i] == '\n';
+    ASSERT_GE(r.entries.size(), whole);
+    ASSERT_LE(r.entries.size(), whole + 1);
+    for (size_t i = 0; i < whole; ++i) EXPECT_EQ(r.entries[i], entries[i]);
+    if (r.entries.size() > whole) {
+      const DnsStateEntry& last = r.entries.back();
+      EXPECT_EQ(last.addr, entries[whole].addr);
+      EXPECT_EQ(last.expiry, entries[whole].expiry);
+      EXPECT_LE(last.names.size(), entries[whole].names.size());
+    }
+  }
+}
+
+TEST(DnsStateFile, HugeInputs) {
+  // One line of a megabyte: one corrupt record.
+  std::string text = "tripline-dns-cache 1\n* 192.0.2.1 " + std::to_string(at(600)) + " q:";
+  text.append(1 << 20, 'a');
+  text += "\n" + std::string(1 << 20, ' ') + "\n";  // only spaces: too few fields
+  Read r = read(text);
+  ASSERT_TRUE(r.result.ok);
+  EXPECT_EQ(r.result.corrupt, 2u);
+  // Many tokens on a line.
+  text = "tripline-dns-cache 1\n* 192.0.2.1 " + std::to_string(at(600));
+  for (int i = 0; i < 100000; ++i) text += " q:a";
+  r = read(text);
+  EXPECT_EQ(r.result.corrupt, 1u);
+
+  // Over the size bound: refused before a byte is read (the mapping is never touched).
+  const size_t size = DnsStateReadResult::kMaxBytes + 1;
+  void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ASSERT_NE(p, MAP_FAILED);
+  std::vector<DnsStateEntry> out;
+  DnsStateReadResult big = DnsStateReader().read_all({static_cast<const uint8_t*>(p), size}, out);
+  munmap(p, size);
+  EXPECT_FALSE(big.ok);
+  EXPECT_FALSE(big.error.empty());
+}
+
+// Random edits of a valid file: the counts always add up.
+TEST(DnsStateFile, RandomEditsKeepTheCountsConsistent) {
+  const std::string text = write(sample_entries());
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 3000; ++round) {
+    std::string t = text;
+    for (int e = 0, n = 1 + static_cast<int>(rng() % 6); e < n; ++e) {
+      size_t at_byte = rng() % t.size();
+      switch (rng() % 4) {
+        case 0:
+          t[at_byte] = static_cast<char>(rng());
+          break;
+        case 1:
+          t.erase(at_byte, 1 + rng() % 20);
+          break;
+        case 2:
+          t.insert(at_byte, 1, " \n%:qc*0123456789."[rng() % 18]);
+          break;
+        default:
+          t.insert(at_byte, t.substr(rng() % t.size(), rng() % 64));
+      }
+      if (t.empty()) t = "x";
+    }
+    DnsStateReadOptions opts;
+    opts.expired_before = at(1);
+    opts.latest = at(1000);
+    opts.scope_client = rng() % 2;
+    Read r = read(t, opts);
+    expect_consistent(r, opts);
+    if (HasFailure()) {
+      ADD_FAILURE() << "input: " << testing::PrintToString(t);
+      return;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tripline
