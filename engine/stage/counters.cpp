@@ -11,13 +11,14 @@ void CounterSnapshot::add(const Counters& c) {
   TRIPLINE_COUNTERS(TRIPLINE_ADD)
 #undef TRIPLINE_ADD
   for (size_t i = 0; i < std::size(decode_error); ++i) decode_error[i] += c.decode_error[i].get();
-  for (const auto& [name, counter] : c.named.items()) {
+  for (const auto& item : c.named.items()) {
+    const std::string& name = item.first;
     auto it =
         std::find_if(named.begin(), named.end(), [&](const auto& n) { return n.first == name; });
     if (it == named.end())
-      named.emplace_back(name, counter.get());
+      named.emplace_back(name, item.second.get());
     else
-      it->second += counter.get();
+      it->second += item.second.get();
   }
 }
 
