@@ -192,7 +192,6 @@ class RuleSetBuilder {
   Rule user_rule(const RuleConfig& rc) {
     Rule r;
     r.name = rc.name;
-    r.where = rc.origin;
     r.selector = selector(rc.match);
     RuleAction& a = r.action;
     a.verb = rc.verb;
@@ -222,16 +221,15 @@ class RuleSetBuilder {
     chain.name = "egress";
     chain.note = fmt::format("[egress] mode = {}, action = {}", enforce ? "enforce" : "monitor",
                              tripline::to_string(e.action));
-    auto rule = [&](std::string name, std::string where, SelectorPtr s) {
+    auto rule = [&](std::string name, SelectorPtr s) {
       Rule r;
       r.name = std::move(name);
-      r.where = std::move(where);
       r.selector = std::move(s);
       return r;
     };
 
-    Rule outbound = rule("egress.not-outbound", "[network] inside",
-                         select_not(select_direction({FlowDirection::Outbound})));
+    Rule outbound =
+        rule("egress.not-outbound", select_not(select_direction({FlowDirection::Outbound})));
     outbound.action.verb = RuleVerb::Return;
     chain.rules.push_back(std::move(outbound));
 
@@ -239,24 +237,24 @@ class RuleSetBuilder {
       CidrSet resolvers;
       for (const ResolverAddr& a : cfg_.dns.resolvers)
         resolvers.add(Cidr{a.addr, static_cast<uint8_t>(a.addr.is_v4() ? 32 : 128)});
-      Rule r = rule("egress.resolvers", "[dns] resolvers", select_dst(std::move(resolvers)));
+      Rule r = rule("egress.resolvers", select_dst(std::move(resolvers)));
       r.action.verb = RuleVerb::Return;
       chain.rules.push_back(std::move(r));
     }
     if (!e.allow.empty()) {
-      Rule r = rule("egress.allow", "[egress] allow", select_dst(e.allow));
+      Rule r = rule("egress.allow", select_dst(e.allow));
       r.action.verb = RuleVerb::Return;
       chain.rules.push_back(std::move(r));
     }
 
-    Rule dns = rule("egress.dns", "[dns]", select_resolved(ResolvedBy::Client));
+    Rule dns = rule("egress.dns", select_resolved(ResolvedBy::Client));
     dns.action.verb = RuleVerb::Accept;
     dns.action.reason = "dns";
     dns.action.counter = &Counters::egress_allowed;
     dns.action.counter_name = "egress_allowed";
     chain.rules.push_back(std::move(dns));
 
-    Rule block = rule("egress.unresolved", "[egress] mode, action", select_all());
+    Rule block = rule("egress.unresolved", select_all());
     block.action.verb = e.action == Verdict::Reject ? RuleVerb::Reject : RuleVerb::Drop;
     block.action.alert = true;
     block.action.monitor = !enforce;

@@ -47,9 +47,8 @@ struct RuleAction {
 };
 
 struct Rule {
-  std::string name;   // "block-bad-net", or "egress.dns" for built-in rules
-  size_t index = 0;   // position over all chains (per-rule counters)
-  std::string where;  // "file:line" of a [[rule]], or the [egress] keys it comes from
+  std::string name;  // "block-bad-net", or "egress.dns" for built-in rules
+  size_t index = 0;  // position over all chains (per-rule counters)
   SelectorPtr selector;
   RuleAction action;
 
