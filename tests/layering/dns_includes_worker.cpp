@@ -1,0 +1,2 @@
+// Must not compile: dns/ is a stage component: it sees stage/, never the worker.
+#include "worker.h"

@@ -1,0 +1,2 @@
+// Must not compile: rules/ may not use engine/app.
+#include "cli.h"
