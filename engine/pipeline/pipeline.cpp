@@ -8,7 +8,7 @@
 #include "dns_cache.h"
 #include "dns_observer.h"
 #include "domain_set.h"
-#include "egress_policy.h"
+#include "policy_stage.h"
 #include "rule_chain.h"
 #include "worker.h"
 
@@ -102,7 +102,7 @@ StageFactory Pipeline::stage_factory() {
       worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker.env()));
     }
     if (rules_)
-      worker.add_stage(std::make_unique<EgressPolicy>(*cfg_, *rules_, cache_.get(), worker.env()));
+      worker.add_stage(std::make_unique<PolicyStage>(*cfg_, *rules_, cache_.get(), worker.env()));
     if (lua_) worker.add_stage(std::make_unique<LuaTriggers>(*cfg_, *lua_, worker.env()));
     if (capture_)
       worker.set_capture(std::make_unique<CaptureRecorder>(*capture_, worker.index(), cfg_->capture,

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "dns_cache.h"
-#include "egress_policy.h"
 #include "packet_craft.h"
 #include "pipeline.h"
+#include "policy_stage.h"
 #include "worker.h"
 
 namespace tripline {
@@ -385,7 +385,7 @@ action = "drop"
   pipeline_.reset();
   worker_ = std::make_unique<Worker>(cfg_, 0, nullptr);
   auto rules = build_rule_set(*cfg_, InterfaceNames::Resolve);
-  worker_->add_stage(std::make_unique<EgressPolicy>(*cfg_, *rules, nullptr, worker_->env()));
+  worker_->add_stage(std::make_unique<PolicyStage>(*cfg_, *rules, nullptr, worker_->env()));
   PacketMeta on_lo{if_nametoindex("lo"), 0};
   Decision d =
       feed(craft::tcp(ip("10.0.0.10"), 40000, ip("203.0.113.1"), 443, 0x02, 1, 0, {}), on_lo);

@@ -1,12 +1,12 @@
-#include "egress_policy.h"
+#include "policy_stage.h"
 
 #include "capture_recorder.h"
 #include "dns_cache.h"
 
 namespace tripline {
 
-EgressPolicy::EgressPolicy(const Config& cfg, const RuleSet& rules, const DnsCache* cache,
-                           StageEnv& env)
+PolicyStage::PolicyStage(const Config& cfg, const RuleSet& rules, const DnsCache* cache,
+                         StageEnv& env)
     : cfg_(cfg), rules_(rules), env_(env), facts_(cfg.network.inside, cache) {
   eval_.matched.reserve(rules.rule_count());
   rule_counters_.resize(rules.rule_count());
@@ -15,9 +15,9 @@ EgressPolicy::EgressPolicy(const Config& cfg, const RuleSet& rules, const DnsCac
       rule_counters_[rule.index] = &env.counters().named.add("rule." + rule.name);
 }
 
-bool EgressPolicy::likes(const PacketContext& ctx) const { return ctx.new_flow; }
+bool PolicyStage::likes(const PacketContext& ctx) const { return ctx.new_flow; }
 
-std::string_view EgressPolicy::reason_of(const Rule& rule) {
+std::string_view PolicyStage::reason_of(const Rule& rule) {
   if (!rule.action.reason_from_dns) return rule.action.reason;
   switch (facts_.dns().status) {
     case DnsLookupStatus::Expired:
@@ -32,7 +32,7 @@ std::string_view EgressPolicy::reason_of(const Rule& rule) {
   return "unresolved";
 }
 
-void EgressPolicy::start_capture(const PacketContext& ctx, const Rule& rule) {
+void PolicyStage::start_capture(const PacketContext& ctx, const Rule& rule) {
   CaptureRecorder* rec = env_.capture();
   if (!rec) return;  // [capture] dir not set
   const RuleAction& a = rule.action;
@@ -47,7 +47,7 @@ void EgressPolicy::start_capture(const PacketContext& ctx, const Rule& rule) {
   rec->start(req, ctx.pkt, ctx.flow, ctx.now);
 }
 
-Next EgressPolicy::inspect(PacketContext& ctx) {
+Next PolicyStage::inspect(PacketContext& ctx) {
   facts_.reset(ctx.flow, ctx.meta, ctx.now);
   rules_.evaluate(facts_, eval_);
   if (eval_.matched.empty()) return Next::Continue;
@@ -95,7 +95,7 @@ Next EgressPolicy::inspect(PacketContext& ctx) {
   return blocked ? Next::Stop : Next::Continue;
 }
 
-void EgressPolicy::emit_alert(const PacketContext& ctx, const Rule& rule, bool blocked) {
+void PolicyStage::emit_alert(const PacketContext& ctx, const Rule& rule, bool blocked) {
   const RuleAction& a = rule.action;
   env_.emit(env_.eve().alert_event({.now = ctx.now,
                                     .flow = ctx.flow,

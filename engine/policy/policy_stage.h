@@ -15,12 +15,12 @@ namespace tripline {
 
 class DnsCache;
 
-class EgressPolicy final : public Stage {
+class PolicyStage final : public Stage {
  public:
   // rules and cache (may be null) must outlive the stage.
-  EgressPolicy(const Config& cfg, const RuleSet& rules, const DnsCache* cache, StageEnv& env);
+  PolicyStage(const Config& cfg, const RuleSet& rules, const DnsCache* cache, StageEnv& env);
 
-  std::string_view name() const override { return "egress"; }
+  std::string_view name() const override { return "policy"; }
   bool likes(const PacketContext& ctx) const override;
   Next inspect(PacketContext& ctx) override;
 
