@@ -152,7 +152,7 @@ expect_refused() {
   (( CURL_MS < 1000 )) || fail "$what: refusal took $CURL_MS ms, expected under 1000 ms"
 }
 
-dig_short() { local ns=$1; shift; in_ns "$ns" dig +short +time=2 +tries=1 "$@" | tr '\n' ' ' | sed 's/ $//'; }
+dig_short() { local ns=$1; shift; in_ns "$ns" dig +short +time=2 +tries=2 "$@" | tr '\n' ' ' | sed 's/ $//'; }
 
 alert_for() {  # Python expression: a blocked egress alert to address $1 with reason $2
   printf 'e.get("event_type") == "alert" and e.get("dest_ip") == "%s" and e["alert"].get("action") == "blocked" and e["alert"].get("reason") == "%s"' "$1" "$2"
