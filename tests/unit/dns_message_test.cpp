@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <ldns/ldns.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <initializer_list>
 #include <string>
@@ -281,8 +282,10 @@ TEST(DnsChain, BoundsLength) {
 // ---- TCP ----
 
 Bytes framed(const Bytes& msg) {
-  Bytes out = {static_cast<uint8_t>(msg.size() >> 8), static_cast<uint8_t>(msg.size())};
-  out.insert(out.end(), msg.begin(), msg.end());
+  Bytes out(msg.size() + 2);
+  out[0] = static_cast<uint8_t>(msg.size() >> 8);
+  out[1] = static_cast<uint8_t>(msg.size());
+  std::copy(msg.begin(), msg.end(), out.begin() + 2);
   return out;
 }
 

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -267,7 +266,9 @@ TEST(VerdictBatcher, PropertyEveryQueuedPacketGetsExactlyItsVerdict) {
     RecordingSink sink;
     VerdictBatcher batcher(sink);
     size_t expected_messages = 0;
-    std::optional<NfVerdict> open_run;  // an independent count of runs
+    // An independent count of runs: the verdict of the open run, if any.
+    bool run_open = false;
+    NfVerdict open_run;
     size_t in_batch = 0, next_flush = 1 + rng() % recv_batch;
     std::vector<uint8_t> worker_buffer;
     for (const Given& g : given) {
@@ -275,19 +276,20 @@ TEST(VerdictBatcher, PropertyEveryQueuedPacketGetsExactlyItsVerdict) {
         worker_buffer = g.replacement;
         batcher.add_replaced(g.id, g.verdict, worker_buffer);
         worker_buffer.assign(worker_buffer.size(), 0);  // the worker reuses its buffer
-        open_run.reset();
+        run_open = false;
         ++expected_messages;
       } else {
         batcher.add(g.id, g.verdict);
-        if (!open_run || !(*open_run == g.verdict)) {
+        if (!run_open || !(open_run == g.verdict)) {
           ++expected_messages;
           open_run = g.verdict;
+          run_open = true;
         }
       }
       if (++in_batch == next_flush) {  // the end of a receive batch (or a drain step)
         batcher.flush();
         EXPECT_EQ(batcher.pending(), 0u);
-        open_run.reset();
+        run_open = false;
         in_batch = 0;
         next_flush = 1 + rng() % recv_batch;
       }
