@@ -63,7 +63,8 @@ struct NameVerdict {
 
 class NameRuleChain {
  public:
-  NameRuleChain(std::string name, std::string note) : name_(std::move(name)), note_(std::move(note)) {}
+  NameRuleChain(std::string name, std::string note)
+      : name_(std::move(name)), note_(std::move(note)) {}
 
   // Appends a rule (in evaluation order).
   void add(std::string rule_name, NameSelector selector, NameAction action);

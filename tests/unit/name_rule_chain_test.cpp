@@ -76,8 +76,7 @@ TEST_F(NameRuleChainTest, AllowBeatsBlockAcrossTheChain) {
 // The first name on the chain (question first, then each CNAME target) that
 // a block list holds gives the label.
 TEST_F(NameRuleChainTest, FirstBlockedNameOnTheChainGivesTheLabel) {
-  EXPECT_EQ(run({"www.example", "t.tracker.example", "ads.example"}).label,
-            "blocklist:second.txt");
+  EXPECT_EQ(run({"www.example", "t.tracker.example", "ads.example"}).label, "blocklist:second.txt");
   EXPECT_EQ(run({"ads.example", "t.tracker.example"}).label, "blocklist:first.txt");
 }
 
@@ -98,8 +97,9 @@ TEST_F(NameRuleChainTest, PrintsItself) {
   EXPECT_EQ(chain_.rules()[0].selector.to_string(), "name in allowlist:a.txt");
   EXPECT_EQ(chain_.rules()[1].selector.to_string(),
             "name in [blocklist:first.txt, blocklist:second.txt]");
-  EXPECT_EQ(chain_.rules()[1].to_string(), "dns.block: name in [blocklist:first.txt, "
-                                           "blocklist:second.txt] -> block");
+  EXPECT_EQ(chain_.rules()[1].to_string(),
+            "dns.block: name in [blocklist:first.txt, "
+            "blocklist:second.txt] -> block");
   EXPECT_EQ(chain_.to_string("null"),
             "  chain dns ([dns] block_lists/allow_lists, on trusted answers):\n"
             "     1. dns.allow: name in allowlist:a.txt -> allow\n"
