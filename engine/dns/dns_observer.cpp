@@ -3,7 +3,7 @@
 #include <xxhash.h>
 
 #include "dns_cache.h"
-#include "domain_set.h"
+#include "name_rule_chain.h"
 #include "packet_craft.h"
 
 namespace tripline {
@@ -25,6 +25,9 @@ DnsObserver::DnsObserver(const Config& cfg, DnsServices services, StageEnv& env)
     : cfg_(cfg), services_(services), env_(env) {
   queries_.reserve(cfg_.dns.max_outstanding);
   rewrite_buf_.resize(65535);
+  if (services_.names)
+    for (const NameRule& rule : services_.names->rules())
+      rule_counters_.push_back(&env.counters().named.add("rule." + rule.name));
 }
 
 DnsObserver::~DnsObserver() = default;
@@ -228,16 +231,12 @@ void DnsObserver::purge_queries(Timestamp now) {
                  [&](const auto& kv) { return now - kv.second.at > cfg_.dns.query_timeout; });
 }
 
-std::string_view DnsObserver::blocked_by(const ResolvedChain& chain) const {
-  if (!services_.block) return {};
-  std::string_view label;
-  for (const std::string& name : chain.names) {
-    if (services_.allow && services_.allow->match(name)) return {};
-    if (label.empty()) {
-      if (auto hit = services_.block->match(name)) label = *hit;
-    }
-  }
-  return label;
+std::string_view DnsObserver::blocked_by(const ResolvedChain& chain) {
+  if (!services_.names) return {};
+  NameVerdict v = services_.names->evaluate(chain.names);
+  if (!v.rule) return {};
+  rule_counters_[v.rule->index]->add();
+  return v.blocked() ? v.label : std::string_view{};
 }
 
 void DnsObserver::on_answer(PacketContext& ctx, std::span<const uint8_t> wire, bool over_tcp) {

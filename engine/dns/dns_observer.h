@@ -23,13 +23,14 @@
 namespace tripline {
 
 class DnsCache;
-class DomainSet;
+class NameRuleChain;
 
-// Shared, read-only (lists) or internally synchronised (cache) services.
+// Shared, read-only (name rules) or internally synchronised (cache) services.
 struct DnsServices {
   DnsCache* cache = nullptr;
-  const DomainSet* block = nullptr;  // may be null
-  const DomainSet* allow = nullptr;  // may be null
+  // The answer name policy (chain "dns": allow/block rules over the answer's
+  // names, see dns_name_rules.h); null: no name is ever blocked.
+  const NameRuleChain* names = nullptr;
 };
 
 class DnsObserver final : public Stage {
@@ -78,9 +79,10 @@ class DnsObserver final : public Stage {
                   bool over_tcp);
   void on_query(PacketContext& ctx, bool over_tcp);
   void on_answer(PacketContext& ctx, std::span<const uint8_t> wire, bool over_tcp);
-  // Returns the list label ("blocklist:<file>") if a name on the chain is
-  // blocked and none is allowed; empty otherwise.
-  std::string_view blocked_by(const ResolvedChain& chain) const;
+  // Runs the name rules over the answer's names (question and CNAME chain),
+  // counts the matching rule; returns the list label ("blocklist:<file>")
+  // when the answer is blocked, empty otherwise.
+  std::string_view blocked_by(const ResolvedChain& chain);
   void block_answer(PacketContext& ctx, std::span<const uint8_t> wire, bool over_tcp,
                     std::string_view reason);
   void emit_dns_event(const PacketContext& ctx, bool answer, std::string_view status);
@@ -89,6 +91,7 @@ class DnsObserver final : public Stage {
   const Config& cfg_;
   DnsServices services_;
   StageEnv& env_;
+  std::vector<Counter*> rule_counters_;  // rule.<name> of services_.names, by rule index
   absl::flat_hash_map<QueryKey, Query> queries_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<TcpStreams>> tcp_;  // by flow id
   DnsMessage msg_;                                                  // reused between messages

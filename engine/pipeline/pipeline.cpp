@@ -6,8 +6,10 @@
 #include "capture_recorder.h"
 #include "capture_writer.h"
 #include "dns_cache.h"
+#include "dns_name_rules.h"
 #include "dns_observer.h"
 #include "domain_set.h"
+#include "name_rule_chain.h"
 #include "policy_stage.h"
 #include "rule_chain.h"
 #include "worker.h"
@@ -78,6 +80,7 @@ void Pipeline::load_dns() {
   cache_ = std::make_unique<DnsCache>(cache_config(d));
   if (!d.block_lists.empty()) block_ = load_domain_lists(d.block_lists, "blocklist");
   if (!d.allow_lists.empty()) allow_ = load_domain_lists(d.allow_lists, "allowlist");
+  dns_rules_ = build_dns_name_rules(allow_, block_);
   if (mode_ == Mode::Live && !d.state_file.empty()) {
     DnsCacheLoadResult r = cache_->load(d.state_file, wall_clock_now());
     if (r.missing) {
@@ -98,7 +101,7 @@ Pipeline::~Pipeline() { shutdown(); }
 StageFactory Pipeline::stage_factory() {
   return [this](Worker& worker) {
     if (cache_) {
-      DnsServices services{cache_.get(), block_.get(), allow_.get()};
+      DnsServices services{cache_.get(), dns_rules_.get()};
       worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker.env()));
     }
     if (rules_)
@@ -137,6 +140,12 @@ std::string Pipeline::describe() const {
       "rule chains   new flows; the first accept/drop/reject/return decides; counters "
       "rule.<name>\n{}",
       rules_ ? rules_->to_string() : "  (none: no [[rule]], [egress] mode = off)\n");
+  out += fmt::format(
+      "dns rules     trusted answers; the first matching name rule decides; counters "
+      "rule.<name>\n{}",
+      dns_rules_ ? dns_rules_->to_string(block_mode_name(c.dns.block_mode))
+      : cache_   ? "  (none: no [dns] block_lists/allow_lists)\n"
+                 : "  (none: no answers are watched: no [dns] resolvers, [egress] mode = off)\n");
   if (block_) out += fmt::format("block lists   {} names\n", block_->size());
   if (allow_) out += fmt::format("allow lists   {} names\n", allow_->size());
   if (lua_)

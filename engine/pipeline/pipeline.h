@@ -20,6 +20,7 @@ namespace tripline {
 class CaptureWriter;
 class DnsCache;
 class DomainSet;
+class NameRuleChain;
 class RuleSet;
 
 class Pipeline {
@@ -44,6 +45,7 @@ class Pipeline {
 
   DnsCache* dns_cache() { return cache_.get(); }
   const RuleSet* rules() const { return rules_.get(); }
+  const NameRuleChain* dns_rules() const { return dns_rules_.get(); }
   CaptureWriter* capture_writer() { return capture_.get(); }
 
  private:
@@ -53,8 +55,9 @@ class Pipeline {
   std::shared_ptr<const Config> cfg_;
   Mode mode_;
   std::unique_ptr<DnsCache> cache_;
-  std::unique_ptr<DomainSet> block_;
-  std::unique_ptr<DomainSet> allow_;
+  std::shared_ptr<const DomainSet> block_;
+  std::shared_ptr<const DomainSet> allow_;
+  std::unique_ptr<NameRuleChain> dns_rules_;  // chain dns (answer names); null when none
   std::unique_ptr<RuleSet> rules_;  // [[rule]] and the egress chain; null when there are none
   std::optional<LuaScript> lua_;
   std::unique_ptr<CaptureWriter> capture_;

@@ -343,5 +343,48 @@ TEST_F(DnsObserverTest, OtherFragmentsAreNotHeld) {
   EXPECT_EQ(worker_->counters().dns_reassembled.get(), 0u);
 }
 
+// The answer name policy runs as the chain "dns" (dns.allow, then dns.block);
+// each rule counts its matches as rule.<name>, beside dns_blocked.
+TEST_F(DnsObserverTest, NameRulesCountPerRule) {
+  std::string lists = std::string(TRIPLINE_SOURCE_DIR) + "/tests/replay/dns-blocklist/";
+  std::string toml = "[dns]\nresolvers = [\"10.0.0.53\"]\nblock_lists = [\"" + lists +
+                     "block.txt\"]\nallow_lists = [\"" + lists + "allow.txt\"]\n";
+  start(toml.c_str());
+  auto cli = ip("10.0.0.10"), res = ip("10.0.0.53");
+  uint16_t id = 20;
+  auto ask = [&](const char* name, std::initializer_list<const char*> rrs) {
+    ++id;
+    feed(craft::udp(cli, 33000, res, 53, dns(name, LDNS_RR_TYPE_A, id, false)));
+    return feed(craft::udp(res, 53, cli, 33000, dns(name, LDNS_RR_TYPE_A, id, true, rrs)));
+  };
+  auto named = [&](const char* name) -> uint64_t {
+    for (const auto& [n, c] : worker_->counters().named.items())
+      if (n == name) return c.get();
+    ADD_FAILURE() << "no counter " << name;
+    return 0;
+  };
+  EXPECT_EQ(named("rule.dns.allow"), 0u);
+  EXPECT_EQ(named("rule.dns.block"), 0u);
+
+  Decision blocked = ask("x.ads.example.test.", {"x.ads.example.test. 300 IN A 203.0.113.50"});
+  EXPECT_EQ(blocked.reason, "blocklist:block.txt");
+  Decision allowed = ask("ok.ads.example.test.", {"ok.ads.example.test. 300 IN A 203.0.113.51"});
+  EXPECT_EQ(allowed.verdict, Verdict::Accept);
+  EXPECT_TRUE(allowed.replacement.empty());
+  // Allowed through its CNAME target though the question is blocked.
+  Decision via_cname = ask("www.ads.example.test.", {"www.ads.example.test. 300 IN CNAME "
+                                                     "ok.ads.example.test.",
+                                                     "ok.ads.example.test. 300 IN A 203.0.113.52"});
+  EXPECT_TRUE(via_cname.replacement.empty());
+  EXPECT_EQ(lookup("10.0.0.10", "203.0.113.52"), DnsLookupStatus::Open);
+  Decision plain = ask("www.example.test.", {"www.example.test. 300 IN A 203.0.113.53"});
+  EXPECT_TRUE(plain.replacement.empty());
+
+  EXPECT_EQ(named("rule.dns.allow"), 2u);
+  EXPECT_EQ(named("rule.dns.block"), 1u);
+  EXPECT_EQ(worker_->counters().dns_blocked.get(), 1u);
+  EXPECT_EQ(worker_->counters().dns_answers_trusted.get(), 4u);
+}
+
 }  // namespace
 }  // namespace tripline
