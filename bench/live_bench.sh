@@ -15,7 +15,7 @@
 #   live_bench.sh [--quick] [--build DIR]
 #                 [--tripline PATH] [--nfq-accept-all PATH] [--udp-flood PATH]
 #                 [--udp-ping PATH] [--tcp-connect PATH]
-# Binaries default to DIR/engine/tripline and DIR/bench/<name> (DIR: build/release).
+# Binaries default to DIR/engine/app/tripline and DIR/bench/<name> (DIR: build/release).
 # Exit status: 0 ok, 1 a check failed, 77 skipped (not root, or tools missing).
 set -euo pipefail
 
@@ -40,7 +40,7 @@ while (( $# )); do
   esac
   shift
 done
-: "${TRIPLINE:=$BUILD/engine/tripline}" "${ACCEPT_ALL:=$BUILD/bench/nfq_accept_all}"
+: "${TRIPLINE:=$BUILD/engine/app/tripline}" "${ACCEPT_ALL:=$BUILD/bench/nfq_accept_all}"
 : "${UDP_FLOOD:=$BUILD/bench/udp_flood}" "${UDP_PING:=$BUILD/bench/udp_ping}"
 : "${TCP_CONNECT:=$BUILD/bench/tcp_connect}"
 

@@ -9,4 +9,4 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j2 --target tripline
-exec bash scripts/demo-netns.sh "$PWD/build/release/engine/tripline"
+exec bash scripts/demo-netns.sh "$PWD/build/release/engine/app/tripline"
