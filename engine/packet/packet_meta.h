@@ -12,4 +12,7 @@ struct PacketMeta {
   uint32_t out_ifindex = 0;  // interface it leaves by (0: unknown, e.g. before routing)
 };
 
+// Nothing known (replay, tests): a shared object, so callers need not build one.
+inline constexpr PacketMeta kNoPacketMeta{};
+
 }  // namespace tripline

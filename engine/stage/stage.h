@@ -24,7 +24,8 @@ struct PacketContext {
   uint64_t frame;             // 1-based packet number in this worker (replay: pcap frame)
   Decision decision;          // what the packet gets unless a stage changes it
   bool flow_decided = false;  // decision also applies to the rest of the flow
-  PacketMeta meta = {};       // interfaces, when the source knows them (live)
+  // Interfaces, when the source knows them (live); outlives the context.
+  const PacketMeta& meta = kNoPacketMeta;
 
   // This packet only (e.g. dropping one forged DNS answer).
   void decide_packet(const Decision& d) { decision = d; }

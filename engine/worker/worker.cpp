@@ -98,8 +98,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
     return decision;
   }
 
-  PacketContext ctx{pkt, flow, tracked.created, tracked.dir, now, frame_, decision};
-  ctx.meta = meta;
+  PacketContext ctx{pkt, flow, tracked.created, tracked.dir, now, frame_, decision, false, meta};
   for (auto& stage : stages_) {
     if (!stage->likes(ctx)) continue;
     if (stage->inspect(ctx) == Next::Stop) break;

@@ -44,7 +44,7 @@ class Worker final : public FlowObserver {
   // Judges one packet. Always returns a decision; never throws. `meta` is what
   // the source knows beyond the bytes (live: interfaces).
   Decision process(LinkType link, std::span<const uint8_t> bytes, Timestamp now,
-                   const PacketMeta& meta = {});
+                   const PacketMeta& meta = kNoPacketMeta);
   // Expires timed-out flows. process() does this itself as the clock moves;
   // the live source also calls it when idle.
   void tick(Timestamp now);
