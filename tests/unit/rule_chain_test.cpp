@@ -13,24 +13,14 @@
 #include "packet_craft.h"
 #include "pipeline.h"
 #include "policy_stage.h"
+#include "policy_test_util.h"
 #include "worker.h"
 
 namespace tripline {
 namespace {
 
-IpAddr ip(const char* s) { return *IpAddr::parse(s); }
-
-Flow make_flow(const char* src, uint16_t sport, const char* dst, uint16_t dport, uint8_t proto) {
-  Flow f;
-  f.key.lo = ip(src);
-  f.key.hi = ip(dst);
-  f.key.lo_port = sport;
-  f.key.hi_port = dport;
-  f.key.proto = proto;
-  f.orig_is_lo = true;
-  f.id = 1;
-  return f;
-}
+using policy_test::ip;
+using policy_test::make_flow;
 
 std::string error_of(const std::string& toml, InterfaceNames names = InterfaceNames::Ignore) {
   try {

@@ -5,27 +5,18 @@
 #include <string>
 #include <vector>
 
+#include "policy_test_util.h"
+
 namespace tripline {
 namespace {
 
-IpAddr ip(const char* s) { return *IpAddr::parse(s); }
+using policy_test::ip;
+using policy_test::make_flow;
 
 CidrSet cidrs(std::initializer_list<const char*> list) {
   CidrSet set;
   for (const char* c : list) set.add(*Cidr::parse(c));
   return set;
-}
-
-Flow make_flow(const char* src, uint16_t sport, const char* dst, uint16_t dport, uint8_t proto) {
-  Flow f;
-  f.key.lo = ip(src);
-  f.key.hi = ip(dst);
-  f.key.lo_port = sport;
-  f.key.hi_port = dport;
-  f.key.proto = proto;
-  f.orig_is_lo = true;
-  f.id = 1;
-  return f;
 }
 
 class SelectorTest : public ::testing::Test {
