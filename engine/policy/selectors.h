@@ -29,14 +29,16 @@ class FlowFacts {
   // cache may be null (no DNS observation): every lookup says Unknown.
   FlowFacts(const CidrSet& inside, const DnsCache* cache) : inside_(inside), cache_(cache) {}
 
+  // flow and meta must outlive the evaluation (no temporaries).
   void reset(const Flow& flow, const PacketMeta& meta, Timestamp now) {
     flow_ = &flow;
-    meta_ = meta;
+    meta_ = &meta;
     now_ = now;
     looked_up_ = false;
   }
+  void reset(const Flow&, const PacketMeta&&, Timestamp) = delete;
   const Flow& flow() const { return *flow_; }
-  const PacketMeta& meta() const { return meta_; }
+  const PacketMeta& meta() const { return *meta_; }
   FlowDirection direction() const;
   // The DNS cache's answer for (client = flow source, destination).
   const DnsLookup& dns();
@@ -48,7 +50,7 @@ class FlowFacts {
   const CidrSet& inside_;
   const DnsCache* cache_;
   const Flow* flow_ = nullptr;
-  PacketMeta meta_;
+  const PacketMeta* meta_ = &kNoPacketMeta;  // the packet's, valid for one evaluation
   Timestamp now_ = 0;
   bool looked_up_ = false;
   uint64_t lookups_ = 0;

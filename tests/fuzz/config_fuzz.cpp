@@ -51,7 +51,8 @@ void run_rules(const tripline::Config& c) {
       f.key.lo_port = 40000;
       f.key.hi_port = 443;
       f.key.proto = proto;
-      facts.reset(f, PacketMeta{1, 2}, 0);
+      const PacketMeta meta{1, 2};
+      facts.reset(f, meta, 0);
       rules->evaluate(facts, out);
       if (out.decided_by && out.matched.back() != out.decided_by) std::abort();
     }

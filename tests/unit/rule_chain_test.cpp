@@ -45,7 +45,7 @@ class RuleChainTest : public ::testing::Test {
   std::vector<std::string> eval(const char* src, const char* dst, uint16_t dport,
                                 uint8_t proto = 6) {
     flow_ = make_flow(src, 40000, dst, dport, proto);
-    facts_->reset(flow_, {}, now_);
+    facts_->reset(flow_, kNoPacketMeta, now_);
     RuleEvaluation out;
     rules_->evaluate(*facts_, out);
     std::vector<std::string> names;
@@ -230,7 +230,7 @@ action = "drop"
   std::vector<std::string> chain{"cdn.ads.example"};
   cache_.insert(ip("10.0.0.10"), ip("203.0.113.50"), chain, 300, now_);
   Flow f = make_flow("10.0.0.10", 1, "203.0.113.50", 443, 6);
-  facts.reset(f, {}, now_);
+  facts.reset(f, kNoPacketMeta, now_);
   RuleEvaluation out;
   rules->evaluate(facts, out);
   ASSERT_NE(out.decided_by, nullptr);
@@ -277,7 +277,7 @@ TEST(RuleChainExample, ContribGatewayRulesBuild) {
   RuleEvaluation out;
   auto decided = [&](const char* src, const char* dst, uint16_t dport, uint8_t proto) {
     Flow f = make_flow(src, 40000, dst, dport, proto);
-    facts.reset(f, {}, 0);
+    facts.reset(f, kNoPacketMeta, 0);
     rules->evaluate(facts, out);
     return out.decided_by ? out.decided_by->name : std::string("-");
   };

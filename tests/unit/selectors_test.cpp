@@ -154,7 +154,7 @@ TEST_F(SelectorTest, ResolvedAndDomainLookUpOnce) {
 TEST_F(SelectorTest, NoCacheMeansUnresolved) {
   FlowFacts facts(inside_, nullptr);
   Flow f = make_flow("10.0.0.1", 1, "203.0.113.5", 443, 6);
-  facts.reset(f, {}, now_);
+  facts.reset(f, kNoPacketMeta, now_);
   EXPECT_FALSE(select_resolved(ResolvedBy::Anyone)->matches(facts));
   EXPECT_EQ(facts.dns().status, DnsLookupStatus::Unknown);
 }
