@@ -121,6 +121,8 @@ void read_header(std::span<const uint8_t> wire, DnsMessage& out) {
   out.rd = wire[2] & 0x01;
   out.ra = wire[3] & 0x80;
   out.rcode = wire[3] & 0x0f;
+  out.qdcount = read16(wire.data() + 4);
+  out.ancount = read16(wire.data() + 6);
 }
 
 bool extract_rdata(const ldns_rr* rr, bool exact, DnsAnswer& a) {
@@ -156,8 +158,6 @@ const char* to_string(DnsParseStatus s) {
       return "malformed";
     case DnsParseStatus::NoQuestion:
       return "no-question";
-    case DnsParseStatus::MultipleQuestions:
-      return "multiple-questions";
     case DnsParseStatus::BadRdata:
       return "bad-rdata";
   }
@@ -197,8 +197,10 @@ void DnsMessage::clear() {
   qr = false;
   opcode = rcode = 0;
   tc = aa = rd = ra = false;
+  qdcount = ancount = 0;
   question.name.clear();
   question.qtype = question.qclass = 0;
+  more_questions.clear();
   answers.clear();
 }
 
@@ -207,17 +209,18 @@ DnsParseStatus parse_dns_message(std::span<const uint8_t> wire, DnsMessage& out)
   if (wire.size() < LDNS_HEADER_SIZE) return DnsParseStatus::TooShort;
   if (wire.size() > 65535) return DnsParseStatus::Oversize;
   read_header(wire, out);
-  uint16_t qdcount = read16(wire.data() + 4);
   DnsParseStatus status = DnsParseStatus::Ok;
+  bool first_question = true;
   bool ok = walk_rrs(wire, [&](int section, RrPtr& rr, bool exact) {
     if (section == 0) {
-      if (qdcount != 1) return true;
-      if (!append_name(out.question.name, ldns_rr_owner(rr.get()))) {
+      DnsQuestion& q = first_question ? out.question : out.more_questions.emplace_back();
+      first_question = false;
+      if (!append_name(q.name, ldns_rr_owner(rr.get()))) {
         status = DnsParseStatus::Malformed;
         return false;
       }
-      out.question.qtype = static_cast<uint16_t>(ldns_rr_get_type(rr.get()));
-      out.question.qclass = static_cast<uint16_t>(ldns_rr_get_class(rr.get()));
+      q.qtype = static_cast<uint16_t>(ldns_rr_get_type(rr.get()));
+      q.qclass = static_cast<uint16_t>(ldns_rr_get_class(rr.get()));
       return true;
     }
     if (section != 1) return true;  // authority/additional: validated, not kept
@@ -236,10 +239,10 @@ DnsParseStatus parse_dns_message(std::span<const uint8_t> wire, DnsMessage& out)
     return true;
   });
   if (!ok) status = DnsParseStatus::Malformed;
-  if (status == DnsParseStatus::Ok && qdcount == 0) status = DnsParseStatus::NoQuestion;
-  if (status == DnsParseStatus::Ok && qdcount > 1) status = DnsParseStatus::MultipleQuestions;
+  if (status == DnsParseStatus::Ok && out.qdcount == 0) status = DnsParseStatus::NoQuestion;
   if (status != DnsParseStatus::Ok) {
     out.question = DnsQuestion{};
+    out.more_questions.clear();
     out.answers.clear();
   }
   return status;

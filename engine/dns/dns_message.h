@@ -35,12 +35,11 @@ constexpr uint8_t kDnsRcodeNxDomain = 3;
 
 enum class DnsParseStatus : uint8_t {
   Ok,
-  TooShort,           // fewer than 12 bytes: not even a header
-  Oversize,           // more than 65535 bytes
-  Malformed,          // ldns rejected the wire data (bad label, pointer, truncated RR, ...)
-  NoQuestion,         // header says qdcount 0
-  MultipleQuestions,  // qdcount > 1 (nobody sends this; treated as suspicious)
-  BadRdata,           // an A/AAAA/CNAME answer with rdata of the wrong shape
+  TooShort,    // fewer than 12 bytes: not even a header
+  Oversize,    // more than 65535 bytes
+  Malformed,   // ldns rejected the wire data (bad label, pointer, truncated RR, ...)
+  NoQuestion,  // well-formed, but qdcount 0 (e.g. a header-only FORMERR): nothing to match
+  BadRdata,    // an A/AAAA/CNAME answer with rdata of the wrong shape
 };
 const char* to_string(DnsParseStatus s);
 
@@ -68,8 +67,11 @@ struct DnsMessage {
   bool aa = false;
   bool rd = false;
   bool ra = false;
-  DnsQuestion question;
-  std::vector<DnsAnswer> answers;  // every RR of the answer section, in wire order
+  uint16_t qdcount = 0;  // the header's section counts, as sent
+  uint16_t ancount = 0;
+  DnsQuestion question;                     // the first question
+  std::vector<DnsQuestion> more_questions;  // the others, when qdcount > 1 (rare)
+  std::vector<DnsAnswer> answers;           // every RR of the answer section, in wire order
   void clear();
 };
 
@@ -78,7 +80,10 @@ struct DnsMessage {
 // ldns_wire2pkt). All four sections are validated; authority and additional are
 // not kept. Every RR must end exactly where its RDLENGTH says; an A/AAAA/CNAME
 // (class IN) whose rdata is not exactly one address/name is BadRdata. On anything
-// but Ok, `out` keeps the header fields (id, flags, rcode), no question, no answers.
+// but Ok, `out` keeps the header fields (id, flags, rcode, counts), no question, no
+// answers; NoQuestion is such a well-formed message without a question section. Every
+// question is kept (`question`, then `more_questions`); names may point anywhere in
+// the message, forward too (ldns follows them, bounded).
 // Names are converted from ldns's uncompressed form to presentation text: ASCII
 // lowercased, bytes outside [!-~] and the specials .;()\" escaped as \DDD / \c.
 DnsParseStatus parse_dns_message(std::span<const uint8_t> wire, DnsMessage& out);

@@ -14,6 +14,24 @@ constexpr uint8_t kUdp = 17;
 
 uint64_t name_hash(std::string_view name) { return XXH3_64bits(name.data(), name.size()); }
 
+// The questions part of a query's key: the first name's hash, folded with
+// every further question (name and type) when there are several.
+uint64_t questions_hash(const DnsMessage& m) {
+  uint64_t h = name_hash(m.question.name);
+  for (const DnsQuestion& q : m.more_questions)
+    h = XXH3_64bits_withSeed(q.name.data(), q.name.size(), h ^ q.qtype);
+  return h;
+}
+
+// The capture kept only the start of this UDP datagram (a replay's snaplen, a
+// live copy range): its UDP length runs past the captured bytes (decode
+// believes such a length only when the IP packet was cut).
+bool cut_by_capture(const Decoded& p) {
+  constexpr size_t kUdpHeader = 8;
+  return p.proto == kUdp && !p.is_fragment && p.l4.size() >= kUdpHeader &&
+         (size_t{p.l4[4]} << 8 | p.l4[5]) > p.l4.size();
+}
+
 }  // namespace
 
 // One reassembler per direction of a DNS-over-TCP connection.
@@ -28,6 +46,9 @@ DnsObserver::DnsObserver(const Config& cfg, DnsServices services, StageEnv& env)
   if (services_.names)
     for (const NameRule& rule : services_.names->rules())
       rule_counters_.push_back(&env.counters().named.add("rule." + rule.name));
+  if (services_.names)
+    for (const NameRule& rule : services_.names->rules())
+      has_block_rules_ |= rule.action == NameAction::Block;
 }
 
 DnsObserver::~DnsObserver() = default;
@@ -109,6 +130,10 @@ void DnsObserver::on_fragment(const Decoded& p, Flow* flow, Dir dir, Timestamp n
     fragments_timed_out_ = t;
   }
   auto drop = [&](const char* reason) {
+    if (!may_drop_unjudged()) {
+      if (cfg_.egress.mode == EgressMode::Monitor) c.dns_would_drop.add();
+      return;
+    }
     c.dns_fragments_dropped.add();
     decision.verdict = Verdict::Drop;
     decision.has_mark = false;
@@ -171,21 +196,24 @@ void DnsObserver::on_message(PacketContext& ctx, std::span<const uint8_t> wire, 
                              bool over_tcp) {
   auto& c = env_.counters();
   DnsParseStatus st = parse_dns_message(wire, msg_);
-  if (st != DnsParseStatus::Ok) {
+  if (!over_tcp && !reassembled_ && cut_by_capture(ctx.pkt)) {
+    // Only the start of the message was captured: not the sender's fault, and
+    // nothing to judge. It opens nothing and passes, in every mode.
+    c.dns_truncated_by_capture.add();
+    if (from_resolver && env_.events_on()) emit_dns_event(ctx, true, "truncated-by-capture");
+    return;
+  }
+  if (st != DnsParseStatus::Ok && st != DnsParseStatus::NoQuestion) {
     c.dns_parse_errors.add();
-    // A broken message from a resolver opens nothing; a broken answer is not
-    // passed on to the client either.
-    if (from_resolver) {
-      Decision d = ctx.decision;
-      d.verdict = Verdict::Drop;
-      d.has_mark = false;
-      d.reason = "dns-malformed";
-      if (over_tcp)
-        ctx.decide_flow(d);
-      else
-        ctx.decide_packet(d);
-      if (env_.events_on()) emit_dns_event(ctx, true, "malformed");
-    }
+    if (!from_resolver) return;
+    // A broken answer opens nothing. Enforce does not pass it on either,
+    // unless its header says it cannot open anything whatever the client makes
+    // of the rest (an error rcode, no answer records).
+    bool header = wire.size() >= 12;
+    if (!header || (msg_.rcode == kDnsRcodeNoError && msg_.ancount > 0))
+      refuse_answer(ctx, over_tcp, "dns-malformed", "malformed");
+    else if (env_.events_on())
+      emit_dns_event(ctx, true, "malformed");
     return;
   }
   if (!msg_.qr) {
@@ -207,14 +235,10 @@ void DnsObserver::on_query(PacketContext& ctx, bool over_tcp) {
   const Decoded& p = ctx.pkt;
   env_.counters().dns_queries.add();
   if (!is_resolver(p.dst, p.dport)) return;  // only queries to our resolvers are remembered
-  QueryKey key{p.src,
-               p.dst,
-               name_hash(msg_.question.name),
-               p.sport,
-               p.dport,
-               msg_.id,
-               msg_.question.qtype,
-               static_cast<uint8_t>(over_tcp ? kTcp : kUdp)};
+  if (msg_.qdcount == 0) return;             // no question: no answer can match it
+  QueryKey key{
+      p.src,   p.dst,   questions_hash(msg_), p.sport,
+      p.dport, msg_.id, msg_.question.qtype,  static_cast<uint8_t>(over_tcp ? kTcp : kUdp)};
   if (queries_.size() >= cfg_.dns.max_outstanding && !queries_.contains(key)) {
     purge_queries(ctx.now);
     if (queries_.size() >= cfg_.dns.max_outstanding) {
@@ -226,9 +250,34 @@ void DnsObserver::on_query(PacketContext& ctx, bool over_tcp) {
   if (env_.events_on()) emit_dns_event(ctx, false, "query");
 }
 
+// Answered queries go too: they are kept only to tell duplicates apart.
 void DnsObserver::purge_queries(Timestamp now) {
-  absl::erase_if(queries_,
-                 [&](const auto& kv) { return now - kv.second.at > cfg_.dns.query_timeout; });
+  absl::erase_if(queries_, [&](const auto& kv) {
+    return kv.second.answered || now - kv.second.at > cfg_.dns.query_timeout;
+  });
+}
+
+bool DnsObserver::may_drop_unjudged() const {
+  return cfg_.egress.mode == EgressMode::Enforce || has_block_rules_;
+}
+
+void DnsObserver::refuse_answer(PacketContext& ctx, bool over_tcp, std::string_view reason,
+                                std::string_view status) {
+  bool would_drop = false;
+  if (cfg_.egress.mode == EgressMode::Enforce) {
+    Decision d = ctx.decision;
+    d.verdict = Verdict::Drop;
+    d.has_mark = false;
+    d.reason = reason;
+    if (over_tcp)
+      ctx.decide_flow(d);
+    else
+      ctx.decide_packet(d);
+  } else if (cfg_.egress.mode == EgressMode::Monitor) {
+    env_.counters().dns_would_drop.add();
+    would_drop = true;
+  }
+  if (env_.events_on()) emit_dns_event(ctx, true, status, would_drop);
 }
 
 std::string_view DnsObserver::blocked_by(const ResolvedChain& chain) {
@@ -242,32 +291,36 @@ std::string_view DnsObserver::blocked_by(const ResolvedChain& chain) {
 void DnsObserver::on_answer(PacketContext& ctx, std::span<const uint8_t> wire, bool over_tcp) {
   const Decoded& p = ctx.pkt;
   auto& c = env_.counters();
-  QueryKey key{p.dst,
-               p.src,
-               name_hash(msg_.question.name),
-               p.dport,
-               p.sport,
-               msg_.id,
-               msg_.question.qtype,
-               static_cast<uint8_t>(over_tcp ? kTcp : kUdp)};
-  auto it = queries_.find(key);
-  bool matched = it != queries_.end() && ctx.now - it->second.at <= cfg_.dns.query_timeout;
-  if (!matched) {
-    // Forged, late, duplicate or for a query we never saw: opens nothing and
-    // is not passed on (a genuine resolver's client will retry).
-    c.dns_answers_unmatched.add();
-    Decision d = ctx.decision;
-    d.verdict = Verdict::Drop;
-    d.has_mark = false;
-    d.reason = "dns-unmatched";
-    if (over_tcp)
-      ctx.decide_flow(d);
-    else
-      ctx.decide_packet(d);
-    if (env_.events_on()) emit_dns_event(ctx, true, "unmatched");
+  if (msg_.qdcount == 0) {
+    if (msg_.ancount == 0) {
+      // A header-only answer (a FORMERR to a query the resolver could not
+      // read, a bare SERVFAIL): well-formed, opens nothing, and has nothing to
+      // be matched on. Passed in every mode.
+      c.dns_answers_no_question.add();
+      if (env_.events_on()) emit_dns_event(ctx, true, "no-question");
+      return;
+    }
+    c.dns_answers_unmatched.add();  // records without a question match no query
+    refuse_answer(ctx, over_tcp, "dns-unmatched", "unmatched");
     return;
   }
-  queries_.erase(it);
+  QueryKey key{
+      p.dst,   p.src,   questions_hash(msg_), p.dport,
+      p.sport, msg_.id, msg_.question.qtype,  static_cast<uint8_t>(over_tcp ? kTcp : kUdp)};
+  auto it = queries_.find(key);
+  bool known = it != queries_.end();
+  if (!known || it->second.answered || ctx.now - it->second.at > cfg_.dns.query_timeout) {
+    // Forged, duplicate, late or for a query we never saw: opens nothing, and
+    // enforce does not pass it on (a genuine resolver's client will retry).
+    c.dns_answers_unmatched.add();
+    if (known && it->second.answered)
+      c.dns_answers_duplicate.add();
+    else if (known)
+      c.dns_answers_late.add();
+    refuse_answer(ctx, over_tcp, "dns-unmatched", "unmatched");
+    return;
+  }
+  it->second.answered = true;
   c.dns_answers_trusted.add();
   resolve_chain(msg_, chain_);
   std::string_view blocked = blocked_by(chain_);
@@ -323,7 +376,8 @@ void DnsObserver::block_answer(PacketContext& ctx, std::span<const uint8_t> wire
   ctx.decide_packet(d);
 }
 
-void DnsObserver::emit_dns_event(const PacketContext& ctx, bool answer, std::string_view status) {
+void DnsObserver::emit_dns_event(const PacketContext& ctx, bool answer, std::string_view status,
+                                 bool would_drop) {
   const Decoded& p = ctx.pkt;
   DnsEventFacts facts{.now = ctx.now,
                       .flow_id = ctx.flow.id,
@@ -339,6 +393,7 @@ void DnsObserver::emit_dns_event(const PacketContext& ctx, bool answer, std::str
   if (answer) {
     facts.rcode = msg_.rcode;
     facts.status = status;
+    facts.would_drop = would_drop;
     answer_facts_.clear();
     for (const DnsAnswer& a : msg_.answers)
       answer_facts_.push_back({a.owner, a.type, a.ttl, a.addr, a.target});

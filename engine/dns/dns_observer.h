@@ -2,8 +2,11 @@
 // resolvers and the resolvers' answers (UDP and TCP), and opens the answered
 // addresses in the shared DNS cache before the answer itself is released.
 // Only an answer that matches an outstanding query (transaction id, ports,
-// addresses, question name and type) opens anything; a blocked name's answer
-// is rewritten (null / NXDOMAIN) or dropped and opens nothing.
+// addresses, every question's name and type) opens anything; a blocked name's
+// answer is rewritten (null / NXDOMAIN) or dropped and opens nothing, in every
+// [egress] mode. An answer that is unmatched (unsolicited, duplicate, late) or
+// malformed opens nothing, and only `enforce` drops it: `monitor` passes it and
+// says enforce would have dropped it, `off` only observes.
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
@@ -67,6 +70,9 @@ class DnsObserver final : public Stage {
   };
   struct Query {
     Timestamp at = 0;
+    // Kept after its answer (until a purge makes room) so that a second
+    // answer is told apart as a duplicate.
+    bool answered = false;
   };
   struct TcpStreams;
 
@@ -85,13 +91,23 @@ class DnsObserver final : public Stage {
   std::string_view blocked_by(const ResolvedChain& chain);
   void block_answer(PacketContext& ctx, std::span<const uint8_t> wire, bool over_tcp,
                     std::string_view reason);
-  void emit_dns_event(const PacketContext& ctx, bool answer, std::string_view status);
+  // An answer enforce does not pass on (unmatched, malformed; `status` says
+  // which): dropped in enforce, passed and reported as would-drop in monitor,
+  // passed in off. Emits its event.
+  void refuse_answer(PacketContext& ctx, bool over_tcp, std::string_view reason,
+                     std::string_view status);
+  // Whether a resolver's fragment that cannot be judged (bounds, invalid) may
+  // be dropped: in enforce, or whenever a block list must see every answer.
+  bool may_drop_unjudged() const;
+  void emit_dns_event(const PacketContext& ctx, bool answer, std::string_view status,
+                      bool would_drop = false);
   void purge_queries(Timestamp now);
 
   const Config& cfg_;
   DnsServices services_;
   StageEnv& env_;
   std::vector<Counter*> rule_counters_;  // rule.<name> of services_.names, by rule index
+  bool has_block_rules_ = false;         // services_.names can block an answer
   absl::flat_hash_map<QueryKey, Query> queries_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<TcpStreams>> tcp_;  // by flow id
   DnsMessage msg_;                                                  // reused between messages

@@ -68,6 +68,10 @@ std::string EveBuilder::dns_event(const DnsEventFacts& f) {
     w.String(rcode_name(f.rcode));
     w.Key("status");
     write_string(w, f.status);
+    if (f.would_drop) {
+      w.Key("would_drop");
+      w.Bool(true);
+    }
     if (!f.answers.empty()) {
       w.Key("answers");
       w.StartArray();

@@ -36,7 +36,10 @@ struct DnsEventFacts {
   uint16_t rrtype = 0;           // the question's type
   // Answers only:
   uint8_t rcode = 0;
-  std::string_view status = {};  // "trusted", "untrusted", "unmatched", "malformed", a list label
+  // "trusted", "untrusted", "unmatched", "malformed", "no-question",
+  // "truncated-by-capture", a list label
+  std::string_view status = {};
+  bool would_drop = false;  // monitor mode: enforce would have dropped this answer (why: status)
   std::span<const DnsAnswerFacts> answers = {};
 };
 

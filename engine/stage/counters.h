@@ -41,6 +41,11 @@ namespace tripline {
   X(dns_answers, "dns_answers")                           \
   X(dns_answers_trusted, "dns_answers_trusted")           \
   X(dns_answers_unmatched, "dns_answers_unmatched")       \
+  X(dns_answers_duplicate, "dns_answers_duplicate")       \
+  X(dns_answers_late, "dns_answers_late")                 \
+  X(dns_answers_no_question, "dns_answers_no_question")   \
+  X(dns_would_drop, "dns_would_drop")                     \
+  X(dns_truncated_by_capture, "dns_truncated_by_capture") \
   X(dns_answers_untrusted, "dns_answers_untrusted")       \
   X(dns_parse_errors, "dns_parse_errors")                 \
   X(dns_outstanding_full, "dns_outstanding_full")         \

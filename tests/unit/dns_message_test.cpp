@@ -145,11 +145,63 @@ TEST(DnsMessage, QuestionCountAndSize) {
   EXPECT_EQ(m.id, 0xabcd);
   EXPECT_TRUE(m.qr);
   Bytes two = {0, 1, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 1, 1, 'b', 0, 0, 1, 0, 1};
-  EXPECT_EQ(parse_dns_message(two, m), DnsParseStatus::MultipleQuestions);
+  EXPECT_EQ(parse_dns_message(two, m), DnsParseStatus::Ok);
+  EXPECT_EQ(m.question.name, "a");
+  ASSERT_EQ(m.more_questions.size(), 1u);
+  EXPECT_EQ(m.more_questions[0].name, "b");
   Bytes big = build("example.com.", LDNS_RR_TYPE_A, {});
   big.resize(70000);
   EXPECT_EQ(parse_dns_message(big, m), DnsParseStatus::Oversize);
   EXPECT_EQ(parse_dns_message({}, m), DnsParseStatus::TooShort);
+}
+
+// Two questions, the first name ending in a pointer forward to the second's
+// name (legal: RFC 1035 only says "a prior occurrence", ldns and resolvers
+// follow it): both questions parse, as does the answer echoing them.
+TEST(DnsMessage, TwoQuestionsWithForwardPointer) {
+  Bytes head = {0x12, 0x34, 0x81, 0x80, 0x00, 0x02, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00};
+  // offset 12: "www" + pointer to offset 22; offset 22: "example.test"
+  Bytes q1 = {3, 'w', 'w', 'w', 0xc0, 22, 0x00, 0x01, 0x00, 0x01};
+  Bytes q2 = {7,   'e', 'x', 'a', 'm', 'p',  'l',  'e',  4,
+              't', 'e', 's', 't', 0,   0x00, 0x1c, 0x00, 0x01};
+  Bytes an = {0xc0, 12, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x04, 192, 0, 2, 7};
+  Bytes wire = head;
+  wire.insert(wire.end(), q1.begin(), q1.end());
+  wire.insert(wire.end(), q2.begin(), q2.end());
+  wire.insert(wire.end(), an.begin(), an.end());
+  DnsMessage m = parse_ok(wire);
+  EXPECT_EQ(m.qdcount, 2u);
+  EXPECT_EQ(m.question.name, "www.example.test");
+  EXPECT_EQ(m.question.qtype, dns_type::A);
+  ASSERT_EQ(m.more_questions.size(), 1u);
+  EXPECT_EQ(m.more_questions[0].name, "example.test");
+  EXPECT_EQ(m.more_questions[0].qtype, dns_type::AAAA);
+  ASSERT_EQ(m.answers.size(), 1u);
+  EXPECT_EQ(m.answers[0].owner, "www.example.test");
+  EXPECT_EQ(m.answers[0].addr, ip("192.0.2.7"));
+  // A later parse of a one-question message forgets the second question.
+  DnsMessage again;
+  ASSERT_EQ(parse_dns_message(wire, again), DnsParseStatus::Ok);
+  ASSERT_EQ(parse_dns_message(build("x.example.test.", LDNS_RR_TYPE_A, {}), again),
+            DnsParseStatus::Ok);
+  EXPECT_TRUE(again.more_questions.empty());
+}
+
+// A header-only FORMERR (12 bytes, no question) is well-formed: NoQuestion
+// with its header, not Malformed.
+TEST(DnsMessage, HeaderOnlyFormerr) {
+  Bytes formerr = {0xbe, 0xef, 0x80, 0x01, 0, 0, 0, 0, 0, 0, 0, 0};
+  DnsMessage m;
+  EXPECT_EQ(parse_dns_message(formerr, m), DnsParseStatus::NoQuestion);
+  EXPECT_EQ(m.id, 0xbeef);
+  EXPECT_TRUE(m.qr);
+  EXPECT_EQ(m.rcode, 1);
+  EXPECT_EQ(m.qdcount, 0u);
+  EXPECT_EQ(m.ancount, 0u);
+  // A question count the message does not hold is still malformed.
+  Bytes lying = formerr;
+  lying[5] = 1;
+  EXPECT_EQ(parse_dns_message(lying, m), DnsParseStatus::Malformed);
 }
 
 TEST(DnsMessage, BadAddressRdataIsRejected) {

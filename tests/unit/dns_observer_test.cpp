@@ -386,5 +386,175 @@ TEST_F(DnsObserverTest, NameRulesCountPerRule) {
   EXPECT_EQ(worker_->counters().dns_answers_trusted.get(), 4u);
 }
 
+constexpr const char* kModes[] = {"enforce", "monitor", "off"};
+
+std::string config_with_mode(const char* mode) {
+  return std::string("[dns]\nresolvers = [\"10.0.0.53\"]\n[egress]\nmode = \"") + mode + "\"\n";
+}
+
+// Only enforce drops an answer for being unmatched (unsolicited, duplicate,
+// late) or malformed; monitor passes it and counts what enforce would have
+// dropped; off only observes. None of them opens anything in any mode.
+TEST_F(DnsObserverTest, UnmatchedAndMalformedAnswersDropOnlyInEnforce) {
+  for (const char* mode : kModes) {
+    SCOPED_TRACE(mode);
+    std::string toml = config_with_mode(mode);
+    start(toml.c_str());
+    bool enforce = std::string(mode) == "enforce";
+    auto cli = ip("10.0.0.10"), res = ip("10.0.0.53");
+    auto answer = [&](const char* name, uint16_t id, const char* rr) {
+      return feed(craft::udp(res, 53, cli, 33000, dns(name, LDNS_RR_TYPE_A, id, true, {rr})));
+    };
+    auto expect_refused = [&](const Decision& d, const char* reason) {
+      if (enforce) {
+        EXPECT_EQ(d.verdict, Verdict::Drop);
+        EXPECT_EQ(d.reason, reason);
+      } else {
+        EXPECT_EQ(d.verdict, Verdict::Accept) << d.reason;
+      }
+    };
+    feed(craft::udp(cli, 33000, res, 53, dns("one.example.test.", LDNS_RR_TYPE_A, 1, false)));
+    Decision first = answer("one.example.test.", 1, "one.example.test. 300 IN A 203.0.113.1");
+    EXPECT_EQ(first.verdict, Verdict::Accept) << first.reason;
+    Decision dup = answer("one.example.test.", 1, "one.example.test. 300 IN A 203.0.113.2");
+    expect_refused(dup, "dns-unmatched");
+    Decision unsolicited = answer("two.example.test.", 2, "two.example.test. 300 IN A 203.0.113.3");
+    expect_refused(unsolicited, "dns-unmatched");
+    feed(craft::udp(cli, 33000, res, 53, dns("late.example.test.", LDNS_RR_TYPE_A, 3, false)));
+    now_ += 11 * kNsPerSec;  // past query_timeout (10 s)
+    Decision late = answer("late.example.test.", 3, "late.example.test. 300 IN A 203.0.113.4");
+    expect_refused(late, "dns-unmatched");
+    feed(craft::udp(cli, 33000, res, 53, dns("bad.example.test.", LDNS_RR_TYPE_A, 4, false)));
+    Bytes bad = dns("bad.example.test.", LDNS_RR_TYPE_A, 4, true,
+                    {"bad.example.test. 300 IN A 203.0.113.5"});
+    bad[bad.size() - 5] = 3;  // RDLENGTH 4 -> 3: an A record of the wrong shape
+    bad.pop_back();
+    Decision malformed = feed(craft::udp(res, 53, cli, 33000, bad));
+    expect_refused(malformed, "dns-malformed");
+
+    EXPECT_EQ(lookup("10.0.0.10", "203.0.113.1"), DnsLookupStatus::Open);
+    for (const char* a : {"203.0.113.2", "203.0.113.3", "203.0.113.4", "203.0.113.5"})
+      EXPECT_EQ(lookup("10.0.0.10", a), DnsLookupStatus::Unknown) << a;
+    const Counters& c = worker_->counters();
+    EXPECT_EQ(c.dns_answers_trusted.get(), 1u);
+    EXPECT_EQ(c.dns_answers_unmatched.get(), 3u);
+    EXPECT_EQ(c.dns_answers_duplicate.get(), 1u);
+    EXPECT_EQ(c.dns_answers_late.get(), 1u);
+    EXPECT_EQ(c.dns_parse_errors.get(), 1u);
+    EXPECT_EQ(c.dns_would_drop.get(), std::string(mode) == "monitor" ? 4u : 0u);
+    EXPECT_EQ(c.verdict_drop.get(), enforce ? 4u : 0u);
+  }
+}
+
+// A query with two questions, the first name pointing forward into the second,
+// is remembered with both questions: the answer echoing both matches and opens
+// its address; one echoing only the first question does not match.
+TEST_F(DnsObserverTest, TwoQuestionQueryWithForwardPointerMatches) {
+  start(kEnforce);
+  auto cli = ip("10.0.0.10"), res = ip("10.0.0.53");
+  auto message = [](uint8_t flags, bool both, bool with_answer) {
+    Bytes m = {0x00,  0x2a,
+               flags, 0x00,
+               0x00,  static_cast<uint8_t>(both ? 2 : 1),
+               0x00,  static_cast<uint8_t>(with_answer ? 1 : 0),
+               0,     0,
+               0,     0};
+    Bytes q1 = {3, 'w', 'w', 'w', 0xc0, 22, 0x00, 0x01, 0x00, 0x01};  // www + -> offset 22
+    Bytes q2 = {7,   'e', 'x', 'a', 'm', 'p',  'l',  'e',  4,
+                't', 'e', 's', 't', 0,   0x00, 0x01, 0x00, 0x01};
+    Bytes q1_alone = {3,   'w', 'w', 'w', 7,   'e', 'x', 'a',  'm',  'p',  'l',
+                      'e', 4,   't', 'e', 's', 't', 0,   0x00, 0x01, 0x00, 0x01};
+    Bytes an = {0xc0, 12,   0x00, 0x01, 0x00, 0x01, 0x00, 0x00,
+                0x01, 0x2c, 0x00, 0x04, 203,  0,    113,  42};
+    if (both) {
+      m.insert(m.end(), q1.begin(), q1.end());
+      m.insert(m.end(), q2.begin(), q2.end());
+    } else {
+      m.insert(m.end(), q1_alone.begin(), q1_alone.end());
+    }
+    if (with_answer) m.insert(m.end(), an.begin(), an.end());
+    return m;
+  };
+  feed(craft::udp(cli, 33000, res, 53, message(0x01, true, false)));
+  Decision partial = feed(craft::udp(res, 53, cli, 33000, message(0x81, false, true)));
+  EXPECT_EQ(partial.verdict, Verdict::Drop);
+  EXPECT_EQ(partial.reason, "dns-unmatched");
+  EXPECT_EQ(lookup("10.0.0.10", "203.0.113.42"), DnsLookupStatus::Unknown);
+  Decision whole = feed(craft::udp(res, 53, cli, 33000, message(0x81, true, true)));
+  EXPECT_EQ(whole.verdict, Verdict::Accept) << whole.reason;
+  EXPECT_EQ(lookup("10.0.0.10", "203.0.113.42"), DnsLookupStatus::Open);
+  const Counters& c = worker_->counters();
+  EXPECT_EQ(c.dns_parse_errors.get(), 0u);
+  EXPECT_EQ(c.dns_answers_trusted.get(), 1u);
+  EXPECT_EQ(c.dns_answers_unmatched.get(), 1u);
+}
+
+// Answers whose header says they open nothing are not dropped for their shape,
+// even in enforce: a header-only FORMERR (no question) passes as well-formed;
+// a broken FORMERR passes as malformed. A question-less answer that carries
+// records still matches no query.
+TEST_F(DnsObserverTest, AnswersThatOpenNothingPassInEnforce) {
+  start(kEnforce);
+  auto cli = ip("10.0.0.10"), res = ip("10.0.0.53");
+  feed(craft::udp(cli, 33000, res, 53, dns("odd.example.test.", LDNS_RR_TYPE_A, 0x77, false)));
+  Bytes formerr = {0x00, 0x77, 0x81, 0x01, 0, 0, 0, 0, 0, 0, 0, 0};
+  Decision d = feed(craft::udp(res, 53, cli, 33000, formerr));
+  EXPECT_EQ(d.verdict, Verdict::Accept) << d.reason;
+  Bytes broken = formerr;
+  broken[5] = 1;  // says one question, holds none
+  d = feed(craft::udp(res, 53, cli, 33000, broken));
+  EXPECT_EQ(d.verdict, Verdict::Accept) << d.reason;
+  Bytes with_records = {0x00, 0x77, 0x81, 0x80, 0,    0,    0,    1,    0,    0,
+                        0,    0,    1,    'x',  0,    0x00, 0x01, 0x00, 0x01, 0x00,
+                        0x00, 0x01, 0x2c, 0x00, 0x04, 203,  0,    113,  77};
+  d = feed(craft::udp(res, 53, cli, 33000, with_records));
+  EXPECT_EQ(d.verdict, Verdict::Drop);
+  EXPECT_EQ(d.reason, "dns-unmatched");
+  const Counters& c = worker_->counters();
+  EXPECT_EQ(c.dns_answers_no_question.get(), 1u);
+  EXPECT_EQ(c.dns_parse_errors.get(), 1u);
+  EXPECT_EQ(c.dns_answers_unmatched.get(), 1u);
+  EXPECT_EQ(c.verdict_drop.get(), 1u);
+}
+
+// An answer the capture cut short (snaplen) is not malformed: it is counted as
+// truncated by the capture, passes (it opens nothing), and leaves the query
+// outstanding, so the complete answer after it still matches.
+TEST_F(DnsObserverTest, AnswerCutByCaptureIsNotMalformed) {
+  start(kEnforce);
+  auto cli = ip("10.0.0.10"), res = ip("10.0.0.53");
+  feed(craft::udp(cli, 33000, res, 53, dns("cut.example.test.", LDNS_RR_TYPE_A, 0x55, false)));
+  Bytes full = craft::udp(res, 53, cli, 33000,
+                          dns("cut.example.test.", LDNS_RR_TYPE_A, 0x55, true,
+                              {"cut.example.test. 300 IN A 203.0.113.55"}));
+  Bytes cut(full.begin(), full.end() - 6);
+  Decision d = feed(cut);
+  EXPECT_EQ(d.verdict, Verdict::Accept) << d.reason;
+  EXPECT_EQ(lookup("10.0.0.10", "203.0.113.55"), DnsLookupStatus::Unknown);
+  const Counters& c = worker_->counters();
+  EXPECT_EQ(c.dns_truncated_by_capture.get(), 1u);
+  EXPECT_EQ(c.dns_parse_errors.get(), 0u);
+  d = feed(full);
+  EXPECT_EQ(d.verdict, Verdict::Accept) << d.reason;
+  EXPECT_EQ(lookup("10.0.0.10", "203.0.113.55"), DnsLookupStatus::Open);
+}
+
+// In monitor, a fragmented answer nobody asked for passes too (counted as
+// would-drop); without a block list, fragments the bounds refuse pass as well.
+TEST_F(DnsObserverTest, FragmentedForgedAnswerPassesInMonitor) {
+  std::string toml = config_with_mode("monitor");
+  start(toml.c_str());
+  auto cli = ip("10.0.0.10"), res = ip("10.0.0.53");
+  feed(craft::udp(cli, 33000, res, 53, dns("big.example.test.", LDNS_RR_TYPE_A, 21, false)));
+  auto frags =
+      answer_fragments(res, cli, big_answer("big.example.test.", LDNS_RR_TYPE_A, 22, 60), 77);
+  for (const Bytes& f : frags) EXPECT_EQ(feed(f).verdict, Verdict::Accept);
+  EXPECT_EQ(lookup("10.0.0.10", "203.0.113.7"), DnsLookupStatus::Unknown);
+  const Counters& c = worker_->counters();
+  EXPECT_EQ(c.dns_answers_unmatched.get(), 1u);
+  EXPECT_EQ(c.dns_would_drop.get(), 1u);
+  EXPECT_EQ(c.dns_fragments_dropped.get(), 0u);
+}
+
 }  // namespace
 }  // namespace tripline
