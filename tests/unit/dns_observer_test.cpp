@@ -540,20 +540,41 @@ TEST_F(DnsObserverTest, AnswerCutByCaptureIsNotMalformed) {
 }
 
 // In monitor, a fragmented answer nobody asked for passes too (counted as
-// would-drop); without a block list, fragments the bounds refuse pass as well.
-TEST_F(DnsObserverTest, FragmentedForgedAnswerPassesInMonitor) {
-  std::string toml = config_with_mode("monitor");
-  start(toml.c_str());
-  auto cli = ip("10.0.0.10"), res = ip("10.0.0.53");
-  feed(craft::udp(cli, 33000, res, 53, dns("big.example.test.", LDNS_RR_TYPE_A, 21, false)));
-  auto frags =
-      answer_fragments(res, cli, big_answer("big.example.test.", LDNS_RR_TYPE_A, 22, 60), 77);
-  for (const Bytes& f : frags) EXPECT_EQ(feed(f).verdict, Verdict::Accept);
-  EXPECT_EQ(lookup("10.0.0.10", "203.0.113.7"), DnsLookupStatus::Unknown);
-  const Counters& c = worker_->counters();
-  EXPECT_EQ(c.dns_answers_unmatched.get(), 1u);
-  EXPECT_EQ(c.dns_would_drop.get(), 1u);
-  EXPECT_EQ(c.dns_fragments_dropped.get(), 0u);
+// would-drop); without a block list, fragments the bounds refuse (a partial
+// answer abandoned after its timeout, a full table) pass as well. With a block
+// list, which must judge every answer, they are dropped in monitor too.
+TEST_F(DnsObserverTest, FragmentedAnswersPassInMonitorUnlessABlockListJudges) {
+  for (bool block_list : {false, true}) {
+    SCOPED_TRACE(block_list ? "block list" : "no block list");
+    std::string toml = block_list
+                           ? std::string("[dns]\nresolvers = [\"10.0.0.53\"]\nblock_lists = [\"") +
+                                 TRIPLINE_SOURCE_DIR +
+                                 "/tests/replay/dns-blocklist/block.txt\"]\n[egress]\nmode = "
+                                 "\"monitor\"\n"
+                           : config_with_mode("monitor");
+    start(toml.c_str());
+    auto cli = ip("10.0.0.10"), res = ip("10.0.0.53");
+    feed(craft::udp(cli, 33000, res, 53, dns("big.example.test.", LDNS_RR_TYPE_A, 21, false)));
+    Bytes forged = big_answer("big.example.test.", LDNS_RR_TYPE_A, 22, 60);  // wrong id
+    for (const Bytes& f : answer_fragments(res, cli, forged, 77))
+      EXPECT_EQ(feed(f).verdict, Verdict::Accept);
+    EXPECT_EQ(lookup("10.0.0.10", "203.0.113.7"), DnsLookupStatus::Unknown);
+
+    Verdict bounded = block_list ? Verdict::Drop : Verdict::Accept;
+    auto slow = answer_fragments(res, cli, forged, 2);
+    feed(slow[0]);
+    feed(slow[1]);
+    now_ += seconds(6);
+    EXPECT_EQ(feed(slow[2]).verdict, bounded);  // its partial answer was abandoned
+    for (uint32_t id = 100; id < 164; ++id) feed(answer_fragments(res, cli, forged, id)[0]);
+    EXPECT_EQ(feed(answer_fragments(res, cli, forged, 164)[0]).verdict, bounded);  // table full
+
+    const Counters& c = worker_->counters();
+    EXPECT_EQ(c.dns_answers_unmatched.get(), 1u);
+    EXPECT_EQ(c.dns_fragments_table_full.get(), 1u);
+    EXPECT_EQ(c.dns_would_drop.get(), block_list ? 1u : 3u);
+    EXPECT_EQ(c.dns_fragments_dropped.get(), block_list ? 2u : 0u);
+  }
 }
 
 }  // namespace
