@@ -43,12 +43,12 @@ DnsObserver::DnsObserver(const Config& cfg, DnsServices services, StageEnv& env)
     : cfg_(cfg), services_(services), env_(env) {
   queries_.reserve(cfg_.dns.max_outstanding);
   rewrite_buf_.resize(65535);
-  if (services_.names)
-    for (const NameRule& rule : services_.names->rules())
+  if (services_.names) {
+    for (const NameRule& rule : services_.names->rules()) {
       rule_counters_.push_back(&env.counters().named.add("rule." + rule.name));
-  if (services_.names)
-    for (const NameRule& rule : services_.names->rules())
       has_block_rules_ |= rule.action == NameAction::Block;
+    }
+  }
 }
 
 DnsObserver::~DnsObserver() = default;
