@@ -121,5 +121,33 @@ run_phase "$TL_WORK/closed.toml" "$TL_WORK/tripline-closed.log" 1 flood
 (( UNINSPECTED == 0 )) || fail "fail-closed: $UNINSPECTED packets counted uninspected"
 log "fail-closed: $QDROP of $RULE packets ($(( 100 * QDROP / RULE )) %) dropped at the full queue"
 
+# ---------------------------------------------------------------- measure (optional)
+# TL_MEASURE=1: the README's figure. Default queue settings (max_len 4096,
+# batch 64), a flood of 3 x 200,000 datagrams of 64 bytes from 3 senders at
+# once, with fail_open on and then off.
+if [[ ${TL_MEASURE:-0} == 1 ]]; then
+  big_flood() {
+    local i pids=()
+    for i in 1 2 3; do
+      in_ns "$NS_C" "$PY" -c '
+import socket, sys
+addr, port = sys.argv[1], int(sys.argv[2])
+socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(16)]
+for i in range(200000):
+    socks[i % 16].sendto(b"x" * 64, (addr, port))
+' "$SERVER4" "$UDP_PORT" &
+      pids+=($!)
+    done
+    wait "${pids[@]}"
+  }
+  for open in true false; do
+    printf '[queue]\nfirst = 0\ncount = 1\nfail_open = %s\n' "$open" >"$TL_WORK/measure.toml"
+    start=$(date +%s.%N)
+    run_phase "$TL_WORK/measure.toml" "$TL_WORK/tripline-measure-$open.log" 1 big_flood
+    log "measure fail_open = $open: $RULE packets reached the rule; judged $JUDGED," \
+        "uninspected $UNINSPECTED + $LOST lost ids, dropped $QDROP + $(counter_value "$TL_WORK/tripline-measure-$open.log" nfq_user_dropped)"
+  done
+fi
+
 in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" down
 log "PASS"
