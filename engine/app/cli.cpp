@@ -80,6 +80,8 @@ int cmd_run(const std::string& config_path) {
   auto cfg = load_config(config_path);
   StartupPlan plan = plan_startup(*cfg);
   check_startup(*cfg, plan);
+  spdlog::info("memory: about {} MB at start ({} workers; `tripline check` lists it)",
+               plan.total >> 20, cfg->queue.count);
   try {
     return run_live(cfg);
   } catch (const std::bad_alloc&) {
