@@ -127,7 +127,8 @@ log "fail-closed: $QDROP of $RULE packets ($(( 100 * QDROP / RULE )) %) dropped 
 # once, with fail_open on and then off.
 if [[ ${TL_MEASURE:-0} == 1 ]]; then
   big_flood() {
-    local i pids=()
+    local i pids=() t0
+    t0=$(date +%s%N)
     for i in 1 2 3; do
       in_ns "$NS_C" "$PY" -c '
 import socket, sys
@@ -139,12 +140,13 @@ for i in range(200000):
       pids+=($!)
     done
     wait "${pids[@]}"
+    FLOOD_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
   }
   for open in true false; do
     printf '[queue]\nfirst = 0\ncount = 1\nfail_open = %s\n' "$open" >"$TL_WORK/measure.toml"
-    start=$(date +%s.%N)
     run_phase "$TL_WORK/measure.toml" "$TL_WORK/tripline-measure-$open.log" 1 big_flood
-    log "measure fail_open = $open: $RULE packets reached the rule; judged $JUDGED," \
+    log "measure fail_open = $open: $RULE packets reached the rule in $FLOOD_MS ms;" \
+        "$(( RULE * 1000 / FLOOD_MS )) packets/s; judged $JUDGED," \
         "uninspected $UNINSPECTED + $LOST lost ids, dropped $QDROP + $(counter_value "$TL_WORK/tripline-measure-$open.log" nfq_user_dropped)"
   done
 fi
