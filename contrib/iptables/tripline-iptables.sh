@@ -38,7 +38,8 @@ up() {  # $1 = iptables or ip6tables, $2 = its ICMP reject type
   # tripline then sees only connection setup (no byte counts, no flow ends, no late verdicts).
   # $ipt -w -A "$CHAIN" -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
   # Queue the rest. --queue-balance keeps a connection on one queue (--queue-cpu-fanout would
-  # not); --queue-bypass accepts packets while no tripline is bound (fail-open).
+  # not); --queue-bypass accepts packets while no tripline is bound (fail-open). tripline reads
+  # this rule's packet counter (iptables -L TRIPLINE -v -x) to count what crossed uninspected.
   $ipt -w -A "$CHAIN" -j NFQUEUE "${QUEUE[@]}" --queue-bypass
   # Jump to our chain first thing in FORWARD, once.
   $ipt -w -C FORWARD -j "$CHAIN" 2>/dev/null || $ipt -w -I FORWARD 1 -j "$CHAIN"

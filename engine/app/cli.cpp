@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <new>
 
 #include "capture_writer.h"
 #include "config.h"
@@ -16,6 +17,7 @@
 #include "live_runtime.h"
 #include "pipeline.h"
 #include "replay.h"
+#include "startup_plan.h"
 
 namespace tripline {
 namespace {
@@ -27,8 +29,11 @@ std::shared_ptr<const Config> load_config(const std::string& path) {
 
 int cmd_check(const std::string& config_path) {
   auto cfg = load_config(config_path);
+  StartupPlan plan = plan_startup(*cfg);
+  check_startup(*cfg, plan);
   Pipeline pipeline(cfg, Pipeline::Mode::Check);  // loads lists and scripts; starts nothing
-  std::printf("%s: OK\n%s", cfg->source.c_str(), pipeline.describe().c_str());
+  std::printf("%s: OK\n%s%s", cfg->source.c_str(), pipeline.describe().c_str(),
+              plan.describe().c_str());
   return 0;
 }
 
@@ -71,7 +76,22 @@ int cmd_replay(const std::string& config_path, const std::string& pcap,
   return 0;
 }
 
-int cmd_run(const std::string& config_path) { return run_live(load_config(config_path)); }
+int cmd_run(const std::string& config_path) {
+  auto cfg = load_config(config_path);
+  StartupPlan plan = plan_startup(*cfg);
+  check_startup(*cfg, plan);
+  spdlog::info("memory: about {} MB at start ({} workers; `tripline check` lists it)",
+               plan.total >> 20, cfg->queue.count);
+  try {
+    return run_live(cfg);
+  } catch (const std::bad_alloc&) {
+    spdlog::error(
+        "out of memory while starting: the configuration needs about {} MB "
+        "(`tripline check` lists it)",
+        plan.total >> 20);
+    return 1;
+  }
+}
 
 }  // namespace
 

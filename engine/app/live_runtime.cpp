@@ -1,10 +1,15 @@
 #include "live_runtime.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -12,6 +17,7 @@
 #include "event_writer.h"
 #include "nfqueue_source.h"
 #include "pipeline.h"
+#include "queue_accounting.h"
 #include "worker.h"
 
 namespace tripline {
@@ -35,40 +41,142 @@ void print_capture_summary(Pipeline& pipeline) {
                static_cast<unsigned long long>(st.write_errors));
 }
 
-int run_live(std::shared_ptr<const Config> cfg) {
-  Pipeline pipeline(cfg, Pipeline::Mode::Live);
-  auto events = open_events(*cfg);
+namespace {
 
-  // Signals are taken by sigwait in this thread only; workers never see them.
+// How often the queue rule counter is compared with the packets queued.
+constexpr std::chrono::seconds kAccountingInterval{5};
+
+// The signals the daemon takes: TERM/INT stop it, USR1 prints the counters,
+// HUP is refused (no reload yet).
+sigset_t daemon_signals() {
   sigset_t signals;
   sigemptyset(&signals);
   for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) sigaddset(&signals, s);
+  return signals;
+}
+
+// Takes signals while the main thread shuts down, so that none of them kills
+// the process with its default action: a second TERM/INT is logged and
+// shutdown goes on; a third exits at once (status 128 + signal) for an
+// operator who would rather lose what is not yet written than wait.
+class ShutdownSignals {
+ public:
+  ShutdownSignals(const sigset_t& signals, std::function<std::string()> counters)
+      : signals_(signals), counters_(std::move(counters)), thread_([this] { run(); }) {}
+  ~ShutdownSignals() {
+    done_.store(true);
+    thread_.join();
+  }
+  ShutdownSignals(const ShutdownSignals&) = delete;
+  ShutdownSignals& operator=(const ShutdownSignals&) = delete;
+
+ private:
+  void run() {
+    int stops = 1;  // the signal that started the shutdown
+    const timespec tick{0, 100 * 1000 * 1000};
+    while (!done_.load()) {
+      int sig = sigtimedwait(&signals_, nullptr, &tick);
+      if (sig < 0) continue;  // timeout or EINTR
+      if (sig == SIGUSR1) {
+        std::fprintf(stderr, "%s", counters_().c_str());
+        continue;
+      }
+      if (sig == SIGHUP) {
+        spdlog::info("SIGHUP during shutdown: ignored");
+        continue;
+      }
+      if (++stops < 3) {
+        spdlog::warn(
+            "signal {} during shutdown: already stopping, shutdown goes on (a third stop "
+            "signal exits at once, losing what is not yet written)",
+            sig);
+        continue;
+      }
+      spdlog::error("signal {} during shutdown, the third: exiting now", sig);
+      std::fflush(stderr);
+      _exit(128 + sig);
+    }
+  }
+
+  sigset_t signals_;
+  std::function<std::string()> counters_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+int run_live(std::shared_ptr<const Config> cfg) {
+  // Block the daemon's signals before any thread exists (capture writer,
+  // event writer, housekeeping, workers): threads inherit the mask, so a
+  // signal can only be taken by sigwait here or by ShutdownSignals, never
+  // kill the process through a thread that does not block it.
+  const sigset_t signals = daemon_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  Pipeline pipeline(cfg, Pipeline::Mode::Live);
+  auto events = open_events(*cfg);
+
   std::vector<std::unique_ptr<Worker>> workers;
-  std::vector<std::unique_ptr<NfqueueSource>> sources;
   for (unsigned i = 0; i < cfg->queue.count; ++i) {
     workers.push_back(std::make_unique<Worker>(cfg, i, events.get()));
     pipeline.stage_factory()(*workers.back());
   }
-  // Bind every queue before starting any thread, so a bad queue fails cleanly.
-  for (unsigned i = 0; i < cfg->queue.count; ++i) {
-    sources.push_back(std::make_unique<NfqueueSource>(
-        cfg->queue, static_cast<uint16_t>(cfg->queue.first + i), *workers[i]));
-  }
-  pipeline.start_housekeeping();
+  QueueAccounting accounting(cfg->queue, [&] {
+    uint64_t n = 0;
+    for (auto& w : workers) n += w->counters().nfq_lost_ids.get();
+    return n;
+  });
+  auto snapshot = [&] {
+    CounterSnapshot snap;
+    for (auto& w : workers) snap.add(w->counters());
+    accounting.add_to(snap);
+    return snap;
+  };
+
   std::atomic<bool> stop{false};
+  std::vector<std::unique_ptr<NfqueueSource>> sources;
   std::vector<std::thread> threads;
-  for (auto& source : sources) threads.emplace_back([&source, &stop] { source->run(stop); });
+  sources.reserve(cfg->queue.count);
+  threads.reserve(cfg->queue.count);
+  // Every packet the started workers took gets its verdict, the queues are
+  // unbound, flows end, events and the DNS state are written.
+  auto finish = [&] {
+    stop.store(true);
+    for (auto& t : threads) t.join();  // each source drains and unbinds its queue
+    // The last reading: unbound queues left /proc; each source kept its row.
+    accounting.stop();
+    std::vector<std::optional<QueueRow>> final_rows;
+    for (auto& source : sources) final_rows.push_back(source->final_row());
+    accounting.poll(final_rows);
+    sources.clear();
+    Timestamp now = wall_clock_now();
+    for (auto& w : workers) w->shutdown(now);
+    if (events) events->flush();
+    pipeline.shutdown();
+  };
+
+  pipeline.start_housekeeping();
+  // The rule counter's starting value is read before the first bind: packets
+  // bypassed while the queues are being bound count as uninspected.
+  accounting.start(kAccountingInterval);
+  // Each worker starts as soon as its queue is bound: with many queues the
+  // first ones are read while the last are still being bound. A queue that
+  // cannot be bound stops the ones already running, cleanly.
+  try {
+    for (unsigned i = 0; i < cfg->queue.count; ++i) {
+      sources.push_back(std::make_unique<NfqueueSource>(
+          cfg->queue, static_cast<uint16_t>(cfg->queue.first + i), *workers[i]));
+      threads.emplace_back([source = sources.back().get(), &stop] { source->run(stop); });
+    }
+  } catch (...) {
+    finish();
+    throw;
+  }
   spdlog::info("tripline {} running on queues {}..{} (default verdict {}, fail_open {})", kVersion,
                cfg->queue.first, cfg->queue.first + cfg->queue.count - 1,
                to_string(cfg->queue.default_verdict), cfg->queue.fail_open);
 
-  auto snapshot = [&] {
-    CounterSnapshot snap;
-    for (auto& w : workers) snap.add(w->counters());
-    return snap;
-  };
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
@@ -83,13 +191,8 @@ int run_live(std::shared_ptr<const Config> cfg) {
     spdlog::info("signal {}: stopping", sig);
     break;
   }
-  stop.store(true);
-  for (auto& t : threads) t.join();
-  sources.clear();  // unbind every queue
-  Timestamp now = wall_clock_now();
-  for (auto& w : workers) w->shutdown(now);
-  if (events) events->flush();
-  pipeline.shutdown();
+  ShutdownSignals late(signals, [&] { return snapshot().to_text(); });
+  finish();
   std::fprintf(stderr, "%s", snapshot().to_text().c_str());
   print_capture_summary(pipeline);
   return 0;

@@ -27,11 +27,39 @@ void read_queue(TableReader& r, QueueConfig& q) {
   if (auto v = r.get<uint16_t>("first")) q.first = *v;
   if (auto v = r.get<uint16_t>("count")) q.count = *v;
   if (auto v = r.get<bool>("fail_open")) q.fail_open = *v;
-  if (auto v = r.get<uint32_t>("copy_range")) q.copy_range = *v;
+  if (auto v = r.get<uint32_t>("copy_range")) {
+    // 0 = the whole packet; below kMinCopyRange every packet would be cut
+    // inside its headers and count as malformed.
+    if (*v > 0xffff || (*v != 0 && *v < kMinCopyRange))
+      r.fail(r.node("copy_range"), "copy_range",
+             fmt::format("expected 0 (whole packets) or {}..65535 bytes: less cuts the IP and "
+                         "TCP headers tripline reads, and every packet counts as malformed",
+                         kMinCopyRange));
+    q.copy_range = *v;
+  }
   if (auto v = r.get<bool>("gso")) q.gso = *v;
-  if (auto v = r.get<uint32_t>("max_len")) q.max_len = *v;
+  if (auto v = r.get<uint32_t>("max_len")) {
+    if (*v == 0)
+      r.fail(r.node("max_len"), "max_len",
+             "must be > 0: a kernel queue of 0 packets hands tripline nothing (every packet "
+             "would pass uninspected, or be dropped without fail_open)");
+    q.max_len = *v;
+  }
   if (auto v = r.get<uint32_t>("rcvbuf")) q.rcvbuf = *v;
   if (auto v = r.get<uint32_t>("batch")) q.batch = *v;
+  if (auto v = r.get<std::string>("rule_counter")) {
+    if (*v == "auto")
+      q.rule_counter = RuleCounter::Auto;
+    else if (*v == "iptables")
+      q.rule_counter = RuleCounter::Iptables;
+    else if (*v == "nft")
+      q.rule_counter = RuleCounter::Nft;
+    else if (*v == "off")
+      q.rule_counter = RuleCounter::Off;
+    else
+      r.fail(r.node("rule_counter"), "rule_counter",
+             "expected \"auto\", \"iptables\", \"nft\" or \"off\"");
+  }
   if (auto v = r.get<std::string>("default_verdict")) {
     auto verdict = parse_verdict(*v);
     if (!verdict)
@@ -135,7 +163,9 @@ Config Config::load_string(std::string_view text, const std::string& name) {
          if (auto v = r.get_seconds("icmp")) f.icmp = *v;
          if (auto v = r.get_seconds("other")) f.other = *v;
          if (auto v = r.get<uint32_t>("capacity")) {
-           if (*v == 0) r.fail(r.node("capacity"), "capacity", "must be > 0");
+           if (*v == 0 || *v > kMaxFlowCapacity)
+             r.fail(r.node("capacity"), "capacity",
+                    fmt::format("expected 1..{} flows per worker", kMaxFlowCapacity));
            f.capacity = *v;
          }
          if (auto v = r.get<uint32_t>("fragments")) f.fragments = *v;
@@ -301,12 +331,25 @@ Config Config::load_string(std::string_view text, const std::string& name) {
     if (!table)
       throw ConfigError(
           fmt::format("{}:{}: {}: expected a [section]", name, key.source().begin.line, key.str()));
-    TableReader reader(*table, std::string(key.str()), name);
+    TableReader reader(*table, std::string(key.str()), name, &c.key_lines);
     it->second(reader);
     reader.finish();
   }
   config_detail::check_rule_references(c);
+  // DNS observation reads whole answers: a copy range that cuts them opens nothing.
+  bool dns_on = !c.dns.resolvers.empty() || c.egress.mode != EgressMode::Off;
+  if (dns_on && c.queue.copy_range != 0 && c.queue.copy_range < kMinCopyRangeDns)
+    throw ConfigError(fmt::format(
+        "{}: {} is below {} bytes while DNS answers are observed ([dns] resolvers or [egress] "
+        "mode): answers cut short open nothing; use 0 or 65535 (whole packets)",
+        c.where("queue.copy_range"), c.queue.copy_range, kMinCopyRangeDns));
   return c;
+}
+
+std::string Config::where(std::string_view key) const {
+  auto it = key_lines.find(key);
+  if (it == key_lines.end()) return fmt::format("{}: {}", source, key);
+  return fmt::format("{}:{}: {}", source, it->second, key);
 }
 
 Config Config::load_file(const std::string& path) {

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -14,16 +16,34 @@
 
 namespace tripline {
 
+// Where each key read from the file was: "section.key" -> line.
+using KeyLines = std::map<std::string, uint32_t, std::less<>>;
+
+// The least copy_range that holds the headers tripline parses: an IPv6 header
+// (40) with an extension header and a TCP header with all its options (60).
+inline constexpr uint32_t kMinCopyRange = 128;
+// The least copy_range with DNS observation on: a DNS answer cut short opens
+// nothing, and answers over UDP are commonly up to 4096 bytes (EDNS).
+inline constexpr uint32_t kMinCopyRangeDns = 4096;
+// Flows per worker at most ([flows] capacity).
+inline constexpr uint32_t kMaxFlowCapacity = 1u << 24;
+
+// Where the packet counter of the queue rule is read from (packets that
+// crossed uninspected): "auto" tries the nft table inet tripline, then the
+// iptables chain TRIPLINE (contrib/).
+enum class RuleCounter : uint8_t { Auto, Iptables, Nft, Off };
+
 struct QueueConfig {
   uint16_t first = 0;            // first NFQUEUE number
   uint16_t count = 1;            // queues first .. first+count-1, one worker each
   bool fail_open = true;         // NFQA_CFG_F_FAIL_OPEN: accept when the queue is full
-  uint32_t copy_range = 0xffff;  // bytes of each packet copied to us
+  uint32_t copy_range = 0xffff;  // bytes of each packet copied to us (0 = all)
   bool gso = true;               // NFQA_CFG_F_GSO: take GSO packets unsegmented
   uint32_t max_len = 4096;       // kernel queue length (packets)
   uint32_t rcvbuf = 8u << 20;    // netlink socket receive buffer, bytes
   uint32_t batch = 64;           // datagrams per recvmmsg
   Verdict default_verdict = Verdict::Accept;
+  RuleCounter rule_counter = RuleCounter::Auto;
 };
 
 struct NetworkConfig {
@@ -116,6 +136,11 @@ struct Config {
   std::vector<ZoneConfig> zones;  // [zones.NAME], by name
   std::vector<RuleConfig> rules;  // [[rule]], in file order; run before the egress chain
   std::string source = "<built-in defaults>";  // file it came from
+  KeyLines key_lines;                          // where each key set in the file was
+
+  // "file:line: key" for a key set in the file, "file: key" otherwise: the
+  // start of an error message about that key's value.
+  std::string where(std::string_view key) const;
 
   static Config defaults();
   // Parses a TOML file; throws ConfigError.

@@ -21,8 +21,10 @@ namespace tripline::config_detail {
 // Errors carry "file:line: section.key: what".
 class TableReader {
  public:
-  TableReader(const toml::table& table, std::string section, const std::string& file)
-      : table_(table), section_(std::move(section)), file_(file) {}
+  // `lines`, when given, gets the line of every key read ("section.key" -> line).
+  TableReader(const toml::table& table, std::string section, const std::string& file,
+              KeyLines* lines = nullptr)
+      : table_(table), section_(std::move(section)), file_(file), lines_(lines) {}
 
   // Marks a key as accepted that the caller reads itself.
   void known(std::string_view key) { seen_.emplace(key); }
@@ -35,6 +37,7 @@ class TableReader {
     seen_.emplace(key);
     const toml::node* node = table_.get(key);
     if (!node) return std::nullopt;
+    note_line(key, *node);
     if constexpr (std::is_same_v<T, bool>) {
       if (auto v = node->value_exact<bool>()) return *v;
       fail(*node, key, "expected true or false");
@@ -63,6 +66,7 @@ class TableReader {
     seen_.emplace(key);
     const toml::node* node = table_.get(key);
     if (!node) return false;
+    note_line(key, *node);
     const toml::array* arr = node->as_array();
     if (!arr) fail(*node, key, "expected a list of strings");
     for (const toml::node& item : *arr) {
@@ -101,9 +105,14 @@ class TableReader {
   }
 
  private:
+  void note_line(std::string_view key, const toml::node& node) {
+    if (lines_) (*lines_)[path(key)] = node.source().begin.line;
+  }
+
   const toml::table& table_;
   std::string section_;
   const std::string& file_;
+  KeyLines* lines_;
   std::set<std::string, std::less<>> seen_;
 };
 

@@ -34,6 +34,12 @@ constexpr auto kDrainLimit = std::chrono::seconds(2);       // drain bound under
 constexpr size_t kMaxReplacement = 0xffff - 64;             // fits one netlink attribute
 constexpr uint16_t kPacketMsg = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET;
 
+// One receive slot: the largest packet message (a 64 KB payload plus its
+// attributes), rounded up to 8 bytes so every netlink header in it is aligned.
+size_t slot_bytes() {
+  return (0xffff + static_cast<size_t>(MNL_SOCKET_BUFFER_SIZE) / 2 + 7) & ~size_t{7};
+}
+
 NfVerdict to_nf(const Decision& d) {
   NfVerdict v;
   v.has_mark = d.has_mark;
@@ -139,6 +145,9 @@ struct NfqueueSource::Impl final : VerdictSink {
   bool ack_seen = false;
   int ack_error = 0;
 
+  uint32_t last_id = 0;               // highest packet id seen
+  std::optional<QueueRow> final_row;  // read after the drain, before the unbind
+
   bool warned_repeat = false;
   bool warned_truncated = false;
   bool warned_recv = false;
@@ -178,9 +187,8 @@ NfqueueSource::Impl::Impl(const QueueConfig& c, uint16_t q, Worker& w)
   timeval tv{0, kRecvTimeoutMs * 1000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 
-  // Slots are 8-byte aligned so every netlink header in them is aligned.
   const size_t batch = std::max<uint32_t>(cfg.batch, 1);
-  slot_size = (0xffff + MNL_SOCKET_BUFFER_SIZE / 2 + 7) & ~size_t{7};
+  slot_size = slot_bytes();
   rx.resize(batch * slot_size);
   iovs.resize(batch);
   msgs.resize(batch);
@@ -323,6 +331,15 @@ void NfqueueSource::Impl::handle_message(const nlmsghdr* nlh) {
   const auto* ph =
       static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
   const uint32_t id = ntohl(ph->packet_id);
+  // The kernel numbers a queue's packets 1, 2, ... from the bind on. A gap is
+  // packets it numbered but could not deliver (our socket buffer was full):
+  // with fail_open they passed uninspected, without it they were dropped.
+  // Ids wrap at 2^32: the step is taken modulo, and a step back is ignored.
+  const uint32_t step = id - last_id;
+  if (step != 0 && step < 0x80000000u) {
+    if (step > 1) counters.nfq_lost_ids.add(step - 1);
+    last_id = id;
+  }
   std::span<const uint8_t> payload;
   if (parsed && attr[NFQA_PAYLOAD]) {
     payload = {static_cast<const uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
@@ -439,6 +456,7 @@ void NfqueueSource::Impl::run(const std::atomic<bool>& stop) {
     }
   }
   drain();
+  final_row = read_queue_row(queue);
   unbind_and_close();
 }
 
@@ -468,10 +486,18 @@ void NfqueueSource::Impl::drain() {
 NfqueueSource::NfqueueSource(const QueueConfig& cfg, uint16_t queue_num, Worker& worker)
     : impl_(std::make_unique<Impl>(cfg, queue_num, worker)), queue_num_(queue_num) {}
 
+size_t NfqueueSource::buffer_bytes(const QueueConfig& cfg) {
+  const size_t batch = std::max<uint32_t>(cfg.batch, 1);
+  return batch * (slot_bytes() + sizeof(iovec) + sizeof(mmsghdr)) +
+         static_cast<size_t>(MNL_SOCKET_BUFFER_SIZE) + kMaxReplacement + 256;
+}
+
 NfqueueSource::~NfqueueSource() {
   if (impl_) impl_->unbind_and_close();
 }
 
 void NfqueueSource::run(const std::atomic<bool>& stop) { impl_->run(stop); }
+
+std::optional<QueueRow> NfqueueSource::final_row() const { return impl_->final_row; }
 
 }  // namespace tripline

@@ -7,10 +7,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
 #include "config.h"
+#include "queue_table.h"
 #include "worker.h"
 
 struct mnl_socket;
@@ -39,6 +41,14 @@ class NfqueueSource {
   void run(const std::atomic<bool>& stop);
 
   uint16_t queue_num() const { return queue_num_; }
+  // The kernel's counts for this queue (/proc/net/netfilter/nfnetlink_queue)
+  // as read by run() after its drain, just before it unbound the queue (the
+  // row goes away then); nullopt before run() returned.
+  std::optional<QueueRow> final_row() const;
+
+  // Bytes one source allocates for its receive slots and verdict buffer with
+  // this configuration (all of it at construction).
+  static size_t buffer_bytes(const QueueConfig& cfg);
 
  private:
   struct Impl;

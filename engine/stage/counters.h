@@ -37,6 +37,10 @@ namespace tripline {
   X(nfq_enobufs, "nfq_enobufs")                           \
   X(nfq_verdict_errors, "nfq_verdict_errors")             \
   X(nfq_verdict_msgs, "nfq_verdict_msgs")                 \
+  X(nfq_lost_ids, "nfq_lost_ids")                         \
+  X(nfq_uninspected, "nfq_uninspected")                   \
+  X(nfq_queue_dropped, "nfq_queue_dropped")               \
+  X(nfq_user_dropped, "nfq_user_dropped")                 \
   X(dns_queries, "dns_queries")                           \
   X(dns_answers, "dns_answers")                           \
   X(dns_answers_trusted, "dns_answers_trusted")           \

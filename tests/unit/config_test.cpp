@@ -84,6 +84,31 @@ TEST(Config, ErrorsNameFileLineAndKey) {
   EXPECT_PREFIX(error_of("[queue]\nfirst = = 1\n"), "t.toml:2: ");
 }
 
+// Values the engine cannot work with are refused where they are written.
+TEST(Config, RefusesValuesTheEngineCannotWorkWith) {
+  // Cut inside the headers: every packet would be malformed.
+  EXPECT_PREFIX(error_of("[queue]\ncopy_range = 20\n"), "t.toml:2: queue.copy_range");
+  EXPECT_PREFIX(error_of("[queue]\ncopy_range = 70000\n"), "t.toml:2: queue.copy_range");
+  EXPECT_EQ(error_of("[queue]\ncopy_range = 0\n"), "");  // whole packets
+  EXPECT_EQ(error_of("[queue]\ncopy_range = 128\n"), "");
+  // DNS answers must be whole: a small range with DNS observation is refused.
+  EXPECT_PREFIX(error_of("[queue]\ncopy_range = 256\n[egress]\nmode = \"monitor\"\n"),
+                "t.toml:2: queue.copy_range");
+  EXPECT_PREFIX(error_of("[dns]\nresolvers = [\"10.0.0.53\"]\n[queue]\n\ncopy_range = 1500\n"),
+                "t.toml:5: queue.copy_range");
+  // A kernel queue of 0 packets hands tripline nothing.
+  EXPECT_PREFIX(error_of("[queue]\nmax_len = 0\n"), "t.toml:2: queue.max_len");
+  // 1e8 flows per worker is a bad_alloc at start, not a configuration.
+  EXPECT_PREFIX(error_of("[flows]\ncapacity = 100000000\n"), "t.toml:2: flows.capacity");
+  EXPECT_EQ(error_of("[flows]\ncapacity = 16777216\n"), "");
+}
+
+TEST(Config, WhereNamesTheLineOfAKeySetInTheFile) {
+  Config c = Config::load_string("[queue]\n\ncount = 2\n", "t.toml");
+  EXPECT_EQ(c.where("queue.count"), "t.toml:3: queue.count");
+  EXPECT_EQ(c.where("queue.first"), "t.toml: queue.first");
+}
+
 TEST(Config, MissingFileIsAClearError) {
   try {
     Config::load_file("/nonexistent/tripline.toml");
