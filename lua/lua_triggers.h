@@ -56,11 +56,14 @@ class LuaTriggers final : public Stage {
     std::string signature;
     std::string category;
     int severity = 3;
+    uint32_t signature_id = 0;
+    uint32_t rev = 1;
   };
   Call& call_state() { return call_; }
   StageEnv& env() { return env_; }
   // Queues an alert for the current flow; written once the verdict is known.
-  bool add_alert(std::string_view signature, std::string_view category, int severity);
+  bool add_alert(std::string_view signature, std::string_view category, int severity,
+                 uint32_t signature_id, uint32_t rev);
 
  private:
   static constexpr int kNoRef = -2;  // LUA_NOREF

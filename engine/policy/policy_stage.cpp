@@ -100,6 +100,7 @@ void PolicyStage::emit_alert(const PacketContext& ctx, const Rule& rule, bool bl
   env_.emit(env_.eve().alert_event({.now = ctx.now,
                                     .flow = ctx.flow,
                                     .blocked = blocked,
+                                    .signature_id = a.signature_id,
                                     .signature = a.signature,
                                     .category = a.category,
                                     .severity = a.severity,
