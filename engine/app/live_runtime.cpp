@@ -12,6 +12,7 @@
 #include "event_writer.h"
 #include "nfqueue_source.h"
 #include "pipeline.h"
+#include "stats_reporter.h"
 #include "worker.h"
 
 namespace tripline {
@@ -69,6 +70,7 @@ int run_live(std::shared_ptr<const Config> cfg) {
     for (auto& w : workers) snap.add(w->counters());
     return snap;
   };
+  StatsReporter stats(cfg->log.stats_interval, events.get(), snapshot);  // EVE stats events
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
@@ -84,6 +86,7 @@ int run_live(std::shared_ptr<const Config> cfg) {
     break;
   }
   stop.store(true);
+  stats.stop();
   for (auto& t : threads) t.join();
   sources.clear();  // unbind every queue
   Timestamp now = wall_clock_now();

@@ -114,10 +114,13 @@ EveBuilder::~EveBuilder() = default;
 
 uint64_t EveBuilder::flow_id(uint64_t local_id) const {
   if (local_id == 0) return 0;
-  const uint64_t in[2] = {local_id, worker_};
+  // The seed goes into the input, not XXH3's seed argument: for inputs of up
+  // to 16 bytes XXH3 only XORs its seed in, so ids of neighbouring seeds and
+  // workers would collide (eve_test checks).
+  const uint64_t in[3] = {run_seed_, worker_, local_id};
   // 63 bits: consumers that read JSON integers as int64 (Elasticsearch, Go)
   // see a positive number, as with Suricata's ids.
-  uint64_t id = XXH3_64bits_withSeed(in, sizeof in, run_seed_) & 0x7fffffffffffffffULL;
+  uint64_t id = XXH3_64bits(in, sizeof in) & 0x7fffffffffffffffULL;
   return id != 0 ? id : 1;
 }
 
