@@ -321,6 +321,7 @@ int api_capture(lua_State* L) {
     return 2;
   }
   uint64_t id = rec->start(req, ctx.pkt, ctx.flow, ctx.now);
+  self->note_capture(id);
   if (id == 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "too many capture sessions");
@@ -505,6 +506,7 @@ bool LuaTriggers::run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict
   ++call_.seq;
   call_.active = true;
   n_alerts_ = 0;
+  capture_id_ = 0;
   env_.counters().lua_calls.add();
   lua_pushcfunction(L, trampoline);
   lua_pushinteger(L, fn_ref);
@@ -565,6 +567,8 @@ void LuaTriggers::fail(Hook hook) {
 
 void LuaTriggers::emit_alerts(const Flow& flow, Timestamp now, bool blocked) {
   if (!env_.events_on()) return;
+  std::string_view capture_file;
+  if (capture_id_ != 0 && env_.capture()) capture_file = env_.capture()->file_of(capture_id_);
   for (size_t i = 0; i < n_alerts_; ++i) {
     const PendingAlert& a = alerts_[i];
     env_.emit(env_.eve().alert_event({.now = now,
@@ -574,7 +578,8 @@ void LuaTriggers::emit_alerts(const Flow& flow, Timestamp now, bool blocked) {
                                       .rev = a.rev,
                                       .signature = a.signature,
                                       .category = a.category,
-                                      .severity = a.severity}));
+                                      .severity = a.severity,
+                                      .capture_file = capture_file}));
   }
   n_alerts_ = 0;
 }

@@ -4,7 +4,8 @@ replays it through `tripline replay` with the case's config, checks every
 event against tripline's EVE schema (contrib/eve/validate-eve.py), and
 compares the verdict and event JSON lines with the expected files after
 canonicalising (sorted keys, one object per line; flow_id values, random per
-run, become 1, 2, ... in order of first appearance). UPDATE=1 rewrites the
+run, become 1, 2, ... in order of first appearance; capture_file keeps only
+the file name). UPDATE=1 rewrites the
 expected files.
 
 A case may also hold expected-counters.json: an object of counter names (as in
@@ -42,6 +43,8 @@ def canonical(path):
                 sys.exit(f"{path}:{n}: not JSON: {e}")
             if isinstance(obj, dict) and "flow_id" in obj:
                 obj["flow_id"] = flow_ids.setdefault(obj["flow_id"], len(flow_ids) + 1)
+            if isinstance(obj, dict) and "capture_file" in obj:  # in a scratch folder
+                obj["capture_file"] = os.path.basename(obj["capture_file"])
             out.append(json.dumps(obj, sort_keys=True))
     return out
 
@@ -129,6 +132,12 @@ def main():
                         print(f"--- counter {k}: want {want_counters[k]}, got {got_counters.get(k)}")
         if os.path.exists(captures_path):
             got_caps = read_captures(capture_dir) if os.path.isdir(capture_dir) else {}
+            # An alert's capture_file is a recording the run made.
+            for line in canonical(events) if os.path.exists(events) else []:
+                named = json.loads(line).get("capture_file")
+                if named is not None and named not in got_caps:
+                    failed = True
+                    print(f"--- capture_file {named} is not among the recordings {sorted(got_caps)}")
             if os.environ.get("UPDATE") == "1":
                 with open(captures_path, "w") as f:
                     json.dump(got_caps, f, indent=1, sort_keys=True)
