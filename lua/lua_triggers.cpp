@@ -321,6 +321,7 @@ int api_capture(lua_State* L) {
     return 2;
   }
   uint64_t id = rec->start(req, ctx.pkt, ctx.flow, ctx.now);
+  self->note_capture(id);
   if (id == 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "too many capture sessions");
@@ -331,12 +332,14 @@ int api_capture(lua_State* L) {
 }
 
 // tripline.alert("signature") or tripline.alert{signature = "...",
-// category = "...", severity = 1..255}
+// category = "...", severity = 1..255, signature_id = 1..2^32-1, rev = 1..2^32-1}
 int api_alert(lua_State* L) {
   active_call(L, "alert");
   std::string_view sig;
   std::string_view cat = "trigger";
   lua_Integer severity = 3;
+  lua_Integer sid = kSidTrigger;
+  lua_Integer rev = 1;
   if (lua_type(L, 1) == LUA_TSTRING) {
     size_t n = 0;
     const char* s = lua_tolstring(L, 1, &n);
@@ -352,9 +355,20 @@ int api_alert(lua_State* L) {
       if (!ok || severity < 1 || severity > 255) luaL_error(L, "option severity: expected 1..255");
     }
     lua_pop(L, 1);
+    for (auto [key, out] : {std::pair{"signature_id", &sid}, std::pair{"rev", &rev}}) {
+      lua_getfield(L, 1, key);
+      if (!lua_isnil(L, -1)) {
+        int ok = 0;
+        *out = lua_tointegerx(L, -1, &ok);
+        if (!ok || *out < 1 || *out > 0xffffffffLL)
+          luaL_error(L, "option %s: expected 1..4294967295", key);
+      }
+      lua_pop(L, 1);
+    }
   }
   if (sig.empty()) return luaL_error(L, "tripline.alert: a signature is required");
-  if (!self_of(L)->add_alert(sig, cat, static_cast<int>(severity)))
+  if (!self_of(L)->add_alert(sig, cat, static_cast<int>(severity), static_cast<uint32_t>(sid),
+                             static_cast<uint32_t>(rev)))
     return luaL_error(L, "tripline.alert: at most %d alerts per callback", int(kMaxAlerts));
   return 0;
 }
@@ -475,12 +489,15 @@ bool LuaTriggers::likes(const PacketContext& ctx) const {
          (on_packet_ != kNoRef && (ctx.flow.watch & kWatchLua));
 }
 
-bool LuaTriggers::add_alert(std::string_view signature, std::string_view category, int severity) {
+bool LuaTriggers::add_alert(std::string_view signature, std::string_view category, int severity,
+                            uint32_t signature_id, uint32_t rev) {
   if (n_alerts_ >= alerts_.size()) return false;
   PendingAlert& a = alerts_[n_alerts_++];
   a.signature.assign(signature);
   a.category.assign(category);
   a.severity = severity;
+  a.signature_id = signature_id;
+  a.rev = rev;
   return true;
 }
 
@@ -489,6 +506,7 @@ bool LuaTriggers::run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict
   ++call_.seq;
   call_.active = true;
   n_alerts_ = 0;
+  capture_id_ = 0;
   env_.counters().lua_calls.add();
   lua_pushcfunction(L, trampoline);
   lua_pushinteger(L, fn_ref);
@@ -549,14 +567,19 @@ void LuaTriggers::fail(Hook hook) {
 
 void LuaTriggers::emit_alerts(const Flow& flow, Timestamp now, bool blocked) {
   if (!env_.events_on()) return;
+  std::string_view capture_file;
+  if (capture_id_ != 0 && env_.capture()) capture_file = env_.capture()->file_of(capture_id_);
   for (size_t i = 0; i < n_alerts_; ++i) {
     const PendingAlert& a = alerts_[i];
     env_.emit(env_.eve().alert_event({.now = now,
                                       .flow = flow,
                                       .blocked = blocked,
+                                      .signature_id = a.signature_id,
+                                      .rev = a.rev,
                                       .signature = a.signature,
                                       .category = a.category,
-                                      .severity = a.severity}));
+                                      .severity = a.severity,
+                                      .capture_file = capture_file}));
   }
   n_alerts_ = 0;
 }

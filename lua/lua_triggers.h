@@ -56,11 +56,18 @@ class LuaTriggers final : public Stage {
     std::string signature;
     std::string category;
     int severity = 3;
+    uint32_t signature_id = 0;
+    uint32_t rev = 1;
   };
   Call& call_state() { return call_; }
   StageEnv& env() { return env_; }
+  // A recording the current call started (session id; 0: none).
+  void note_capture(uint64_t id) {
+    if (id != 0) capture_id_ = id;
+  }
   // Queues an alert for the current flow; written once the verdict is known.
-  bool add_alert(std::string_view signature, std::string_view category, int severity);
+  bool add_alert(std::string_view signature, std::string_view category, int severity,
+                 uint32_t signature_id, uint32_t rev);
 
  private:
   static constexpr int kNoRef = -2;  // LUA_NOREF
@@ -81,6 +88,7 @@ class LuaTriggers final : public Stage {
   Call call_;
   std::vector<PendingAlert> alerts_;
   size_t n_alerts_ = 0;
+  uint64_t capture_id_ = 0;  // the recording this call started: its alerts name the file
   uint32_t consecutive_errors_ = 0;
   uint64_t logged_errors_ = 0;
   bool disabled_ = false;

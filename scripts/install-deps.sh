@@ -10,6 +10,7 @@ PKGS=(
   libabsl-dev libconcurrentqueue-dev libxxhash-dev nlohmann-json3-dev
   iproute2 iptables nftables dnsmasq-base curl dnsutils netcat-openbsd
   tshark python3-scapy python3 procps
+  nettle-dev python3-jsonschema fever
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -18,6 +18,7 @@
 #include "nfqueue_source.h"
 #include "pipeline.h"
 #include "queue_accounting.h"
+#include "stats_reporter.h"
 #include "worker.h"
 
 namespace tripline {
@@ -141,7 +142,9 @@ int run_live(std::shared_ptr<const Config> cfg) {
   threads.reserve(cfg->queue.count);
   // Every packet the started workers took gets its verdict, the queues are
   // unbound, flows end, events and the DNS state are written.
+  std::unique_ptr<StatsReporter> stats;
   auto finish = [&] {
+    if (stats) stats->stop();
     stop.store(true);
     for (auto& t : threads) t.join();  // each source drains and unbinds its queue
     // The last reading: unbound queues left /proc; each source kept its row.
@@ -177,6 +180,8 @@ int run_live(std::shared_ptr<const Config> cfg) {
                cfg->queue.first, cfg->queue.first + cfg->queue.count - 1,
                to_string(cfg->queue.default_verdict), cfg->queue.fail_open);
 
+  stats = std::make_unique<StatsReporter>(cfg->log.stats_interval, events.get(),
+                                          snapshot);  // EVE stats events
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;

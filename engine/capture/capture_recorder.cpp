@@ -99,6 +99,7 @@ uint64_t CaptureRecorder::start(const CaptureRequest& req, const Decoded& pkt, c
   s.end = now + (req.duration > 0 ? req.duration : cfg_.default_duration);
   s.max_packets = req.max_packets ? req.max_packets : cfg_.default_max_packets;
   s.max_bytes = req.max_bytes ? req.max_bytes : cfg_.default_max_bytes;
+  s.file = writer_.path_of(worker_, id, req.label, now);  // per session start, not per packet
   ++active_;
   counters_.sessions_started.add();
 
@@ -212,6 +213,12 @@ void CaptureRecorder::shutdown() {
     retry_closes();
     if (closing_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+std::string_view CaptureRecorder::file_of(uint64_t id) const {
+  for (const Session& s : sessions_)
+    if (id != 0 && s.id == id) return s.file;
+  return {};
 }
 
 }  // namespace tripline

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -85,6 +86,8 @@ class CaptureRecorder {
   // Ends every session. Waits briefly (bounded) for ring space to close them.
   void shutdown();
   size_t active() const { return active_; }
+  // The file of active session `id` (CaptureWriter::path_of); empty if none.
+  std::string_view file_of(uint64_t id) const;
 
  private:
   struct Session {
@@ -96,6 +99,7 @@ class CaptureRecorder {
     Timestamp end = 0;
     uint64_t max_packets = 0, max_bytes = 0;
     uint64_t packets = 0, bytes = 0;
+    std::string file;  // what alerts name (capture_file)
   };
   struct PreSlot {
     uint64_t flow_id = 0;  // 0: no flow

@@ -381,6 +381,13 @@ bool CaptureWriter::open(unsigned w, uint64_t session, std::string_view label, T
   return push(w, kOpen, session, now, bytes, 0, true);
 }
 
+std::string CaptureWriter::path_of(unsigned w, uint64_t session, std::string_view label,
+                                   Timestamp now) const {
+  std::string safe(label.substr(0, kMaxLabel));
+  for (char& c : safe) c = label_char(c);  // as push() does for open()
+  return impl_->file_name(w, session, safe, now, 0);
+}
+
 bool CaptureWriter::write(unsigned w, uint64_t session, Timestamp ts,
                           std::span<const uint8_t> ip_packet, uint32_t orig_len) {
   uint32_t len = static_cast<uint32_t>(ip_packet.size());

@@ -59,6 +59,9 @@ class CaptureWriter {
   // open: starts the file <dir>/tripline-<YYYYmmddTHHMMSSZ of now>-w<w>-s<session>[-<label>].pcap,
   // label reduced to [A-Za-z0-9._-] (others become '_') and at most 48 chars.
   bool open(unsigned w, uint64_t session, std::string_view label, Timestamp now);
+  // The path open() with these arguments writes to (unless that name is
+  // taken, when it adds ".1", ".2", ...): what an alert names in capture_file.
+  std::string path_of(unsigned w, uint64_t session, std::string_view label, Timestamp now) const;
   // One raw IP packet, cut to snaplen. orig_len is the packet's length on the
   // wire when the bytes are already truncated (0: ip_packet.size()).
   bool write(unsigned w, uint64_t session, Timestamp ts, std::span<const uint8_t> ip_packet,

@@ -311,6 +311,7 @@ Config Config::load_string(std::string_view text, const std::string& name) {
        [&](TableReader& r) {
          if (auto v = r.get<std::string>("events")) c.log.events = *v;
          if (auto v = r.get<uint32_t>("queue_events")) c.log.queue_events = *v;
+         if (auto v = r.get<uint32_t>("stats_interval")) c.log.stats_interval = *v;
        }},
   };
 

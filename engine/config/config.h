@@ -65,6 +65,7 @@ struct FlowConfig {
 struct LogConfig {
   std::string events;             // JSON lines path; "" = none, "-" = stdout
   uint32_t queue_events = 65536;  // writer queue bound; overflow is counted and dropped
+  uint32_t stats_interval = 0;    // seconds between EVE `stats` events; 0 = none
 };
 
 // A resolver tripline trusts: answers from it may open addresses.

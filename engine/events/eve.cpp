@@ -1,8 +1,12 @@
 // The EVE header every event carries and the flow event.
 #include "eve.h"
 
-#include <cstdio>
+#include <xxhash.h>
 
+#include <cstdio>
+#include <random>
+
+#include "community_id.h"
 #include "eve_json.h"
 
 namespace tripline {
@@ -66,12 +70,37 @@ JsonWriter& EveJson::begin(Timestamp ts, const char* event_type, uint64_t flow_i
     w.Key("icmp_code");
     w.Uint(dport);
   }
+  char cid[kCommunityIdLen];
+  if (size_t n = community_id_v1(src, sport, dst, dport, proto, cid)) {
+    w.Key("community_id");
+    w.String(cid, static_cast<rapidjson::SizeType>(n));
+  }
   return w;
 }
 
-JsonWriter& EveJson::begin(Timestamp ts, const char* event_type, const Flow& flow) {
-  return begin(ts, event_type, flow.id, flow.src(), flow.sport(), flow.dst(), flow.dport(),
+JsonWriter& EveJson::begin(Timestamp ts, const char* event_type, uint64_t flow_id,
+                           const Flow& flow) {
+  return begin(ts, event_type, flow_id, flow.src(), flow.sport(), flow.dst(), flow.dport(),
                flow.proto());
+}
+
+JsonWriter& EveJson::begin(Timestamp ts, const char* event_type) {
+  buf.Clear();
+  w.Reset(buf);
+  w.StartObject();
+  w.Key("timestamp");
+  write_time(w, ts);
+  w.Key("event_type");
+  w.String(event_type);
+  return w;
+}
+
+uint64_t eve_run_seed() {
+  static const uint64_t seed = [] {
+    std::random_device rd;  // getrandom(2)
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }();
+  return seed;
 }
 
 std::string EveJson::finish() {
@@ -79,11 +108,24 @@ std::string EveJson::finish() {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-EveBuilder::EveBuilder() : json_(std::make_unique<EveJson>()) {}
+EveBuilder::EveBuilder(unsigned worker, uint64_t run_seed)
+    : json_(std::make_unique<EveJson>()), worker_(worker), run_seed_(run_seed) {}
 EveBuilder::~EveBuilder() = default;
 
+uint64_t EveBuilder::flow_id(uint64_t local_id) const {
+  if (local_id == 0) return 0;
+  // The seed goes into the input, not XXH3's seed argument: for inputs of up
+  // to 16 bytes XXH3 only XORs its seed in, so ids of neighbouring seeds and
+  // workers would collide (eve_test checks).
+  const uint64_t in[3] = {run_seed_, worker_, local_id};
+  // 63 bits: consumers that read JSON integers as int64 (Elasticsearch, Go)
+  // see a positive number, as with Suricata's ids.
+  uint64_t id = XXH3_64bits(in, sizeof in) & 0x7fffffffffffffffULL;
+  return id != 0 ? id : 1;
+}
+
 std::string EveBuilder::flow_event(const Flow& flow, FlowEndReason reason, Timestamp now) {
-  auto& w = json_->begin(now, "flow", flow);
+  auto& w = json_->begin(now, "flow", flow_id(flow.id), flow);
   w.Key("flow");
   w.StartObject();
   w.Key("pkts_toserver");
@@ -104,14 +146,17 @@ std::string EveBuilder::flow_event(const Flow& flow, FlowEndReason reason, Times
   w.String(to_string(flow.state));
   w.Key("reason");
   w.String(to_string(reason));
+  w.Key("action");
+  write_string(w, to_string(flow.decision.verdict));
+  w.EndObject();
+  w.Key("tripline");
+  w.StartObject();
+  w.Key("verdict_reason");
+  write_string(w, flow.decision.reason);
   if (flow.data.has_dns_name()) {  // the DNS name the flow was reached by
     w.Key("dns_name");
     write_string(w, flow.data.dns_name());
   }
-  w.Key("action");
-  write_string(w, to_string(flow.decision.verdict));
-  w.Key("verdict_reason");
-  write_string(w, flow.decision.reason);
   w.EndObject();
   return json_->finish();
 }

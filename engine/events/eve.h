@@ -1,6 +1,8 @@
-// Every EVE JSON layout tripline writes, in one place (Suricata's field names,
-// so Filebeat and Vector take them as they are): the common header, and the
-// `flow`, `dns` and `alert` events. Callers hand facts (eve_facts.h) and get
+// Every EVE JSON layout tripline writes, in one place: Suricata's layouts and
+// field names (checked against Suricata's schema, contrib/eve/), so Suricata's
+// tools take them as they are; tripline's own fields go in one top-level
+// `tripline` object. The common header and the `flow`, `dns` (version 3),
+// `alert` and `stats` events. Callers hand facts (eve_facts.h) and get
 // finished lines back; no JSON leaves engine/events.
 #pragma once
 
@@ -19,11 +21,16 @@ const char* proto_name(uint8_t proto, char* buf /* >= 4 bytes */);
 
 struct EveJson;  // the JSON writer and its buffer (eve_json.h, internal)
 
+// A random number drawn once per process: flow ids of different runs
+// appended to one file do not collide.
+uint64_t eve_run_seed();
+
 // Reusable builder: one per worker, its buffer reused between events; each
 // call returns one complete line (without the newline).
 class EveBuilder {
  public:
-  EveBuilder();
+  // `worker` and `run_seed` make flow_id unique across workers and runs.
+  explicit EveBuilder(unsigned worker = 0, uint64_t run_seed = eve_run_seed());
   ~EveBuilder();
   EveBuilder(const EveBuilder&) = delete;
   EveBuilder& operator=(const EveBuilder&) = delete;
@@ -34,9 +41,17 @@ class EveBuilder {
   std::string dns_event(const DnsEventFacts& facts);
   // An alert on a flow (eve_alert.cpp).
   std::string alert_event(const AlertFacts& facts);
+  // The counters, every [log] stats_interval seconds (eve_stats.cpp).
+  std::string stats_event(const StatsFacts& facts);
+
+  // The EVE flow_id of the worker's flow `local_id` (Flow::id, a per-worker
+  // counter): a 63-bit hash of it, the worker and the run seed; 0 for 0.
+  uint64_t flow_id(uint64_t local_id) const;
 
  private:
   std::unique_ptr<EveJson> json_;
+  unsigned worker_;
+  uint64_t run_seed_;
 };
 
 }  // namespace tripline

@@ -1,5 +1,7 @@
-// The EVE `dns` event: a query, or an answer with its records and what
-// tripline made of it (Suricata's dns fields, plus "status").
+// The EVE `dns` event in Suricata's version 3 layout (Suricata 8: "version":
+// 3, "type" request/response, "queries" and "answers" arrays; endpoints as the
+// packet went, so an answer's src_ip is the responder): a query, or an answer
+// with its records; what tripline made of an answer is `tripline.dns_status`.
 #include <cstdio>
 #include <iterator>
 
@@ -49,29 +51,34 @@ const char* rcode_name(uint8_t rcode) {
 }  // namespace
 
 std::string EveBuilder::dns_event(const DnsEventFacts& f) {
-  auto& w = json_->begin(f.now, "dns", f.flow_id, f.src, f.sport, f.dst, f.dport, f.proto);
+  auto& w = json_->begin(f.now, "dns", flow_id(f.flow_id), f.src, f.sport, f.dst, f.dport, f.proto);
   char num[8];
   w.Key("dns");
   w.StartObject();
+  w.Key("version");
+  w.Uint(3);
   w.Key("type");
-  w.String(f.answer ? "answer" : "query");
+  w.String(f.answer ? "response" : "request");
   w.Key("id");
   w.Uint(f.id);
+  if (f.answer) {
+    w.Key("qr");
+    w.Bool(true);
+    w.Key("rcode");
+    w.String(rcode_name(f.rcode));
+  }
   if (!f.rrname.empty()) {
+    w.Key("queries");
+    w.StartArray();
+    w.StartObject();
     w.Key("rrname");
     write_string(w, f.rrname);
     w.Key("rrtype");
     w.String(rrtype_name(f.rrtype, num));
+    w.EndObject();
+    w.EndArray();
   }
   if (f.answer) {
-    w.Key("rcode");
-    w.String(rcode_name(f.rcode));
-    w.Key("status");
-    write_string(w, f.status);
-    if (f.would_drop) {
-      w.Key("would_drop");
-      w.Bool(true);
-    }
     if (!f.answers.empty()) {
       w.Key("answers");
       w.StartArray();
@@ -97,6 +104,17 @@ std::string EveBuilder::dns_event(const DnsEventFacts& f) {
     }
   }
   w.EndObject();
+  if (f.answer) {
+    w.Key("tripline");
+    w.StartObject();
+    w.Key("dns_status");
+    write_string(w, f.status);
+    if (f.would_drop) {
+      w.Key("would_drop");
+      w.Bool(true);
+    }
+    w.EndObject();
+  }
   return json_->finish();
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include "flow_table.h"
 #include "ip_address.h"
@@ -43,16 +44,33 @@ struct DnsEventFacts {
   std::span<const DnsAnswerFacts> answers = {};
 };
 
+// The signature ids of tripline's own alerts (gid 1, as Suricata's rules;
+// README "Events" lists them). Scripts choose their own (tripline.alert{}).
+inline constexpr uint32_t kSidEgressUnresolved = 9100001;  // [egress]: not resolved for this client
+inline constexpr uint32_t kSidUserRule = 9100002;          // a [[rule]] with alert or monitor
+inline constexpr uint32_t kSidTrigger = 9100003;           // a script alert without signature_id
+
 // An alert on a flow, from a stage (egress) or a trigger script.
 struct AlertFacts {
   Timestamp now = 0;
   const Flow& flow;
   bool blocked = false;  // the flow was stopped ("blocked"), else "allowed"
+  uint32_t signature_id = 0;
+  uint32_t rev = 1;
   std::string_view signature = {};
   std::string_view category = {};
   int severity = 3;
-  std::string_view reason = {};  // why, when the stage has one to give (empty: none)
-  bool would_block = false;      // monitor mode: enforce would have blocked it
+  std::string_view reason = {};        // why, when the stage has one to give (empty: none)
+  bool would_block = false;            // monitor mode: enforce would have blocked it
+  std::string_view capture_file = {};  // the recording this alert started (empty: none)
+};
+
+// The counters for a `stats` event: every counter by its printed name
+// ("packets", "dns_answers", "rule.<name>", "decode_error.<reason>").
+struct StatsFacts {
+  Timestamp now = 0;
+  uint64_t uptime_seconds = 0;
+  std::span<const std::pair<std::string_view, uint64_t>> counters = {};
 };
 
 }  // namespace tripline

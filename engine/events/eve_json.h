@@ -21,13 +21,15 @@ struct EveJson {
   rapidjson::StringBuffer buf;
   JsonWriter w{buf};
 
-  // Starts an event: {"timestamp", "flow_id" (unless 0), "event_type",
-  // "src_ip", "src_port", "dest_ip", "dest_port", "proto" (and ICMP type and
-  // code)}. Leaves the object open.
+  // Starts an event: {"timestamp", "flow_id" (unless 0; already the EVE id),
+  // "event_type", "src_ip", "src_port", "dest_ip", "dest_port", "proto" (and
+  // ICMP type and code), "community_id"}. Leaves the object open.
   JsonWriter& begin(Timestamp ts, const char* event_type, uint64_t flow_id, const IpAddr& src,
                     uint16_t sport, const IpAddr& dst, uint16_t dport, uint8_t proto);
   // Same, with the flow's endpoints in its original direction.
-  JsonWriter& begin(Timestamp ts, const char* event_type, const Flow& flow);
+  JsonWriter& begin(Timestamp ts, const char* event_type, uint64_t flow_id, const Flow& flow);
+  // An event without endpoints ({"timestamp", "event_type"}), e.g. stats.
+  JsonWriter& begin(Timestamp ts, const char* event_type);
   // Closes the object and returns the line.
   std::string finish();
 };

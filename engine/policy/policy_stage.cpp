@@ -10,6 +10,7 @@ PolicyStage::PolicyStage(const Config& cfg, const RuleSet& rules, const DnsCache
     : cfg_(cfg), rules_(rules), env_(env), facts_(cfg.network.inside, cache) {
   eval_.matched.reserve(rules.rule_count());
   rule_counters_.resize(rules.rule_count());
+  capture_of_.resize(rules.rule_count());
   for (const RuleChain& chain : rules.chains())
     for (const Rule& rule : chain.rules)
       rule_counters_[rule.index] = &env.counters().named.add("rule." + rule.name);
@@ -34,6 +35,7 @@ std::string_view PolicyStage::reason_of(const Rule& rule) {
 
 void PolicyStage::start_capture(const PacketContext& ctx, const Rule& rule) {
   CaptureRecorder* rec = env_.capture();
+  capture_of_[rule.index] = 0;
   if (!rec) return;  // [capture] dir not set
   const RuleAction& a = rule.action;
   CaptureRequest req;
@@ -44,7 +46,7 @@ void PolicyStage::start_capture(const PacketContext& ctx, const Rule& rule) {
   req.max_packets = a.capture_packets;
   req.max_bytes = a.capture_bytes;
   req.label = rule.name;
-  rec->start(req, ctx.pkt, ctx.flow, ctx.now);
+  capture_of_[rule.index] = rec->start(req, ctx.pkt, ctx.flow, ctx.now);
 }
 
 Next PolicyStage::inspect(PacketContext& ctx) {
@@ -97,14 +99,18 @@ Next PolicyStage::inspect(PacketContext& ctx) {
 
 void PolicyStage::emit_alert(const PacketContext& ctx, const Rule& rule, bool blocked) {
   const RuleAction& a = rule.action;
+  std::string_view file;  // the recording this match started, for capture_file
+  if (a.capture && env_.capture()) file = env_.capture()->file_of(capture_of_[rule.index]);
   env_.emit(env_.eve().alert_event({.now = ctx.now,
                                     .flow = ctx.flow,
                                     .blocked = blocked,
+                                    .signature_id = a.signature_id,
                                     .signature = a.signature,
                                     .category = a.category,
                                     .severity = a.severity,
                                     .reason = reason_of(rule),
-                                    .would_block = a.monitor}));
+                                    .would_block = a.monitor,
+                                    .capture_file = file}));
 }
 
 }  // namespace tripline

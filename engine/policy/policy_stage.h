@@ -35,6 +35,7 @@ class PolicyStage final : public Stage {
   FlowFacts facts_;
   RuleEvaluation eval_;
   std::vector<Counter*> rule_counters_;  // by Rule::index, in this worker's counters
+  std::vector<uint64_t> capture_of_;     // by Rule::index: the session its match started (0: none)
 };
 
 }  // namespace tripline

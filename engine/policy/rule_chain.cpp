@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <map>
 
+#include "eve_facts.h"
+
 namespace tripline {
 
 std::string RuleAction::to_string() const {
@@ -205,6 +207,7 @@ class RuleSetBuilder {
     a.capture_bytes = rc.capture_bytes;
     a.reason = "rule:" + rc.name;
     a.signature = "tripline rule " + rc.name;
+    a.signature_id = kSidUserRule;
     a.category = "rule";
     uses_capture_ |= rc.capture;
     return r;
@@ -260,6 +263,7 @@ class RuleSetBuilder {
     block.action.monitor = !enforce;
     block.action.reason_from_dns = true;
     block.action.signature = "tripline egress: destination not resolved for this client";
+    block.action.signature_id = kSidEgressUnresolved;
     block.action.category = "egress";
     block.action.counter = enforce ? &Counters::egress_blocked : &Counters::egress_would_block;
     block.action.counter_name = enforce ? "egress_blocked" : "egress_would_block";

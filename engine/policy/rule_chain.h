@@ -32,7 +32,8 @@ struct RuleAction {
   // the DNS lookup's word ("unresolved", "expired", "other-client").
   std::string reason;
   bool reason_from_dns = false;
-  std::string signature;  // of the alert
+  std::string signature;      // of the alert
+  uint32_t signature_id = 0;  // EVE alert.signature_id (eve_facts.h: kSid*)
   std::string category;
   // A fixed counter a match also counts (the egress chain's egress_*).
   Counter Counters::*counter = nullptr;

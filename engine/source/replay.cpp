@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "event_writer.h"
 #include "worker.h"
 
 namespace tripline {
@@ -35,6 +36,10 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
   ReplayResult result;
   auto started = std::chrono::steady_clock::now();
   Timestamp last = 0;
+  // [log] stats_interval in the pcap's time: the same stats events each run.
+  const Timestamp stats_every = seconds(cfg->log.stats_interval);
+  Timestamp first = -1, next_stats = 0;
+  EveBuilder stats_eve;
   pcap_pkthdr* hdr = nullptr;
   const u_char* data = nullptr;
   int rc;
@@ -43,6 +48,19 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
     Timestamp ts = static_cast<Timestamp>(hdr->ts.tv_sec) * kNsPerSec + hdr->ts.tv_usec;
     if (ts < last) ts = last;  // the clock never runs backwards
     last = ts;
+    if (stats_every > 0 && opts.events) {
+      if (first < 0) {
+        first = ts;
+        next_stats = ts + stats_every;
+      } else if (ts >= next_stats) {  // counters up to here; one event per crossing
+        // (also after a long gap)
+        CounterSnapshot snap;
+        snap.add(worker.counters());
+        opts.events->submit(
+            snap.stats_event(stats_eve, next_stats, (next_stats - first) / kNsPerSec));
+        next_stats += (ts - next_stats) / stats_every * stats_every + stats_every;
+      }
+    }
     Decision d = worker.process(*link, std::span<const uint8_t>(data, hdr->caplen), ts);
     if (opts.verdicts) {
       auto verdict = to_string(d.verdict);

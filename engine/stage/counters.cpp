@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace tripline {
 
@@ -54,6 +57,23 @@ std::string CounterSnapshot::to_json() const {
   }
   out += "}}";
   return out;
+}
+
+std::string CounterSnapshot::stats_event(EveBuilder& eve, Timestamp now,
+                                         uint64_t uptime_seconds) const {
+  std::vector<std::pair<std::string_view, uint64_t>> items;
+#define TRIPLINE_ITEM(field, name) items.emplace_back(name, field);
+  TRIPLINE_COUNTERS(TRIPLINE_ITEM)
+#undef TRIPLINE_ITEM
+  for (const auto& [name, value] : named) items.emplace_back(name, value);
+  std::vector<std::string> reasons;  // "decode_error.<reason>", kept alive for the views
+  reasons.reserve(std::size(decode_error));
+  for (size_t i = 1; i < std::size(decode_error); ++i) {
+    if (decode_error[i] == 0) continue;
+    reasons.push_back(fmt::format("decode_error.{}", to_string(static_cast<DecodeError>(i))));
+    items.emplace_back(reasons.back(), decode_error[i]);
+  }
+  return eve.stats_event({.now = now, .uptime_seconds = uptime_seconds, .counters = items});
 }
 
 }  // namespace tripline

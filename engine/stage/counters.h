@@ -12,6 +12,7 @@
 #include "capture_recorder.h"
 #include "counter.h"
 #include "decode.h"
+#include "eve.h"
 
 namespace tripline {
 
@@ -124,6 +125,8 @@ struct CounterSnapshot {
   // One JSON object {"packets": N, ..., "rule.<name>": N, ...,
   // "decode_error": {"ipv4_truncated": N}}.
   std::string to_json() const;
+  // The EVE `stats` event of these counters (events/eve_stats.cpp lays it out).
+  std::string stats_event(EveBuilder& eve, Timestamp now, uint64_t uptime_seconds) const;
 };
 
 }  // namespace tripline

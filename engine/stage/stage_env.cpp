@@ -9,7 +9,8 @@ StageEnv::StageEnv(Counters& counters, EventWriter* events, const Decision& defa
     : counters_(counters),
       events_(events),
       default_decision_(default_decision),
-      worker_index_(worker_index) {}
+      worker_index_(worker_index),
+      eve_(worker_index) {}
 
 void StageEnv::emit(std::string line) {
   if (!events_) return;

@@ -110,6 +110,7 @@ default_verdict = "accept"
 inside = ["10.201.1.0/24", "10.201.3.0/24", "fd00:201:1::/64"]
 [log]
 events = "$3"
+stats_interval = 1
 [dns]
 resolvers = ["$SERVER4", "$SERVER6"]
 scope = "client"
@@ -155,7 +156,7 @@ expect_refused() {
 dig_short() { local ns=$1; shift; in_ns "$ns" dig +short +time=2 +tries=2 "$@" | tr '\n' ' ' | sed 's/ $//'; }
 
 alert_for() {  # Python expression: a blocked egress alert to address $1 with reason $2
-  printf 'e.get("event_type") == "alert" and e.get("dest_ip") == "%s" and e["alert"].get("action") == "blocked" and e["alert"].get("reason") == "%s"' "$1" "$2"
+  printf 'e.get("event_type") == "alert" and e.get("dest_ip") == "%s" and e["alert"].get("action") == "blocked" and e.get("tripline", {}).get("reason") == "%s"' "$1" "$2"
 }
 
 # Stops tripline; the kernel must have queued exactly the packets tripline judged.
@@ -187,7 +188,7 @@ got=$(dig_short "$NS_C" -6 AAAA name.test @"$SERVER6")
 [[ $got == "$NAME6" ]] || fail "1: dig AAAA name.test over IPv6 gave '$got', expected $NAME6"
 expect_fetch "$NS_C" "1: IPv6 address resolved over IPv6" -g "http://[$NAME6]/blob" -H "Host: name.test"
 expect_event "$EV1" "1: no dns answer event with status trusted for name.test" \
-  "e.get('event_type') == 'dns' and e['dns'].get('status') == 'trusted' and e['dns'].get('rrname') == 'name.test'"
+  "e.get('event_type') == 'dns' and e.get('tripline', {}).get('dns_status') == 'trusted' and (e['dns'].get('queries') or [{}])[0].get('rrname') == 'name.test'"
 log "1: name.test reachable over IPv4 and IPv6 after resolving"
 
 # 2. Unresolved literal addresses are refused at once; client scope.
@@ -224,7 +225,7 @@ got=$(dig_short "$NS_C" blocked.test)
 [[ $got == 0.0.0.0 ]] || fail "3: dig blocked.test from the client gave '$got', expected 0.0.0.0 (block_mode null)"
 expect_refused "$NS_C" "3: real address of blocked.test" "http://$BLOCKED4/blob"
 expect_event "$EV1" "3: no dns event for blocked.test with a blocklist status" \
-  "e.get('event_type') == 'dns' and e['dns'].get('rrname') == 'blocked.test' and e['dns'].get('status', '').startswith('blocklist')"
+  "e.get('event_type') == 'dns' and (e['dns'].get('queries') or [{}])[0].get('rrname') == 'blocked.test' and e.get('tripline', {}).get('dns_status', '').startswith('blocklist')"
 log "3: blocked.test answered 0.0.0.0, $BLOCKED4 closed"
 
 # 4. Forged answers. The client asks the resolver for pending.test (which the
@@ -302,13 +303,13 @@ for a in $FORGED4 $UNTRUSTED4 $OTHER4 $WRONGTYPE4 $ATTACKER_ANS4; do
 done
 for n in forged.test other.test; do
   expect_event "$EV1" "4: no dns event with status unmatched for $n" \
-    "e.get('event_type') == 'dns' and e['dns'].get('status') == 'unmatched' and e['dns'].get('rrname') == '$n'"
+    "e.get('event_type') == 'dns' and e.get('tripline', {}).get('dns_status') == 'unmatched' and (e['dns'].get('queries') or [{}])[0].get('rrname') == '$n'"
 done
 expect_event "$EV1" "4: no dns event with status unmatched for pending.test AAAA" \
-  "e.get('event_type') == 'dns' and e['dns'].get('status') == 'unmatched' and e['dns'].get('rrname') == 'pending.test' and e['dns'].get('rrtype') == 'AAAA'"
+  "e.get('event_type') == 'dns' and e.get('tripline', {}).get('dns_status') == 'unmatched' and (e['dns'].get('queries') or [{}])[0].get('rrname') == 'pending.test' and (e['dns'].get('queries') or [{}])[0].get('rrtype') == 'AAAA'"
 for n in untrusted.test pending.test; do
   expect_event "$EV1" "4: no dns event with status untrusted for $n" \
-    "e.get('event_type') == 'dns' and e['dns'].get('status') == 'untrusted' and e['dns'].get('rrname') == '$n'"
+    "e.get('event_type') == 'dns' and e.get('tripline', {}).get('dns_status') == 'untrusted' and (e['dns'].get('queries') or [{}])[0].get('rrname') == '$n'"
 done
 expect_event "$EV1" "4: no alert 'blocked, unresolved' for the forged address $FORGED4" "$(alert_for "$FORGED4" unresolved)"
 dump_counters "$PID1" "$LOG1"
@@ -386,6 +387,9 @@ done
 
 # ---------------------------------------------------------------- run 2: restart, same config
 log "run 2: restart with the same state file"
+# [log] stats_interval = 1: the live daemon writes EVE stats events.
+expect_event "$EV1" "no stats event with counted packets" \
+  "e.get('event_type') == 'stats' and e['stats']['decoder']['pkts'] > 0 and e['tripline']['stats']['dns_answers'] > 0"
 dns_config "$TL_WORK/reject.toml" reject "$TL_WORK/events-2.json"
 start_tripline "$TRIPLINE" "$TL_WORK/reject.toml" "$TL_WORK/tripline-2.log"
 PID2=$TL_DAEMON

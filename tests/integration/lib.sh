@@ -15,6 +15,7 @@ NS_S="$TL_PREFIX-server"
 CLIENT4=10.201.1.2 GW4_C=10.201.1.1 GW4_S=10.201.2.1 SERVER4=10.201.2.2
 CLIENT6=fd00:201:1::2 GW6_C=fd00:201:1::1 GW6_S=fd00:201:2::1 SERVER6=fd00:201:2::2
 TL_WORK=$(mktemp -d /tmp/tripline-it.XXXXXX)
+TL_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TL_PIDS=()                                # background processes we started
 TL_NAMESPACES=()                          # namespaces we created
 TL_ETC_DIRS=()                            # /etc/netns/<ns> folders we created
@@ -51,7 +52,7 @@ skip() {
 }
 
 cleanup() {
-  local rc=$? pid ns d
+  local rc=$? pid ns d f
   trap - EXIT
   for pid in "${TL_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${TL_PIDS[@]}"; do
@@ -64,6 +65,16 @@ cleanup() {
   done
   for ns in "${TL_NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   for d in "${TL_ETC_DIRS[@]}"; do rm -rf "$d"; done
+  # Every event file a passing test wrote is EVE that Suricata's tools read
+  # (contrib/eve: Suricata's schema plus one `tripline` object).
+  local events=()
+  for f in "$TL_WORK"/events*.json; do [[ -s $f ]] && events+=("$f"); done
+  if (( rc == 0 && ${#events[@]} > 0 )); then
+    if ! /usr/bin/python3 "$TL_LIB_DIR/../../contrib/eve/validate-eve.py" "${events[@]}" >&2; then
+      echo "FAIL: events do not validate against contrib/eve/tripline-schema.json" >&2
+      rc=1
+    fi
+  fi
   if (( (rc == 0 || rc == 77) && ${TL_KEEP:-0} == 0 )); then
     rm -rf "$TL_WORK"
   else

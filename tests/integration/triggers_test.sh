@@ -72,6 +72,9 @@ other=$(tshark -n -r "${files[0]}" -Y "!(ip.src == $CLIENT4 && tcp.dstport == $T
           2>/dev/null | wc -l)
 (( other == 0 )) || fail "capture holds $other packets that are not the client's SYNs to $TELNET_PORT"
 log "capture ${files[0]##*/}: $count SYNs, raw IP, read by capinfos and tshark"
+# The trigger's alert names the recording it started (EVE capture_file).
+expect_event "$TL_WORK/events.json" "the blocked telnet alert does not name ${files[0]}" \
+  "e.get('event_type') == 'alert' and e['alert']['action'] == 'blocked' and e.get('capture_file') == '${files[0]}'"
 
 # ---------------------------------------------------------------- runaway script
 log "phase 2: a runaway script cannot stall traffic"

@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """Runs one replay test case folder: builds its pcap (make_pcap.py, scapy),
-replays it through `tripline replay` with the case's config, and compares the
-verdict and event JSON lines with the expected files after canonicalising
-(sorted keys, one object per line). UPDATE=1 rewrites the expected files.
+replays it through `tripline replay` with the case's config, checks every
+event against tripline's EVE schema (contrib/eve/validate-eve.py), and
+compares the verdict and event JSON lines with the expected files after
+canonicalising (sorted keys, one object per line; flow_id values, random per
+run, become 1, 2, ... in order of first appearance; capture_file keeps only
+the file name). UPDATE=1 rewrites the
+expected files.
 
 A case may also hold expected-counters.json: an object of counter names (as in
 the replay summary, e.g. "dns_answers_unmatched") and their values after the
@@ -27,16 +31,26 @@ import tempfile
 
 def canonical(path):
     out = []
+    flow_ids = {}
     with open(path) as f:
         for n, line in enumerate(f, 1):
             line = line.strip()
             if not line:
                 continue
             try:
-                out.append(json.dumps(json.loads(line), sort_keys=True))
+                obj = json.loads(line)
             except ValueError as e:
                 sys.exit(f"{path}:{n}: not JSON: {e}")
+            if isinstance(obj, dict) and "flow_id" in obj:
+                obj["flow_id"] = flow_ids.setdefault(obj["flow_id"], len(flow_ids) + 1)
+            if isinstance(obj, dict) and "capture_file" in obj:  # in a scratch folder
+                obj["capture_file"] = os.path.basename(obj["capture_file"])
+            out.append(json.dumps(obj, sort_keys=True))
     return out
+
+
+VALIDATE_EVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "contrib",
+                            "eve", "validate-eve.py")
 
 
 def summary_counters(stderr):
@@ -96,6 +110,13 @@ def main():
         if r.returncode != 0:
             sys.exit(f"tripline replay failed ({r.returncode}):\n{r.stderr}")
         failed = False
+        if os.path.exists(events):
+            v = subprocess.run(["/usr/bin/python3", VALIDATE_EVE, events], capture_output=True,
+                               text=True)
+            if v.returncode != 0:
+                failed = True
+                print("--- events do not validate against contrib/eve/tripline-schema.json")
+                print(v.stdout + v.stderr)
         if want_counters is not None:
             got_counters = summary_counters(r.stderr)
             keys = sorted(want_counters) or sorted(
@@ -111,6 +132,12 @@ def main():
                         print(f"--- counter {k}: want {want_counters[k]}, got {got_counters.get(k)}")
         if os.path.exists(captures_path):
             got_caps = read_captures(capture_dir) if os.path.isdir(capture_dir) else {}
+            # An alert's capture_file is a recording the run made.
+            for line in canonical(events) if os.path.exists(events) else []:
+                named = json.loads(line).get("capture_file")
+                if named is not None and named not in got_caps:
+                    failed = True
+                    print(f"--- capture_file {named} is not among the recordings {sorted(got_caps)}")
             if os.environ.get("UPDATE") == "1":
                 with open(captures_path, "w") as f:
                     json.dump(got_caps, f, indent=1, sort_keys=True)

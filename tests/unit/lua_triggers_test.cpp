@@ -318,20 +318,43 @@ end)",
 TEST_F(LuaTriggersTest, AlertsCarryTheVerdict) {
   start(R"(
 function on_flow(f)
-  tripline.alert{signature = "telnet attempt", category = "policy", severity = 1}
+  if f.dest_port == 25 then
+    tripline.alert{signature = "smtp", signature_id = 1000025, rev = 4}
+  else
+    tripline.alert{signature = "telnet attempt", category = "policy", severity = 1}
+  end
   if f.dest_port == 23 then return "drop" end
 end)",
         "", /*events=*/true);
   syn("198.51.100.7", 23, 40000);
   syn("198.51.100.7", 24, 40001);
+  syn("198.51.100.7", 25, 40002);
   std::string ev = events_text();
-  EXPECT_NE(ev.find("\"dest_port\":23,\"proto\":\"TCP\",\"alert\":{\"action\":\"blocked\","
-                    "\"signature\":\"telnet attempt\",\"category\":\"policy\",\"severity\":1}"),
+  // Without signature_id a script's alert has tripline's id for triggers.
+  EXPECT_NE(ev.find("\"alert\":{\"action\":\"blocked\",\"gid\":1,\"signature_id\":9100003,"
+                    "\"rev\":1,\"signature\":\"telnet attempt\",\"category\":\"policy\","
+                    "\"severity\":1}"),
             std::string::npos)
       << ev;
-  EXPECT_NE(ev.find("\"dest_port\":24,\"proto\":\"TCP\",\"alert\":{\"action\":\"allowed\""),
+  EXPECT_NE(ev.find("\"dest_port\":24,\"proto\":\"TCP\","), std::string::npos) << ev;
+  EXPECT_NE(ev.find("\"alert\":{\"action\":\"allowed\",\"gid\":1,\"signature_id\":9100003"),
             std::string::npos)
       << ev;
+  EXPECT_NE(ev.find("\"alert\":{\"action\":\"allowed\",\"gid\":1,\"signature_id\":1000025,"
+                    "\"rev\":4,\"signature\":\"smtp\""),
+            std::string::npos)
+      << ev;
+}
+
+TEST_F(LuaTriggersTest, AlertIdsMustBePositive32BitIntegers) {
+  start(R"(
+function on_flow(f)
+  tripline.alert{signature = "x", signature_id = 0}
+end)",
+        "", /*events=*/true);
+  syn("198.51.100.7", 23, 40000);
+  EXPECT_EQ(counters().lua_errors.get(), 1u);
+  EXPECT_EQ(events_text().find("\"alert\""), std::string::npos);
 }
 
 TEST_F(LuaTriggersTest, CaptureWithoutCaptureConfiguredSaysSo) {

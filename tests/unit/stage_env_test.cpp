@@ -91,8 +91,13 @@ TEST_F(StageEnvTest, AStageRunsOnAnEnvironmentAlone) {
   EXPECT_EQ(counters_.dns_queries.get(), 1u);
   EXPECT_EQ(counters_.events_written.get(), 1u);
   std::string ev = read_events();
-  EXPECT_NE(ev.find("\"flow_id\":9,\"event_type\":\"dns\""), std::string::npos) << ev;
-  EXPECT_NE(ev.find("\"dns\":{\"type\":\"query\",\"id\":5,\"rrname\":\"www.example.test\""),
+  // The flow's EVE id: the worker's hash of flow.id.
+  EXPECT_NE(ev.find("\"flow_id\":" + std::to_string(EveBuilder(0).flow_id(9)) +
+                    ",\"event_type\":\"dns\""),
+            std::string::npos)
+      << ev;
+  EXPECT_NE(ev.find("\"dns\":{\"version\":3,\"type\":\"request\",\"id\":5,\"queries\":[{"
+                    "\"rrname\":\"www.example.test\""),
             std::string::npos)
       << ev;
 }
