@@ -344,12 +344,12 @@ double lua_pattern_cost(std::string_view s, std::string_view p, bool anchor_ok) 
   bool anchored = anchor_ok && !p.empty() && p[0] == '^';
   if (anchored) k = 1;
   // The literal prefix: where it does not occur, a start position costs one compare.
-  std::string prefix;
-  for (size_t j = k; j < p.size(); ++j) {
-    if (std::strchr("^$*+?.()[%-", p[j]) != nullptr) break;
-    if (j + 1 < p.size() && std::strchr("*+-?", p[j + 1]) != nullptr) break;
-    prefix += p[j];
-  }
+  size_t prefix_end = k;  // no allocation: patterns may run per packet
+  while (prefix_end < p.size() && std::strchr("^$*+?.()[%-", p[prefix_end]) == nullptr &&
+         !(prefix_end + 1 < p.size() && p[prefix_end + 1] != 0 &&
+           std::strchr("*+-?", p[prefix_end + 1]) != nullptr))
+    ++prefix_end;
+  std::string_view prefix = p.substr(k, prefix_end - k);
   int repeats = 0, optionals = 0;
   while (k < p.size()) {
     char c = p[k];
@@ -380,7 +380,7 @@ double lua_pattern_cost(std::string_view s, std::string_view p, bool anchor_ok) 
     } else {
       ++k;
     }
-    if (k < p.size() && std::strchr("*+-", p[k]) != nullptr) {
+    if (k < p.size() && p[k] != 0 && std::strchr("*+-", p[k]) != nullptr) {
       size_t r = k + 1;
       while (r < p.size() && p[r] == ')') ++r;
       if (r < p.size()) ++repeats;  // something after it can fail and make it backtrack
