@@ -8,52 +8,22 @@
 #include <cstring>
 #include <lua.hpp>
 
+#include "lua_library.h"
+#include "lua_watchdog.h"
+
 namespace tripline {
 namespace {
 
-// Globals of the base library a trigger must not have: file access, loading
-// code at run time (including bytecode), and stopping the collector.
-constexpr const char* kRemovedGlobals[] = {"dofile",         "loadfile", "load",
-                                           "collectgarbage", "require",  "xpcall"};
+// Thrown by the panic handler: Lua calls it for an error outside any
+// protected call, where it would otherwise abort the process.
+class LuaPanic : public LuaError {
+ public:
+  using LuaError::LuaError;
+};
 
-// print() goes to the log, at most this many lines per state (a print in a
-// per-packet hook must not flood the journal); later ones are counted.
-constexpr uint64_t kMaxPrintLines = 100;
-
-int lua_print(lua_State* L) {
-  auto* count = static_cast<uint64_t*>(lua_touserdata(L, lua_upvalueindex(1)));
-  if ((*count)++ >= kMaxPrintLines) {
-    if (*count == kMaxPrintLines + 1)
-      spdlog::warn("lua: print: more than {} lines; the rest are not logged", kMaxPrintLines);
-    return 0;
-  }
-  std::string line;
-  int n = lua_gettop(L);
-  for (int i = 1; i <= n; ++i) {
-    size_t len = 0;
-    const char* s = luaL_tolstring(L, i, &len);
-    if (i > 1) line += '\t';
-    line.append(s, len);
-    lua_pop(L, 1);
-  }
-  spdlog::info("lua: {}", line);
+int open_libraries(lua_State* L) {
+  open_sandbox_libraries(L);
   return 0;
-}
-
-// pcall that cannot catch the budget: a script must not loop on its own
-// "instruction budget exceeded" error.
-int sandbox_pcall(lua_State* L) {
-  luaL_checkany(L, 1);
-  int rc = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
-  if (rc != LUA_OK) {
-    if (LuaSandbox::of(L).over_budget()) return lua_error(L);
-    lua_pushboolean(L, 0);
-    lua_insert(L, -2);
-    return 2;
-  }
-  lua_pushboolean(L, 1);
-  lua_insert(L, 1);
-  return lua_gettop(L);
 }
 
 }  // namespace
@@ -125,45 +95,107 @@ void* LuaSandbox::alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   return p;
 }
 
-void LuaSandbox::count_hook(lua_State* L, lua_Debug*) {
-  LuaSandbox::of(L).over_budget_ = true;
+std::string LuaSandbox::cut_message(std::string_view s) {
+  if (s.size() <= kMaxMessage) return std::string(s);
+  return fmt::format("{}... ({} bytes)", s.substr(0, kMaxMessage), s.size());
+}
+
+std::string LuaSandbox::error_text(lua_State* L, int idx) {
+  switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+      size_t n = 0;
+      const char* s = lua_tolstring(L, idx, &n);  // a string already: no conversion
+      return cut_message(std::string_view(s, n));
+    }
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx)) return fmt::format("{}", lua_tointeger(L, idx));
+      return fmt::format("{}", lua_tonumber(L, idx));
+    case LUA_TNONE:
+      return "no error object";
+    default:  // tables, userdata, nil, ...: their __tostring is not run
+      return fmt::format("error object is a {} value", lua_typename(L, lua_type(L, idx)));
+  }
+}
+
+void LuaSandbox::set_error(std::string_view what) { last_error_ = cut_message(what); }
+
+void LuaSandbox::stop_now() {
+  // Every further instruction raises again, so nothing of the script (a
+  // pcall loop, __close handlers) runs on after the limit.
+  lua_sethook(L_, &LuaSandbox::hook, LUA_MASKCOUNT, 1);
+}
+
+void LuaSandbox::hook(lua_State* L, lua_Debug*) {
+  LuaSandbox& sb = of(L);
+  if (sb.interrupt_gen_.load(std::memory_order_acquire) == sb.gen_.load(std::memory_order_relaxed))
+    sb.timed_out_ = true;
+  if (sb.timed_out_) {
+    sb.stop_now();
+    luaL_error(L, "time limit exceeded (max_call_ms = %d)",
+               static_cast<int>(sb.max_call_ms_ * sb.factor_));
+  }
+  if (!sb.over_budget_ && lua_gethookcount(L) == 1 && sb.budget_ > 1) {
+    // The watchdog's interrupt of an earlier call, set just after it ended.
+    lua_sethook(L, &LuaSandbox::hook, LUA_MASKCOUNT,
+                static_cast<int>(std::min<uint64_t>(uint64_t{sb.budget_} * sb.factor_, INT32_MAX)));
+    return;
+  }
+  sb.over_budget_ = true;
+  sb.stop_now();
   luaL_error(L, "instruction budget exceeded");
 }
 
-LuaSandbox::LuaSandbox(size_t memory_limit, uint32_t budget)
-    : limit_(memory_limit), budget_(budget == 0 ? 1 : budget) {
+void LuaSandbox::charge(lua_State* L, double units, const char* what) {
+  LuaSandbox& sb = of(L);
+  double total = static_cast<double>(sb.work_) + std::max(units, 0.0);
+  if (total <= static_cast<double>(sb.work_limit_)) {
+    sb.work_ = static_cast<uint64_t>(total);
+    return;
+  }
+  sb.work_ = sb.work_limit_;
+  sb.over_budget_ = true;
+  sb.stop_now();
+  luaL_error(L, "instruction budget exceeded (%s)", what);
+}
+
+int LuaSandbox::panic(lua_State* L) {
+  // Lua aborts when this returns; a C++ exception unwinds through the C++
+  // build of Lua to the sandbox call that caught it.
+  throw LuaPanic("Lua panic (error outside a protected call): " + error_text(L, -1));
+}
+
+void LuaSandbox::raise_unprotected_for_test() {
+  lua_settop(L_, 0);
+  lua_newtable(L_);
+  lua_error(L_);
+}
+
+void LuaSandbox::watchdog_check(int64_t now_ns) {
+  uint64_t g = gen_.load(std::memory_order_acquire);
+  int64_t d = deadline_.load(std::memory_order_acquire);
+  if (d == 0 || now_ns < d || gen_.load(std::memory_order_acquire) != g) return;
+  interrupt_gen_.store(g, std::memory_order_release);
+  // Safe from another thread (lua.h: lua_sethook is async-safe): the running
+  // call stops at its next VM instruction.
+  lua_sethook(L_, &LuaSandbox::hook, LUA_MASKCOUNT, 1);
+}
+
+LuaSandbox::LuaSandbox(const LuaLimits& limits)
+    : limit_(limits.memory_bytes),
+      budget_(limits.budget == 0 ? 1 : limits.budget),
+      max_call_ms_(limits.max_call_ms) {
   L_ = lua_newstate(&LuaSandbox::alloc, this);
   if (!L_) throw LuaError("cannot create a Lua state (memory limit too small?)");
+  lua_atpanic(L_, &LuaSandbox::panic);
   *static_cast<void**>(lua_getextraspace(L_)) =
       nullptr;  // the owner (e.g. a trigger stage) sets it
-  const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},
-                           {LUA_TABLIBNAME, luaopen_table},
-                           {LUA_STRLIBNAME, luaopen_string},
-                           {LUA_MATHLIBNAME, luaopen_math},
-                           {LUA_UTF8LIBNAME, luaopen_utf8}};
-  try {
-    for (const auto& lib : libs) {
-      luaL_requiref(L_, lib.name, lib.func, 1);
-      lua_pop(L_, 1);
-    }
-    for (const char* name : kRemovedGlobals) {
-      lua_pushnil(L_);
-      lua_setglobal(L_, name);
-    }
-    lua_getglobal(L_, LUA_STRLIBNAME);  // string.dump hands out bytecode
-    lua_pushnil(L_);
-    lua_setfield(L_, -2, "dump");
-    lua_pop(L_, 1);
-    auto* count = static_cast<uint64_t*>(lua_newuserdatauv(L_, sizeof(uint64_t), 0));
-    *count = 0;
-    lua_pushcclosure(L_, lua_print, 1);
-    lua_setglobal(L_, "print");
-    lua_pushcfunction(L_, sandbox_pcall);
-    lua_setglobal(L_, "pcall");
-  } catch (...) {  // the C++ build of Lua throws on errors outside a protected call
+  if (max_call_ms_ > 0) LuaWatchdog::instance().add(this, int64_t{max_call_ms_} * 1'000'000 / 4);
+  if (protect(open_libraries, nullptr) != LuaCallResult::Ok) {
+    std::string why = last_error_;
+    if (max_call_ms_ > 0) LuaWatchdog::instance().remove(this);
     lua_close(L_);
     drain_free_lists();
-    throw LuaError("cannot open the Lua libraries within the memory limit");
+    throw LuaError("cannot open the Lua libraries: " + why);
   }
 }
 
@@ -178,36 +210,68 @@ void LuaSandbox::drain_free_lists() {
 }
 
 LuaSandbox::~LuaSandbox() {
-  if (L_) lua_close(L_);
+  if (max_call_ms_ > 0) LuaWatchdog::instance().remove(this);
+  if (L_) lua_close(L_);  // scripts cannot set finalizers: nothing of theirs runs here
   drain_free_lists();
 }
 
 void LuaSandbox::load(std::string_view code, const std::string& chunk_name) {
   std::string name = "@" + chunk_name;  // "@" makes Lua print the name as a file
+  // lua_load is protected itself (syntax and memory errors come back as status).
   if (luaL_loadbufferx(L_, code.data(), code.size(), name.c_str(), "t") != LUA_OK) {
-    std::string msg = lua_tostring(L_, -1) ? lua_tostring(L_, -1) : "cannot load";
-    lua_pop(L_, 1);
+    std::string msg = error_text(L_, -1);
+    lua_settop(L_, 0);
     throw LuaError(msg);
   }
-  uint32_t saved = budget_;
-  budget_ = saved > UINT32_MAX / 100 ? UINT32_MAX : saved * 100;
-  LuaCallResult r = call(0, 0);
-  budget_ = saved;
+  LuaCallResult r = run(0, 0, kLoadFactor);
   if (r != LuaCallResult::Ok) throw LuaError(last_error_);
 }
 
-LuaCallResult LuaSandbox::call(int nargs, int nresults) {
+LuaCallResult LuaSandbox::call(int nargs, int nresults) { return run(nargs, nresults, 1); }
+
+LuaCallResult LuaSandbox::protect(int (*fn)(lua_State*), void* ud) {
+  lua_pushcfunction(L_, fn);
+  lua_pushlightuserdata(L_, ud);
+  return run(1, 0, 1);
+}
+
+LuaCallResult LuaSandbox::run(int nargs, int nresults, uint32_t factor) {
+  int base = lua_gettop(L_) - nargs - 1;
   over_budget_ = false;
+  timed_out_ = false;
   out_of_memory_ = false;
+  factor_ = factor;
+  work_ = 0;
+  // C work cannot be interrupted: besides the budget, it may not take much
+  // more than max_call_ms (at kWorkPerMs).
+  uint64_t work = uint64_t{budget_} * kWorkPerInstruction;
+  if (max_call_ms_ > 0) work = std::min(work, uint64_t{max_call_ms_} * kWorkPerMs);
+  work_limit_ = work * factor;
+  uint64_t gen = gen_.load(std::memory_order_relaxed) + 1;
+  gen_.store(gen, std::memory_order_release);
   // Setting the hook resets its countdown: every call gets the whole budget.
-  lua_sethook(L_, &LuaSandbox::count_hook, LUA_MASKCOUNT, static_cast<int>(budget_ & 0x7fffffff));
-  // The hook stays set between calls: a finalizer the collector runs later
-  // is bounded too.
-  int rc = lua_pcall(L_, nargs, nresults, 0);
+  lua_sethook(L_, &LuaSandbox::hook, LUA_MASKCOUNT,
+              static_cast<int>(std::min<uint64_t>(uint64_t{budget_} * factor, INT32_MAX)));
+  if (max_call_ms_ > 0)
+    deadline_.store(LuaWatchdog::now_ns() + int64_t{max_call_ms_} * factor * 1'000'000,
+                    std::memory_order_release);
+  int rc = LUA_OK;
+  try {
+    rc = lua_pcall(L_, nargs, nresults, 0);
+  } catch (const LuaPanic& e) {  // cannot happen inside lua_pcall; kept as the last defence
+    deadline_.store(0, std::memory_order_release);
+    factor_ = 1;
+    broken_ = true;
+    last_error_ = e.what();
+    lua_settop(L_, std::max(base, 0));
+    return LuaCallResult::Error;
+  }
+  deadline_.store(0, std::memory_order_release);
+  factor_ = 1;
   if (rc == LUA_OK) return LuaCallResult::Ok;
-  const char* msg = lua_tostring(L_, -1);
-  last_error_ = msg ? msg : "error object is not a string";
-  lua_pop(L_, 1);
+  last_error_ = error_text(L_, -1);
+  lua_settop(L_, base);
+  if (timed_out_) return LuaCallResult::Time;
   if (over_budget_) return LuaCallResult::Budget;
   if (rc == LUA_ERRMEM || out_of_memory_) return LuaCallResult::Memory;
   return LuaCallResult::Error;

@@ -367,80 +367,129 @@ int api_alert(lua_State* L) {
     }
   }
   if (sig.empty()) return luaL_error(L, "tripline.alert: a signature is required");
+  sig = sig.substr(0, LuaSandbox::kMaxMessage);  // what a script writes to the log is bounded
+  cat = cat.substr(0, LuaSandbox::kMaxMessage);
   if (!self_of(L)->add_alert(sig, cat, static_cast<int>(severity), static_cast<uint32_t>(sid),
                              static_cast<uint32_t>(rev)))
     return luaL_error(L, "tripline.alert: at most %d alerts per callback", int(kMaxAlerts));
   return 0;
 }
 
-// Runs inside lua_pcall: builds the event object and calls the hook, so that
-// allocation errors stay inside the protected call. Upvalue: hook ref.
+const char* hook_name(int hook) {
+  static const char* names[] = {"on_flow", "on_packet", "on_flow_end"};
+  return names[hook];
+}
+
+// Runs inside the protected call: builds the event object, calls the hook and
+// judges what it returned, so that no metamethod, allocation or error of the
+// script's happens outside it. Arguments: hook ref, hook number. Returns 0
+// for nil, else the verdict + 1.
 int trampoline(lua_State* L) {
   LuaTriggers* self = self_of(L);
   auto ref = lua_tointeger(L, 1);
+  int hook = static_cast<int>(lua_tointeger(L, 2));
   lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
   auto* ev = static_cast<EventRef*>(lua_newuserdatauv(L, sizeof(EventRef), 0));
   ev->seq = self->call_state().seq;
   luaL_setmetatable(L, kEventMeta);
   lua_call(L, 1, 1);
-  return 1;
+  int type = lua_type(L, -1);
+  if (type == LUA_TNIL) {
+    lua_pushinteger(L, 0);
+    return 1;
+  }
+  std::string shown;
+  if (type == LUA_TSTRING) {
+    size_t n = 0;
+    const char* s = lua_tolstring(L, -1, &n);
+    if (auto v = parse_verdict(std::string_view(s, n))) {
+      lua_pushinteger(L, static_cast<int>(*v) + 1);
+      return 1;
+    }
+    shown = fmt::format("\"{}\"", std::string_view(s, std::min<size_t>(n, 40)));
+  } else {
+    // Named by type only: a __tostring or __name of the script's is not run.
+    shown = fmt::format("a {} value", lua_typename(L, type));
+  }
+  std::string msg = fmt::format("{} returned {}; expected \"accept\", \"drop\", \"reject\" or nil",
+                                hook_name(hook), shown);
+  lua_pushlstring(L, msg.data(), msg.size());
+  return lua_error(L);
 }
 
-// Registers the `tripline` module and the event metatable, loads the script
-// and returns the refs of its hooks.
+// Registers the `tripline` module and the event metatable (a protected call).
+int register_module(lua_State* L) {
+  luaL_newmetatable(L, kEventMeta);
+  lua_createtable(L, 0, static_cast<int>(std::size(kFields)));
+  for (const auto& [name, field] : kFields) {
+    lua_pushinteger(L, field);
+    lua_setfield(L, -2, name);
+  }
+  lua_pushcclosure(L, event_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, event_newindex);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushcfunction(L, event_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushliteral(L, "locked");
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 1);
+
+  const luaL_Reg api[] = {{"watch", api_watch}, {"unwatch", api_unwatch}, {"capture", api_capture},
+                          {"alert", api_alert}, {"payload", api_payload}, {"now", api_now},
+                          {nullptr, nullptr}};
+  luaL_newlib(L, api);
+  lua_pushliteral(L, "1");
+  lua_setfield(L, -2, "API_VERSION");
+  lua_setglobal(L, "tripline");
+  return 0;
+}
+
+// The refs of the script's hooks.
 struct Hooks {
   int on_flow = LUA_NOREF, on_packet = LUA_NOREF, on_flow_end = LUA_NOREF;
+  const char* bad_name = nullptr;  // a hook name bound to something else
+  int bad_type = LUA_TNIL;
 };
 
-Hooks setup(LuaSandbox& sb, const LuaScript& script) {
-  lua_State* L = sb.state();
-  try {
-    luaL_newmetatable(L, kEventMeta);
-    lua_createtable(L, 0, static_cast<int>(std::size(kFields)));
-    for (const auto& [name, field] : kFields) {
-      lua_pushinteger(L, field);
-      lua_setfield(L, -2, name);
-    }
-    lua_pushcclosure(L, event_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, event_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, event_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "locked");
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);
-
-    const luaL_Reg api[] = {{"watch", api_watch},     {"unwatch", api_unwatch},
-                            {"capture", api_capture}, {"alert", api_alert},
-                            {"payload", api_payload}, {"now", api_now},
-                            {nullptr, nullptr}};
-    luaL_newlib(L, api);
-    lua_pushliteral(L, "1");
-    lua_setfield(L, -2, "API_VERSION");
-    lua_setglobal(L, "tripline");
-  } catch (...) {
-    throw LuaError(fmt::format("{}: the Lua memory limit is too small", script.path));
-  }
-
-  sb.load(script.code, script.path);
-
-  Hooks h;
+// Looks the hooks up (a protected call; raw reads: a metatable the script put
+// on _G is not run).
+int find_hooks(lua_State* L) {
+  auto* h = static_cast<Hooks*>(lua_touserdata(L, 1));
+  lua_pushglobaltable(L);
+  int g = lua_gettop(L);
   auto take = [&](const char* name, int* ref) {
-    lua_getglobal(L, name);
-    int type = lua_type(L, -1);
+    lua_pushstring(L, name);
+    int type = lua_rawget(L, g);
     if (type == LUA_TFUNCTION) {
       *ref = luaL_ref(L, LUA_REGISTRYINDEX);
       return;
     }
     lua_pop(L, 1);
-    if (type != LUA_TNIL)
-      throw LuaError(fmt::format("{}: {} is a {}, expected a function", script.path, name,
-                                 lua_typename(L, type)));
+    if (type != LUA_TNIL && !h->bad_name) {
+      h->bad_name = name;
+      h->bad_type = type;
+    }
   };
-  take("on_flow", &h.on_flow);
-  take("on_packet", &h.on_packet);
-  take("on_flow_end", &h.on_flow_end);
+  take("on_flow", &h->on_flow);
+  take("on_packet", &h->on_packet);
+  take("on_flow_end", &h->on_flow_end);
+  return 0;
+}
+
+// Registers the module, loads the script and returns the refs of its hooks.
+Hooks setup(LuaSandbox& sb, const LuaScript& script) {
+  if (sb.protect(register_module, nullptr) != LuaCallResult::Ok)
+    throw LuaError(
+        fmt::format("{}: the Lua memory limit is too small: {}", script.path, sb.last_error()));
+  sb.load(script.code, script.path);
+
+  Hooks h;
+  if (sb.protect(find_hooks, &h) != LuaCallResult::Ok)
+    throw LuaError(fmt::format("{}: {}", script.path, sb.last_error()));
+  if (h.bad_name)
+    throw LuaError(fmt::format("{}: {} is a {}, expected a function", script.path, h.bad_name,
+                               lua_typename(sb.state(), h.bad_type)));
   if (h.on_flow == LUA_NOREF && h.on_packet == LUA_NOREF && h.on_flow_end == LUA_NOREF)
     throw LuaError(fmt::format("{}: defines none of on_flow, on_packet, on_flow_end", script.path));
   if (h.on_packet != LUA_NOREF && h.on_flow == LUA_NOREF)
@@ -451,9 +500,10 @@ Hooks setup(LuaSandbox& sb, const LuaScript& script) {
   return h;
 }
 
-const char* hook_name(int hook) {
-  static const char* names[] = {"on_flow", "on_packet", "on_flow_end"};
-  return names[hook];
+LuaLimits limits_of(const Config& cfg) {
+  return {.memory_bytes = size_t{cfg.lua.memory_mb} << 20,
+          .budget = cfg.lua.budget,
+          .max_call_ms = cfg.lua.max_call_ms};
 }
 
 }  // namespace
@@ -464,23 +514,30 @@ LuaScript load_lua_script(const Config& cfg) {
   std::ifstream in(s.path, std::ios::binary);
   if (!in) throw LuaError(fmt::format("{}: cannot read: {}", s.path, std::strerror(errno)));
   s.code.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  LuaSandbox probe(size_t{cfg.lua.memory_mb} << 20, cfg.lua.budget);
+  LuaSandbox probe(limits_of(cfg));
   setup(probe, s);  // throws with file:line on errors
   return s;
 }
 
 LuaTriggers::LuaTriggers(const Config& cfg, const LuaScript& script, StageEnv& env)
-    : cfg_(cfg), env_(env), sandbox_(size_t{cfg.lua.memory_mb} << 20, cfg.lua.budget) {
-  *static_cast<LuaTriggers**>(lua_getextraspace(sandbox_.state())) = this;
-  Hooks h = setup(sandbox_, script);
-  on_flow_ = h.on_flow;
-  on_packet_ = h.on_packet;
-  on_flow_end_ = h.on_flow_end;
+    : cfg_(cfg), env_(env), script_(script) {
+  build();
   alerts_.resize(kMaxAlerts);
 }
 
+void LuaTriggers::build() {
+  auto sb = std::make_unique<LuaSandbox>(limits_of(cfg_));
+  *static_cast<LuaTriggers**>(lua_getextraspace(sb->state())) = this;
+  Hooks h = setup(*sb, script_);
+  if (sandbox_) *static_cast<LuaTriggers**>(lua_getextraspace(sandbox_->state())) = nullptr;
+  sandbox_ = std::move(sb);
+  on_flow_ = h.on_flow;
+  on_packet_ = h.on_packet;
+  on_flow_end_ = h.on_flow_end;
+}
+
 LuaTriggers::~LuaTriggers() {
-  *static_cast<LuaTriggers**>(lua_getextraspace(sandbox_.state())) = nullptr;
+  *static_cast<LuaTriggers**>(lua_getextraspace(sandbox_->state())) = nullptr;
 }
 
 bool LuaTriggers::likes(const PacketContext& ctx) const {
@@ -502,7 +559,7 @@ bool LuaTriggers::add_alert(std::string_view signature, std::string_view categor
 }
 
 bool LuaTriggers::run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict) {
-  lua_State* L = sandbox_.state();
+  lua_State* L = sandbox_->state();
   ++call_.seq;
   call_.active = true;
   n_alerts_ = 0;
@@ -510,58 +567,57 @@ bool LuaTriggers::run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict
   env_.counters().lua_calls.add();
   lua_pushcfunction(L, trampoline);
   lua_pushinteger(L, fn_ref);
-  LuaCallResult r = sandbox_.call(1, 1);
+  lua_pushinteger(L, static_cast<int>(hook));
+  LuaCallResult r = sandbox_->call(2, 1);
   call_.active = false;
   *has_verdict = false;
   if (r == LuaCallResult::Ok) {
-    int type = lua_type(L, -1);
-    bool ok = true;
-    if (type == LUA_TSTRING) {
-      auto parsed = parse_verdict(lua_tostring(L, -1));
-      if (parsed) {
-        *has_verdict = true;
-        *verdict = *parsed;
-      } else {
-        ok = false;
-      }
-    } else if (type != LUA_TNIL) {
-      ok = false;
-    }
-    if (!ok) {
-      size_t n = 0;
-      const char* s = luaL_tolstring(L, -1, &n);  // cannot fail for ASCII-size values
-      std::string shown(s, std::min<size_t>(n, 40));
-      lua_pop(L, 2);
-      n_alerts_ = 0;
-      // Reuses the error path: counted, logged, default verdict.
-      sandbox_.set_error(
-          fmt::format("{} returned {}; expected \"accept\", \"drop\", \"reject\" or nil",
-                      hook_name(static_cast<int>(hook)), shown));
-      fail(hook);
-      return false;
-    }
+    auto code = lua_tointeger(L, -1);
     lua_pop(L, 1);
+    if (code > 0) {
+      *has_verdict = true;
+      *verdict = static_cast<Verdict>(code - 1);
+    }
     consecutive_errors_ = 0;
     return true;
   }
   n_alerts_ = 0;
   if (r == LuaCallResult::Budget) env_.counters().lua_budget_exceeded.add();
+  if (r == LuaCallResult::Time) env_.counters().lua_time_exceeded.add();
+  if (r == LuaCallResult::Memory) env_.counters().lua_memory_exceeded.add();
   fail(hook);
+  if (sandbox_->broken()) rebuild();
   return false;
+}
+
+void LuaTriggers::rebuild() {
+  // After a panic the state may be inconsistent: start a fresh one from the
+  // same script (its globals start empty).
+  try {
+    build();
+    spdlog::error("worker {}: lua: the Lua state was rebuilt after a panic", env_.worker_index());
+  } catch (const LuaError& e) {
+    disabled_ = true;
+    env_.counters().lua_disabled.add();
+    spdlog::error(
+        "worker {}: lua: cannot rebuild the Lua state after a panic ({}); triggers "
+        "are off in this worker until restart",
+        env_.worker_index(), e.what());
+  }
 }
 
 void LuaTriggers::fail(Hook hook) {
   env_.counters().lua_errors.add();
   if (logged_errors_++ < kLoggedErrors)
     spdlog::warn("worker {}: lua: {}: {}", env_.worker_index(), hook_name(static_cast<int>(hook)),
-                 sandbox_.last_error());
+                 sandbox_->last_error());
   if (++consecutive_errors_ >= cfg_.lua.max_consecutive_errors && !disabled_) {
     disabled_ = true;
     env_.counters().lua_disabled.add();
     spdlog::error(
         "worker {}: lua: {} failed {} times in a row; triggers are off in this "
         "worker until restart (last error: {})",
-        env_.worker_index(), cfg_.lua.script, consecutive_errors_, sandbox_.last_error());
+        env_.worker_index(), cfg_.lua.script, consecutive_errors_, sandbox_->last_error());
   }
 }
 

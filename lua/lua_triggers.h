@@ -1,7 +1,8 @@
 // The trigger stage: runs a user's Lua script (lua/API.md) in a per-worker
 // sandbox. on_flow sees every new flow, on_packet only the packets of flows a
 // script watches, on_flow_end every flow end. Verdicts a script returns
-// decide the flow; errors and budget overruns get the default verdict.
+// decide the flow; errors, budget, time and memory overruns get the default
+// verdict for the packet.
 #pragma once
 
 #include <memory>
@@ -40,7 +41,7 @@ class LuaTriggers final : public Stage {
   bool has_on_packet() const { return on_packet_ != kNoRef; }
   bool has_on_flow_end() const { return on_flow_end_ != kNoRef; }
   bool disabled() const { return disabled_; }
-  LuaSandbox& sandbox() { return sandbox_; }
+  LuaSandbox& sandbox() { return *sandbox_; }
 
   // What the callback being run may look at and act on (internal to the
   // binding; public for its C functions).
@@ -78,10 +79,14 @@ class LuaTriggers final : public Stage {
   bool run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict);
   void emit_alerts(const Flow& flow, Timestamp now, bool blocked);
   void fail(Hook hook);
+  // Makes a sandbox, loads the script into it and takes its hooks (throws LuaError).
+  void build();
+  void rebuild();
 
   const Config& cfg_;
   StageEnv& env_;
-  LuaSandbox sandbox_;
+  LuaScript script_;
+  std::unique_ptr<LuaSandbox> sandbox_;
   int on_flow_ = kNoRef;
   int on_packet_ = kNoRef;
   int on_flow_end_ = kNoRef;

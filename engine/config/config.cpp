@@ -259,6 +259,11 @@ Config Config::load_string(std::string_view text, const std::string& name) {
              r.fail(r.node("budget"), "budget", "expected 100..100000000 instructions");
            l.budget = *v;
          }
+         if (auto v = r.get<uint32_t>("max_call_ms")) {
+           if (*v == 0 || *v > 10'000)
+             r.fail(r.node("max_call_ms"), "max_call_ms", "expected 1..10000 milliseconds");
+           l.max_call_ms = *v;
+         }
          if (auto v = r.get<uint32_t>("memory_mb")) {
            if (*v == 0 || *v > 4096) r.fail(r.node("memory_mb"), "memory_mb", "expected 1..4096");
            l.memory_mb = *v;

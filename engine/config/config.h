@@ -121,6 +121,7 @@ struct CaptureConfig {
 struct LuaConfig {
   std::string script;                     // path; "" = no triggers
   uint32_t budget = 20000;                // VM instructions per call (about 0.1 ms)
+  uint32_t max_call_ms = 50;              // wall clock per call; a watchdog interrupts overruns
   uint32_t memory_mb = 32;                // per worker
   uint32_t max_consecutive_errors = 100;  // then the worker stops calling the script
 };

@@ -70,6 +70,8 @@ namespace tripline {
   X(lua_calls, "lua_calls")                               \
   X(lua_errors, "lua_errors")                             \
   X(lua_budget_exceeded, "lua_budget_exceeded")           \
+  X(lua_time_exceeded, "lua_time_exceeded")               \
+  X(lua_memory_exceeded, "lua_memory_exceeded")           \
   X(lua_verdicts, "lua_verdicts")                         \
   X(lua_disabled, "lua_disabled")                         \
   X(capture_sessions_started, "capture_sessions_started") \

@@ -122,3 +122,16 @@ tcp_q = IP(src=C, dst=R) / TCP(sport=40004, dport=53, flags="PA", seq=1000, ack=
 tcp_a1 = IP(src=R, dst=C) / TCP(sport=53, dport=40004, flags="PA", seq=5000, ack=1000) / (struct.pack(">H", len(ta)) + ta[:10])
 tcp_a2 = IP(src=R, dst=C) / TCP(sport=53, dport=40004, flags="PA", seq=5012, ack=1000) / ta[10:]
 put("pipeline", "dns-over-tcp", records(0, [(1, tcp_q), (1, tcp_a1), (1, tcp_a2), (1, syn)]))
+
+# ---- triggers: a UDP payload "H" + n makes on_flow (or on_packet, on a
+# watched flow) return or raise hostile value n (triggers_fuzz.cpp's
+# `hostile` table); a plain packet after it shows the worker goes on.
+HOSTILE = 20
+for n in range(HOSTILE):
+    first = IP(src=C, dst=S) / UDP(sport=41000 + n, dport=9999) / (b"H" + bytes([n]))
+    after = IP(src=C, dst=S) / UDP(sport=42000 + n, dport=9999) / b"plain"
+    put("triggers", f"hostile-{n:02d}", records(n % 4, [(1, first), (1, after)]))
+watched = IP(src=C, dst=S) / UDP(sport=43000, dport=9999) / b"\x07watch"
+for n in range(HOSTILE):
+    again = IP(src=C, dst=S) / UDP(sport=43000, dport=9999) / (b"H" + bytes([n]))
+    put("triggers", f"hostile-packet-{n:02d}", records(n % 4, [(1, watched), (1, again), (1, again)]))

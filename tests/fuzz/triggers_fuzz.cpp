@@ -3,7 +3,10 @@
 // 100 ms units, 2 bytes of length, a raw IP packet). The script lets the
 // packets' bytes choose what it does: watch, unwatch, capture in every scope,
 // alert, read every field and the payload, return every kind of value, raise
-// errors and run into its instruction budget. Each packet must get exactly
+// errors and run into its instruction budget; a payload "H" + n makes the hook
+// return or raise hostile value n (tables and functions with metamethods,
+// error objects of every type, huge strings, nested tables, finalizers,
+// pathological patterns, C functions that allocate). Each packet must get exactly
 // one verdict, Lua calls and errors must add up, and captures must account
 // for every packet they took.
 #include <spdlog/spdlog.h>
@@ -49,15 +52,47 @@ local function act(o, b)
   return results[b % 6 + 1]
 end
 
+-- A payload "H" + n: the hook returns or raises hostile value n.
+local hostile = {
+  function() return setmetatable({}, {__tostring = function() error("x") end}) end,
+  function() return setmetatable({}, {__tostring = function() while true do end end,
+                                      __name = "evil"}) end,
+  function(o) return o end,
+  function() return print end,
+  function() return string.rep("r", 5000) end,
+  function() local t = {} for i = 1, 60 do t = {t, t} end return t end,
+  function() error(setmetatable({}, {__tostring = function() error("y") end})) end,
+  function() error(nil) end,
+  function(o) error(o) end,
+  function() local s = string.rep("e", 4000) error(s .. s .. s) end,
+  function() error(function() end) end,
+  function() setmetatable({}, {__gc = function() while true do end end}) end,
+  function()
+    local x <close> = setmetatable({}, {__close = function() while true do end end})
+    while true do end
+  end,
+  function() return string.rep("a", 400):find("(.-)(.-)(.-)x") end,
+  function() return table.concat({1, 2, 3}, string.rep(",", 50000)) end,
+  function() return os.execute("true") end,
+  function() return 1.5 end,
+  function() return true end,
+  function() for i = 1, 1e6 do local _ = string.rep("z", 1000) end end,
+  function() print(string.rep("p", 3000), setmetatable({}, {__tostring = error})) end,
+}
+
 local seen = {}
 function on_flow(f)
   local p = tripline.payload()
+  if p:byte(1) == 72 then return hostile[(p:byte(2) or 0) % #hostile + 1](f) end
+  if p:byte(1) == 7 then tripline.watch() return nil end
   local b = (p:byte(1) or 0) + f.src_port
   seen[f.flow_id] = { f.src_ip, f.dest_ip, f.proto, f.dns_name, f.state, f.len }
   return act(f, b)
 end
 
 function on_packet(p)
+  local h = tripline.payload(1, 2)
+  if h:byte(1) == 72 then return hostile[(h:byte(2) or 0) % #hostile + 1](p) end
   local b = (tripline.payload(-1):byte(1) or 0) + p.pkts_toserver + p.pkts_toclient
   local _ = { p.dir, p.payload_len, p.tcp_flags, p.age, p.time, p.bytes_toserver, p.new }
   return act(p, b)
@@ -88,12 +123,13 @@ struct Scratch {
 };
 
 std::shared_ptr<const tripline::Config> make_config(const Scratch& s, uint8_t variant) {
-  std::string toml = "[lua]\nscript = \"" + (s.dir / "fuzz.lua").string() + "\"\n" +
-                     "budget = 2000\nmemory_mb = 2\nmax_consecutive_errors = 1000000\n" +
-                     "[capture]\ndir = \"" + (s.dir / "capture").string() + "\"\n" +
-                     "max_files = 3\nmax_sessions = 2\nring_mb = 1\n" +
-                     "pre_packets = " + std::to_string((variant & 1) ? 4 : 0) + "\n" +
-                     "[flows]\ncapacity = 32\nfragments = 16\n";
+  std::string toml =
+      "[lua]\nscript = \"" + (s.dir / "fuzz.lua").string() + "\"\n" +
+      "budget = 2000\nmemory_mb = 2\nmax_call_ms = 20\nmax_consecutive_errors = 1000000\n" +
+      "[capture]\ndir = \"" + (s.dir / "capture").string() + "\"\n" +
+      "max_files = 3\nmax_sessions = 2\nring_mb = 1\n" +
+      "pre_packets = " + std::to_string((variant & 1) ? 4 : 0) + "\n" +
+      "[flows]\ncapacity = 32\nfragments = 16\n";
   if (variant & 2) toml += "[queue]\ndefault_verdict = \"drop\"\n";
   return std::make_shared<const tripline::Config>(
       tripline::Config::load_string(toml, "triggers_fuzz.toml"));
@@ -121,7 +157,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const Counters& c = worker.counters();
     check(c.lua_errors.get() + c.lua_verdicts.get() <= c.lua_calls.get(),
           "errors and verdicts come from calls");
-    check(c.lua_budget_exceeded.get() <= c.lua_errors.get(), "budget overruns are errors");
+    check(c.lua_budget_exceeded.get() + c.lua_time_exceeded.get() + c.lua_memory_exceeded.get() <=
+              c.lua_errors.get(),
+          "budget, time and memory overruns are errors");
     check(c.lua_calls.get() <= 2 * packets + c.flows_ended.get(),
           "at most on_flow + on_packet per packet, on_flow_end per flow");
   }

@@ -1,8 +1,11 @@
 #include "lua_triggers.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +17,8 @@
 #include "counters.h"
 #include "dns_wire_builder.h"
 #include "event_writer.h"
+#include "lua_library.h"
+#include "lua_sandbox.h"
 #include "packet_craft.h"
 #include "pipeline.h"
 #include "worker.h"
@@ -200,7 +205,8 @@ function on_flow(f)
   hog = {}
   return "drop"
 end)",
-        "memory_mb = 4\nbudget = 100000000\n[queue]\ndefault_verdict = \"drop\"\n");
+        "memory_mb = 4\nbudget = 100000000\nmax_call_ms = 10000\n[queue]\ndefault_verdict = "
+        "\"drop\"\n");
   Decision d = syn("198.51.100.7", 1, 40000);
   EXPECT_EQ(d.verdict, Verdict::Drop);  // the configured default
   EXPECT_EQ(d.reason, "lua-error");
@@ -212,11 +218,16 @@ end)",
 TEST_F(LuaTriggersTest, SandboxHasOnlySafeLibraries) {
   start(R"(
 function on_flow(f)
-  for _, name in ipairs({"io", "os", "debug", "package", "require", "dofile", "loadfile", "load",
-                         "collectgarbage", "coroutine", "xpcall"}) do
-    if _G[name] ~= nil then error(name .. " is reachable") end
+  for _, name in ipairs({"io.open", "os.exit", "debug.sethook", "package.loadlib", "require",
+                         "dofile", "loadfile", "load", "collectgarbage", "coroutine.create",
+                         "xpcall", "string.dump", "warn"}) do
+    local lib, fn = name:match("^(%w+)%.(%w+)$")
+    local stub = lib and _G[lib][fn] or _G[name]
+    local ok, err = pcall(stub)
+    if ok or not err:find(name .. " is not available in tripline scripts", 1, true) then
+      error(name .. " is reachable: " .. tostring(err))
+    end
   end
-  if string.dump ~= nil then error("string.dump is reachable") end
   assert(table.concat and string.format and math.floor and utf8.char)
   return "drop"
 end)");
@@ -396,6 +407,310 @@ TEST_F(LuaTriggersTest, LoadErrorsNameFileAndLine) {
     EXPECT_NE(std::string(e.what()).find("missing.lua: cannot read"), std::string::npos)
         << e.what();
   }
+}
+
+// Hostile scripts (issue #10): each is cut off within its bound, the packet
+// gets the default verdict, and the worker goes on.
+class LuaHostileTest : public LuaTriggersTest {
+ protected:
+  // Runs on_flow for one new flow; returns the decision and the wall time in ms.
+  Decision timed_syn(uint16_t dport, double* ms) {
+    auto t0 = std::chrono::steady_clock::now();
+    Decision d = syn("198.51.100.7", dport, static_cast<uint16_t>(40000 + dport));
+    *ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return d;
+  }
+  // The default verdict is drop here, so a script failure is visible.
+  static constexpr const char* kDropDefault = "[queue]\ndefault_verdict = \"drop\"\n";
+};
+
+TEST_F(LuaHostileTest, ReturnedValuesAreJudgedWithoutRunningTheirMetamethods) {
+  start(R"(
+local bad = {
+  function() return setmetatable({}, {__tostring = function() error("x") end}) end,
+  function() return setmetatable({}, {__tostring = function() while true do end end,
+                                      __name = "evil"}) end,
+  function(f) return f end,
+  function() return print end,
+  function() return string.rep("y", 60000) end,
+  function() local t = {} for i = 1, 100 do t = {t} end return t end,
+  function() return 3.5 end,
+  function() return true end,
+}
+function on_flow(f)
+  if f.dest_port == 100 then return "accept" end
+  return bad[f.dest_port](f)
+end)",
+        kDropDefault);
+  for (uint16_t p = 1; p <= 8; ++p) {
+    double ms = 0;
+    Decision d = timed_syn(p, &ms);
+    EXPECT_EQ(d.verdict, Verdict::Drop) << p;
+    EXPECT_EQ(d.reason, "lua-error") << p;
+    EXPECT_LT(ms, 2000) << p;
+  }
+  EXPECT_EQ(counters().lua_errors.get(), 8u);
+  EXPECT_EQ(syn("198.51.100.7", 100, 41000).verdict, Verdict::Accept);  // still working
+}
+
+TEST_F(LuaHostileTest, ErrorObjectsOfEveryTypeAreErrors) {
+  start(R"(
+local objs = {
+  function() error(setmetatable({}, {__tostring = function() error("again") end})) end,
+  function() error(nil) end,
+  function(f) error(f) end,
+  function() error(string.rep("z", 50000) .. string.rep("z", 50000)) end,
+  function() error(42) end,
+  function() error(function() end) end,
+  function() error(setmetatable({}, {__index = function() while true do end end})) end,
+}
+function on_flow(f) objs[f.dest_port](f) end)",
+        kDropDefault);
+  for (uint16_t p = 1; p <= 7; ++p) {
+    Decision d = syn("198.51.100.7", p, static_cast<uint16_t>(40000 + p));
+    EXPECT_EQ(d.reason, "lua-error") << p;
+    EXPECT_EQ(d.verdict, Verdict::Drop) << p;
+  }
+  EXPECT_EQ(counters().lua_errors.get(), 7u);
+}
+
+TEST_F(LuaHostileTest, HugeErrorMessagesAreCut) {
+  start(R"(
+function on_flow(f)
+  local s = string.rep("x", 40000)
+  if f.dest_port == 1 then error(s .. s .. s .. s) end
+  print(s .. s .. s .. s)
+  return "drop"
+end)",
+        kDropDefault);
+  std::ostringstream out;
+  auto saved = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "test", std::make_shared<spdlog::sinks::ostream_sink_mt>(out)));
+  EXPECT_EQ(syn("198.51.100.7", 1, 40001).reason, "lua-error");
+  EXPECT_EQ(syn("198.51.100.7", 2, 40002).verdict, Verdict::Drop);  // print worked
+  spdlog::set_default_logger(saved);
+  std::string log = out.str();
+  EXPECT_NE(log.find("bytes)"), std::string::npos) << log.substr(0, 200);
+  EXPECT_NE(log.find("lua: xxxx"), std::string::npos) << log.substr(0, 200);
+  EXPECT_LT(log.size(), 4 * LuaSandbox::kMaxMessage) << log.size();
+}
+
+TEST_F(LuaHostileTest, FinalizersAreRefused) {
+  start(R"(
+function on_flow(f)
+  if f.dest_port == 1 then
+    setmetatable({}, {__gc = function() while true do end end})
+  elseif f.dest_port == 2 then
+    -- __gc added after setmetatable marks nothing for finalization
+    local mt = {}
+    for i = 1, 200 do setmetatable({}, mt) end
+    mt.__gc = function() while true do end end
+    local churn = {}
+    for i = 1, 2000 do churn[i] = {i} end
+    return "accept"
+  end
+end)",
+        kDropDefault);
+  EXPECT_EQ(syn("198.51.100.7", 1, 40001).reason, "lua-error");
+  EXPECT_EQ(syn("198.51.100.7", 2, 40002).verdict, Verdict::Accept);
+  for (uint16_t i = 0; i < 20; ++i) syn("198.51.100.7", 2, static_cast<uint16_t>(40100 + i));
+  EXPECT_EQ(counters().lua_errors.get(), 1u);
+  // Tearing the state down (lua_close runs pending finalizers) ends.
+  worker_.reset();
+  pipeline_.reset();
+}
+
+TEST_F(LuaHostileTest, AllocatingCFunctionsAreChargedToTheBudget) {
+  start(R"(
+function on_flow(f)
+  local p = f.dest_port
+  if p == 1 then for i = 1, 3000 do string.rep("x", 1e6) end end
+  if p == 2 then for i = 1, 3000 do local _ = ("x"):rep(1e5, ",") end end
+  local t = table.pack(string.byte(string.rep("abcdefgh", 1000), 1, -1))
+  if p == 3 then for i = 1, 1000 do table.sort(t, function(a, b) return a > b end) end end
+  if p == 4 then for i = 1, 1000 do table.sort(t) end end
+  if p == 5 then for i = 1, 1000 do local _ = table.concat(t, ",") end end
+  if p == 6 then for i = 1, 1000 do table.insert(t, 1, 0) end end
+  if p == 7 then for i = 1, 1000 do local _ = {table.unpack(t)} end end
+  if p == 8 then for i = 1, 1000 do local _ = string.upper(string.rep("ab", 30000)) end end
+  return "accept"
+end)",
+        // the wall clock is not what this test is about
+        std::string("max_call_ms = 2000\n") + kDropDefault);
+  for (uint16_t p = 1; p <= 8; ++p) {
+    double ms = 0;
+    Decision d = timed_syn(p, &ms);
+    EXPECT_EQ(d.reason, "lua-error") << p;
+    EXPECT_EQ(d.verdict, Verdict::Drop) << p;
+    EXPECT_LT(ms, 1000) << p;
+  }
+  EXPECT_EQ(counters().lua_budget_exceeded.get(), 8u);
+  EXPECT_EQ(syn("198.51.100.7", 9, 40009).verdict, Verdict::Accept);
+}
+
+TEST_F(LuaHostileTest, PathologicalPatternsAreRefusedBeforeTheyRun) {
+  start(R"lua(
+local s = string.rep("a", 800)
+function on_flow(f)
+  local p = f.dest_port
+  if p == 1 then return s:find("(.-)(.-)(.-)x") and "accept" end
+  if p == 2 then return s:match("(a*)(a*)(a*)b") and "accept" end
+  if p == 3 then for _ in s:gmatch("(.-)(.-)x") do end end
+  if p == 4 then return (s:gsub("(a-)(a-)(a-)b", "")) and nil end
+  -- ordinary patterns on a packet-sized string stay cheap
+  local req = "GET /index.html HTTP/1.1\r\nHost: example.test\r\n" .. string.rep("a", 1400)
+  local host = req:match("Host: ([^\r\n]+)")
+  local path = req:match("^GET (%S+)")
+  local k, v = ("user=alice"):match("(%w+)=(%w+)")
+  local n = select(2, req:gsub("a", "b"))
+  if host == "example.test" and path == "/index.html" and v == "alice" and n == 1401 then
+    return "accept"
+  end
+  error("patterns broken: " .. tostring(host) .. " " .. tostring(path) .. " " .. tostring(v))
+end)lua",
+        kDropDefault);
+  for (uint16_t p = 1; p <= 4; ++p) {
+    double ms = 0;
+    Decision d = timed_syn(p, &ms);
+    EXPECT_EQ(d.reason, "lua-error") << p;
+    EXPECT_LT(ms, 1000) << p;
+  }
+  EXPECT_EQ(counters().lua_budget_exceeded.get(), 4u);
+  EXPECT_EQ(syn("198.51.100.7", 5, 40005).verdict, Verdict::Accept);
+  EXPECT_EQ(counters().lua_errors.get(), 4u);
+}
+
+TEST_F(LuaHostileTest, WatchdogStopsACallThatOverrunsItsTime) {
+  // A budget big enough for seconds of work: only the wall clock can stop it.
+  start(R"(
+function on_flow(f)
+  if f.dest_port == 1 then while true do end end
+  if f.dest_port == 2 then while true do pcall(function() while true do end end) end end
+  if f.dest_port == 3 then
+    local x <close> = setmetatable({}, {__close = function() while true do end end})
+    while true do end
+  end
+  return "accept"
+end)",
+        std::string("budget = 100000000\nmax_call_ms = 30\n") + kDropDefault);
+  for (uint16_t p = 1; p <= 3; ++p) {
+    double ms = 0;
+    Decision d = timed_syn(p, &ms);
+    EXPECT_EQ(d.verdict, Verdict::Drop) << p;
+    EXPECT_EQ(d.reason, "lua-error") << p;
+    EXPECT_GE(ms, 25) << p;
+    EXPECT_LT(ms, 1000) << p;
+  }
+  EXPECT_EQ(counters().lua_time_exceeded.get(), 3u);
+  EXPECT_EQ(counters().lua_budget_exceeded.get(), 0u);
+  // The next call gets its whole time again.
+  EXPECT_EQ(syn("198.51.100.7", 4, 40004).verdict, Verdict::Accept);
+  EXPECT_EQ(counters().lua_time_exceeded.get(), 3u);
+}
+
+TEST_F(LuaHostileTest, BlockedNamesSayWhatIsBlocked) {
+  start(R"(
+local blocked = {
+  function() return os.execute("true") end,
+  function() return io.open("/etc/passwd") end,
+  function() return load("return 1") end,
+  function() return require("os") end,
+  function() return collectgarbage() end,
+  function() return string.dump(on_flow) end,
+  function() return debug.getinfo(1) end,
+  function() return dofile("/etc/passwd") end,
+  function() return coroutine.wrap(print) end,
+}
+function on_flow(f)
+  local p = f.dest_port
+  if blocked[p] then
+    local ok, err = pcall(blocked[p])
+    if ok or not err:find("is not available in tripline scripts", 1, true) then
+      error("not blocked: " .. p .. " " .. tostring(err))
+    end
+    return "accept"
+  end
+  -- the string metatable is out of reach
+  assert(getmetatable("") == "locked")
+  assert(not pcall(setmetatable, "", {}))
+  assert(("x"):rep(3) == "xxx" and ("a,b"):find(",", 1, true) == 2)
+  assert(string.rep("ab", 3, ",") == "ab,ab,ab" and ("%d"):format(7) == "7")
+  local t = {3, 1, 2}
+  table.sort(t) table.insert(t, 4) table.remove(t, 1)
+  assert(table.concat(t, ",") == "2,3,4" and select("#", table.unpack(t)) == 3)
+  assert(table.move({1, 2}, 1, 2, 2)[3] == 2 and utf8.char(72, 105) == "Hi")
+  assert(("a1b2"):gsub("%d", "") == "ab" and math.floor(2.5) == 2)
+  local ok, err = pcall(table.sort, setmetatable({}, {__len = function() return 1e9 end}))
+  assert(not ok and err:find("__len", 1, true))
+  return "drop"
+end)");
+  for (uint16_t p = 1; p <= 9; ++p)
+    EXPECT_EQ(syn("198.51.100.7", p, static_cast<uint16_t>(40000 + p)).verdict, Verdict::Accept)
+        << p;
+  EXPECT_EQ(syn("198.51.100.7", 100, 40100).verdict, Verdict::Drop);
+  EXPECT_EQ(counters().lua_errors.get(), 0u);
+}
+
+TEST_F(LuaHostileTest, TopLevelIsBoundedToo) {
+  auto check = [&](const std::string& code) -> std::string {
+    std::string toml = "[lua]\nscript = \"" + write_script(code) + "\"\n";
+    auto cfg = std::make_shared<Config>(Config::load_string(toml, "<test>"));
+    auto t0 = std::chrono::steady_clock::now();
+    std::string what;
+    try {
+      Pipeline p(cfg, Pipeline::Mode::Check);
+    } catch (const ConfigError& e) {
+      what = e.what();
+    }
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+    return what;
+  };
+  EXPECT_NE(check("local s = string.rep('a', 800)\ns:find('(.-)(.-)(.-)(.-)x')\n"
+                  "function on_flow() end\n")
+                .find("instruction budget exceeded (string.find)"),
+            std::string::npos);
+  EXPECT_NE(
+      check("setmetatable({}, {__gc = function() end})\nfunction on_flow() end\n").find("__gc"),
+      std::string::npos);
+  EXPECT_NE(check("error(setmetatable({}, {__tostring = error}))\n").find("table value"),
+            std::string::npos);
+  EXPECT_NE(check("setmetatable(_G, {__index = function() while true do end end})\n")
+                .find("defines none of"),
+            std::string::npos);
+}
+
+TEST_F(LuaHostileTest, MemoryLimitIsCountedApart) {
+  start(R"(
+hog = {}
+function on_flow(f)
+  if f.dest_port == 1 then for i = 1, 1e9 do hog[i] = ("x"):rep(1000) .. i end end
+  hog = {}
+  return "accept"
+end)",
+        std::string("memory_mb = 4\nbudget = 100000000\nmax_call_ms = 10000\n") + kDropDefault);
+  Decision d = syn("198.51.100.7", 1, 40001);
+  EXPECT_EQ(d.verdict, Verdict::Drop);
+  EXPECT_EQ(counters().lua_memory_exceeded.get(), 1u);
+  EXPECT_EQ(counters().lua_errors.get(), 1u);
+  EXPECT_EQ(syn("198.51.100.7", 2, 40002).verdict, Verdict::Accept);
+}
+
+TEST(LuaSandboxTest, PanicBecomesAnExceptionNotAnAbort) {
+  LuaSandbox sb(LuaLimits{.memory_bytes = 1 << 20, .budget = 1000, .max_call_ms = 0});
+  // Without the panic handler Lua aborts the process here.
+  EXPECT_THROW(sb.raise_unprotected_for_test(), LuaError);
+}
+
+TEST(LuaSandboxTest, PatternCostEstimates) {
+  std::string s(800, 'a');
+  EXPECT_GT(lua_pattern_cost(s, "(.-)(.-)(.-)x", true), 1e10);
+  EXPECT_LT(lua_pattern_cost(s, "^GET (%S+)", true), 2000);            // anchored, one repeat
+  EXPECT_LT(lua_pattern_cost(s, "Host: ([^\r\n]+)\r\n", true), 2000);  // prefix never occurs
+  EXPECT_LT(lua_pattern_cost(s, "(%w+)", true), 2000);                 // a trailing repeat
+  EXPECT_GT(lua_pattern_cost(s, "(%w+)$", true), 1e5);                 // ... unless it can fail
+  EXPECT_GT(lua_pattern_cost(s, "^(.-)x", false), 1e5);                // gmatch: no anchor
+  EXPECT_GT(lua_pattern_cost(s, "%b()%b()", true), 1e5);
 }
 
 TEST(LuaConfigTest, RejectsBadValues) {
