@@ -8,6 +8,8 @@
 #include <cstring>
 #include <lua.hpp>
 
+#include "lua_profile.h"
+
 namespace tripline {
 namespace {
 
@@ -125,7 +127,9 @@ void* LuaSandbox::alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   return p;
 }
 
-void LuaSandbox::count_hook(lua_State* L, lua_Debug*) {
+void LuaSandbox::count_hook(lua_State* L, lua_Debug*) { budget_exceeded(L); }
+
+void LuaSandbox::budget_exceeded(lua_State* L) {
   LuaSandbox::of(L).over_budget_ = true;
   luaL_error(L, "instruction budget exceeded");
 }
@@ -200,7 +204,10 @@ LuaCallResult LuaSandbox::call(int nargs, int nresults) {
   over_budget_ = false;
   out_of_memory_ = false;
   // Setting the hook resets its countdown: every call gets the whole budget.
-  lua_sethook(L_, &LuaSandbox::count_hook, LUA_MASKCOUNT, static_cast<int>(budget_ & 0x7fffffff));
+  if (sampler_)
+    sampler_->arm(L_, budget_);
+  else
+    lua_sethook(L_, &LuaSandbox::count_hook, LUA_MASKCOUNT, static_cast<int>(budget_ & 0x7fffffff));
   // The hook stays set between calls: a finalizer the collector runs later
   // is bounded too.
   int rc = lua_pcall(L_, nargs, nresults, 0);

@@ -14,6 +14,8 @@ struct lua_Debug;
 
 namespace tripline {
 
+class LuaProfiler;
+
 class LuaError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -48,6 +50,12 @@ class LuaSandbox {
   size_t memory_limit() const { return limit_; }
   uint32_t budget() const { return budget_; }
   bool over_budget() const { return over_budget_; }
+  // `tripline bench`: the profiler sets the count hook before each call (it
+  // samples lines and counts the budget down); null gives the sandbox's back.
+  void set_sampler(LuaProfiler* sampler) { sampler_ = sampler; }
+  LuaProfiler* sampler() const { return sampler_; }
+  // What a count hook does when the call's budget is spent: raises the error.
+  static void budget_exceeded(lua_State* L);
 
  private:
   static void* alloc(void* ud, void* ptr, size_t osize, size_t nsize);
@@ -74,6 +82,7 @@ class LuaSandbox {
   uint32_t budget_;
   bool over_budget_ = false;
   bool out_of_memory_ = false;
+  LuaProfiler* sampler_ = nullptr;
   std::string last_error_;
 };
 

@@ -12,6 +12,7 @@
 #include "capture_recorder.h"
 #include "config.h"
 #include "eve.h"
+#include "lua_profile.h"
 
 namespace tripline {
 namespace {
@@ -463,6 +464,7 @@ LuaTriggers::LuaTriggers(const Config& cfg, const LuaScript& script, StageEnv& e
   on_packet_ = h.on_packet;
   on_flow_end_ = h.on_flow_end;
   alerts_.resize(kMaxAlerts);
+  if (env.profile()) profiler_ = std::make_unique<LuaProfiler>(*env.profile(), sandbox_);
 }
 
 LuaTriggers::~LuaTriggers() {
@@ -492,7 +494,9 @@ bool LuaTriggers::run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict
   env_.counters().lua_calls.add();
   lua_pushcfunction(L, trampoline);
   lua_pushinteger(L, fn_ref);
+  uint64_t started = profiler_ ? profiler_->begin() : 0;
   LuaCallResult r = sandbox_.call(1, 1);
+  if (profiler_) profiler_->end(static_cast<int>(hook), call_.flow, started);
   call_.active = false;
   *has_verdict = false;
   if (r == LuaCallResult::Ok) {

@@ -3,7 +3,9 @@
 #include <pcap/pcap.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "worker.h"
 
@@ -19,8 +21,17 @@ struct PcapCloser {
 ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions& opts,
                          const StageFactory& stages) {
   char errbuf[PCAP_ERRBUF_SIZE] = {};
-  std::unique_ptr<pcap_t, PcapCloser> pcap(pcap_open_offline_with_tstamp_precision(
-      opts.pcap_path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf));
+  std::unique_ptr<pcap_t, PcapCloser> pcap;
+  if (!opts.memory.empty()) {
+    // fmemopen only reads through the pointer ("r"); pcap_close closes the stream.
+    FILE* f = fmemopen(const_cast<uint8_t*>(opts.memory.data()), opts.memory.size(), "r");
+    if (!f) throw ReplayError(opts.pcap_path + ": " + std::strerror(errno));
+    pcap.reset(pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf));
+    if (!pcap) std::fclose(f);
+  } else {
+    pcap.reset(pcap_open_offline_with_tstamp_precision(opts.pcap_path.c_str(),
+                                                       PCAP_TSTAMP_PRECISION_NANO, errbuf));
+  }
   if (!pcap) throw ReplayError(opts.pcap_path + ": " + errbuf);
   int dlt = pcap_datalink(pcap.get());
   auto link = link_type_from_dlt(dlt);
@@ -31,15 +42,20 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
   }
 
   Worker worker(cfg, 0, opts.events);
+  worker.set_profile(opts.profile);
   if (stages) stages(worker);
   ReplayResult result;
+  StageProfile* profile = opts.profile;
   auto started = std::chrono::steady_clock::now();
+  if (profile) profile->start(ProfileStage::Read);
   Timestamp last = 0;
   pcap_pkthdr* hdr = nullptr;
   const u_char* data = nullptr;
   int rc;
   while ((rc = pcap_next_ex(pcap.get(), &hdr, &data)) == 1) {
     ++result.frames;
+    if (opts.progress && result.frames % kReplayProgressFrames == 0)
+      opts.progress(result.frames, worker);
     Timestamp ts = static_cast<Timestamp>(hdr->ts.tv_sec) * kNsPerSec + hdr->ts.tv_usec;
     if (ts < last) ts = last;  // the clock never runs backwards
     last = ts;
@@ -56,12 +72,16 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
       std::fprintf(opts.verdicts, ",\"reason\":\"%.*s\"}\n", static_cast<int>(d.reason.size()),
                    d.reason.data());
     }
+    if (profile) profile->enter(ProfileStage::Read);
   }
   if (rc == PCAP_ERROR) {
     result.truncated = true;
     result.error = pcap_geterr(pcap.get());
   }
+  if (opts.progress) opts.progress(result.frames, worker);
+  if (profile) profile->enter(ProfileStage::FlowTable);  // the flows still open end
   worker.shutdown(last);
+  if (profile) profile->stop();
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   result.counters.add(worker.counters());

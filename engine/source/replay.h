@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -24,7 +26,15 @@ struct ReplayOptions {
   std::string pcap_path;
   FILE* verdicts = nullptr;  // one JSON line per frame when set
   EventWriter* events = nullptr;
+  // When set, the pcap is read from these bytes (a file loaded once, as
+  // `tripline bench` does); pcap_path then only names it in messages.
+  std::span<const uint8_t> memory;
+  // When set, the worker charges its time to stages here (`tripline bench`).
+  StageProfile* profile = nullptr;
+  // When set, called every kReplayProgressFrames frames (progress, sampling).
+  std::function<void(uint64_t frames, const Worker& worker)> progress;
 };
+constexpr uint64_t kReplayProgressFrames = 4096;
 
 struct ReplayResult {
   CounterSnapshot counters;

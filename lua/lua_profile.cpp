@@ -1,0 +1,92 @@
+#include "lua_profile.h"
+
+#include <algorithm>
+#include <lua.hpp>
+
+#include "flow_table.h"
+#include "lua_sandbox.h"
+
+namespace tripline {
+
+LuaProfiler::LuaProfiler(StageProfile& profile, LuaSandbox& sandbox)
+    : profile_(profile), sandbox_(sandbox) {
+  profile_.lua_sample_every = kSampleEvery;
+  sandbox_.set_sampler(this);
+}
+
+LuaProfiler::~LuaProfiler() {
+  sandbox_.set_sampler(nullptr);
+  lua_sethook(sandbox_.state(), nullptr, 0, 0);  // the sandbox sets its own before the next call
+  for (const auto& [key, n] : samples_) {
+    const std::string& source = sources_[key >> 32].second;
+    int line = static_cast<int>(key & 0xffffffffu);
+    auto it = std::find_if(profile_.lua_lines.begin(), profile_.lua_lines.end(),
+                           [&](const auto& l) { return l.line == line && l.source == source; });
+    if (it == profile_.lua_lines.end())
+      profile_.lua_lines.push_back({source, line, n});
+    else
+      it->samples += n;
+  }
+}
+
+void LuaProfiler::end(int hook, const Flow* flow, uint64_t started) {
+  uint64_t ns = StageProfile::now_ns() - started;
+  auto& h = profile_.lua_hooks[static_cast<size_t>(hook)];
+  ++h.calls;
+  h.ns += ns;
+  h.latency.add(ns);
+  if (flow) {
+    auto [it, fresh] = profile_.lua_flows.try_emplace(flow->id);
+    StageProfile::LuaFlowCost& c = it->second;
+    if (fresh) {
+      c.flow_id = flow->id;
+      c.src = flow->src();
+      c.dst = flow->dst();
+      c.sport = flow->sport();
+      c.dport = flow->dport();
+      c.proto = flow->proto();
+    }
+    ++c.calls;
+    c.ns += ns;
+  }
+  profile_.lua_memory_peak = std::max(profile_.lua_memory_peak, sandbox_.memory_used());
+}
+
+void LuaProfiler::arm(lua_State* L, uint32_t budget) {
+  remaining_ = budget;
+  step_ = static_cast<int>(std::min(budget, kSampleEvery));
+  lua_sethook(L, &LuaProfiler::hook, LUA_MASKCOUNT, step_);
+}
+
+void LuaProfiler::hook(lua_State* L, lua_Debug* ar) {
+  LuaProfiler* self = LuaSandbox::of(L).sampler();
+  if (!self) {  // not profiling any more: the budget as the sandbox counts it
+    LuaSandbox::budget_exceeded(L);
+    return;
+  }
+  self->sample(L, ar);
+  self->remaining_ -= std::min<uint32_t>(self->remaining_, static_cast<uint32_t>(self->step_));
+  if (self->remaining_ == 0) {
+    LuaSandbox::budget_exceeded(L);
+    return;
+  }
+  int next = static_cast<int>(std::min(self->remaining_, kSampleEvery));
+  if (next != self->step_) {
+    self->step_ = next;
+    lua_sethook(L, &LuaProfiler::hook, LUA_MASKCOUNT, next);
+  }
+}
+
+void LuaProfiler::sample(lua_State* L, lua_Debug* ar) {
+  if (!lua_getinfo(L, "Sl", ar) || ar->currentline < 0) return;
+  size_t index = 0;
+  while (index < sources_.size() && sources_[index].first != ar->source) ++index;
+  if (index == sources_.size()) {
+    std::string name = ar->source ? ar->source : "?";
+    if (!name.empty() && (name[0] == '@' || name[0] == '=')) name.erase(0, 1);
+    sources_.emplace_back(ar->source, std::move(name));
+  }
+  ++samples_[(static_cast<uint64_t>(index) << 32) | static_cast<uint32_t>(ar->currentline)];
+}
+
+}  // namespace tripline

@@ -1,0 +1,54 @@
+// The trigger stage's part of `tripline bench`: times every call into the
+// script per hook, charges the time to the flow it ran for, and samples which
+// script line runs every kSampleEvery VM instructions (the count hook that
+// also enforces the instruction budget). Exists only while profiling.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "stage_profile.h"
+
+struct lua_State;
+struct lua_Debug;
+
+namespace tripline {
+
+class LuaSandbox;
+struct Flow;
+
+class LuaProfiler {
+ public:
+  static constexpr uint32_t kSampleEvery = 100;
+
+  // Installs itself as the sandbox's count hook; results go into `profile`.
+  LuaProfiler(StageProfile& profile, LuaSandbox& sandbox);
+  // Merges the line samples into the profile and gives the sandbox its own hook back.
+  ~LuaProfiler();
+  LuaProfiler(const LuaProfiler&) = delete;
+  LuaProfiler& operator=(const LuaProfiler&) = delete;
+
+  uint64_t begin() const { return StageProfile::now_ns(); }
+  // One call of `hook` (StageProfile::LuaHook) that started at `started`.
+  void end(int hook, const Flow* flow, uint64_t started);
+
+  // The sandbox calls this instead of setting its own hook before each call:
+  // the budget stays exact, counted down in steps of kSampleEvery.
+  void arm(lua_State* L, uint32_t budget);
+
+ private:
+  static void hook(lua_State* L, lua_Debug* ar);
+  void sample(lua_State* L, lua_Debug* ar);
+
+  StageProfile& profile_;
+  LuaSandbox& sandbox_;
+  uint32_t remaining_ = 0;  // instructions left in this call's budget
+  int step_ = 0;            // the count the hook is set to now
+  // Samples by (source index << 32 | line); sources by their Lua string pointer.
+  std::unordered_map<uint64_t, uint64_t> samples_;
+  std::vector<std::pair<const char*, std::string>> sources_;
+};
+
+}  // namespace tripline
