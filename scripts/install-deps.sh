@@ -10,6 +10,7 @@ PKGS=(
   libabsl-dev libconcurrentqueue-dev libxxhash-dev nlohmann-json3-dev
   iproute2 iptables nftables dnsmasq-base curl dnsutils netcat-openbsd
   tshark python3-scapy python3 procps
+  chromium  # tests/bench: the `tripline bench --report` page, drawn headless
 )
 missing=()
 for p in "${PKGS[@]}"; do
