@@ -34,7 +34,7 @@ namespace {
 
 constexpr char kHelp[] =
     "Measure your configuration and triggers on your traffic.\n"
-    "Loads FILE once into memory, then replays it --repeat times through the whole\n"
+    "Loads the pcap once into memory, then replays it --repeat times through the whole\n"
     "pipeline the config builds (decode, flow table, DNS observer, rule chains with\n"
     "egress, Lua triggers, capture), each pass with fresh state and the packets'\n"
     "timestamps as the clock, and after each a bare libpcap read of the same bytes.\n"
