@@ -54,7 +54,11 @@ void LuaProfiler::end(int hook, const Flow* flow, uint64_t started) {
 
 void LuaProfiler::arm(lua_State* L, uint32_t budget) {
   remaining_ = budget;
-  step_ = static_cast<int>(std::min(budget, kSampleEvery));
+  rng_ ^= rng_ << 13;
+  rng_ ^= rng_ >> 7;
+  rng_ ^= rng_ << 17;
+  auto first = static_cast<uint32_t>(1 + rng_ % kSampleEvery);
+  step_ = static_cast<int>(std::min(budget, first));
   lua_sethook(L, &LuaProfiler::hook, LUA_MASKCOUNT, step_);
 }
 

@@ -35,7 +35,9 @@ class LuaProfiler {
   void end(int hook, const Flow* flow, uint64_t started);
 
   // The sandbox calls this instead of setting its own hook before each call:
-  // the budget stays exact, counted down in steps of kSampleEvery.
+  // the budget stays exact, counted down in steps of kSampleEvery. The first
+  // step of a call is 1..kSampleEvery at random, so calls shorter than
+  // kSampleEvery instructions are sampled too, in proportion to their length.
   void arm(lua_State* L, uint32_t budget);
 
  private:
@@ -44,8 +46,9 @@ class LuaProfiler {
 
   StageProfile& profile_;
   LuaSandbox& sandbox_;
-  uint32_t remaining_ = 0;  // instructions left in this call's budget
-  int step_ = 0;            // the count the hook is set to now
+  uint32_t remaining_ = 0;              // instructions left in this call's budget
+  int step_ = 0;                        // the count the hook is set to now
+  uint64_t rng_ = 0x9e3779b97f4a7c15u;  // xorshift64: the first step of each call
   // Samples by (source index << 32 | line); sources by their Lua string pointer.
   std::unordered_map<uint64_t, uint64_t> samples_;
   std::vector<std::pair<const char*, std::string>> sources_;

@@ -59,14 +59,24 @@ std::vector<uint8_t> read_file(const std::string& path) {
   return bytes;
 }
 
+double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct BareRead {
+  uint64_t frames = 0, bytes = 0;
+  double seconds = 0, cpu_seconds = 0;
+};
+
 // What any libpcap reader cannot avoid: every record of the file, touched.
-// Returns (frames, seconds).
-std::pair<uint64_t, double> bare_read(const std::string& name, const std::vector<uint8_t>& file,
-                                      uint64_t* bytes = nullptr) {
+BareRead bare_read(const std::string& name, const std::vector<uint8_t>& file) {
   char errbuf[PCAP_ERRBUF_SIZE] = {};
   FILE* f = fmemopen(const_cast<uint8_t*>(file.data()), file.size(), "r");
   if (!f) throw ReplayError(name + ": " + std::strerror(errno));
   auto t0 = std::chrono::steady_clock::now();
+  double cpu0 = thread_cpu_seconds();
   std::unique_ptr<pcap_t, PcapCloser> p(
       pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf));
   if (!p) {
@@ -82,10 +92,13 @@ std::pair<uint64_t, double> bare_read(const std::string& name, const std::vector
     sum += hdr->caplen ? data[0] : 0;
   }
   p.reset();
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  BareRead r;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.cpu_seconds = thread_cpu_seconds() - cpu0;
   asm volatile("" : : "r"(sum));  // the bytes were read
-  if (bytes) *bytes = total;
-  return {frames, s};
+  r.frames = frames;
+  r.bytes = total;
+  return r;
 }
 
 // A bar on stderr when it is a terminal; nothing otherwise.
@@ -278,34 +291,42 @@ int run_bench(const BenchOptions& opts) {
   r.file = opts.pcap;
   r.config = opts.config_path.empty() ? "(built-in defaults)" : opts.config_path;
   r.passes = opts.repeat;
-  r.packets = bare_read(opts.pcap, file, &r.bytes).first;  // also a warm-up
+  BareRead first = bare_read(opts.pcap, file);  // also a warm-up
+  r.packets = first.frames;
+  r.bytes = first.bytes;
   if (r.packets == 0) throw ReplayError(opts.pcap + ": no packets");
 
   bool json_to_stdout = opts.json_path == "-";
   Progress progress(!opts.quiet && isatty(STDERR_FILENO), r.packets * (2 * opts.repeat + 1));
   uint64_t done = 0;
   char what[48];
-  std::vector<double> pipe_ns, bare_ns, ratios;
+  std::vector<double> pipe_ns, bare_ns, ratios, pipe_cpu, bare_cpu, cpu_ratios;
   for (unsigned i = 0; i < opts.repeat; ++i) {
     std::snprintf(what, sizeof what, "pass %u/%u", i + 1, opts.repeat);
     PassResult p = pipeline_pass(cfg, opts, file, nullptr,
                                  [&](uint64_t frames) { progress.set(done + frames, what); });
     done += r.packets;
-    auto [frames, bare_s] = bare_read(opts.pcap, file);
+    BareRead bare = bare_read(opts.pcap, file);
     done += r.packets;
     progress.set(done, what);
-    double n = static_cast<double>(p.replay.frames);
+    double n = static_cast<double>(p.replay.frames), bn = static_cast<double>(bare.frames);
     r.pipeline_pps.push_back(n / p.replay.seconds);
-    r.bare_pps.push_back(static_cast<double>(frames) / bare_s);
+    r.bare_pps.push_back(bn / bare.seconds);
     pipe_ns.push_back(p.replay.seconds * 1e9 / n);
-    bare_ns.push_back(bare_s * 1e9 / static_cast<double>(frames));
+    bare_ns.push_back(bare.seconds * 1e9 / bn);
     ratios.push_back(r.pipeline_pps.back() / r.bare_pps.back());
+    pipe_cpu.push_back(p.replay.cpu_seconds * 1e9 / n);
+    bare_cpu.push_back(bare.cpu_seconds * 1e9 / bn);
+    cpu_ratios.push_back(bare_cpu.back() / pipe_cpu.back());
   }
   r.pipeline_rate = bench_spread(r.pipeline_pps);
   r.bare_rate = bench_spread(r.bare_pps);
   r.pipeline_ns = bench_spread(pipe_ns);
   r.bare_ns = bench_spread(bare_ns);
   r.ratio = bench_spread(ratios);
+  r.pipeline_cpu_ns = bench_spread(pipe_cpu);
+  r.bare_cpu_ns = bench_spread(bare_cpu);
+  r.cpu_ratio = bench_spread(cpu_ratios);
 
   StageProfile profile;
   PassResult p = pipeline_pass(cfg, opts, file, &profile, [&](uint64_t frames) {

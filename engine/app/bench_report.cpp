@@ -119,6 +119,8 @@ card("bare read packets/s", fmt(B.packets_per_second.median, 0),
      fmt(B.packets_per_second.min) + ".." + fmt(B.packets_per_second.max));
 card("ratio to the bare read", data.ratio.median.toFixed(3),
      data.ratio.min.toFixed(3) + ".." + data.ratio.max.toFixed(3));
+card("ratio in CPU time", data.cpu_ratio.median.toFixed(3),
+     data.cpu_ratio.min.toFixed(3) + ".." + data.cpu_ratio.max.toFixed(3) + "; this thread");
 
 // 1. Time per stage.
 const pk = Math.max(1, data.packets);

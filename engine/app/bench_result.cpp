@@ -69,6 +69,7 @@ std::string BenchResult::to_json() const {
   w.StartObject();
   spread(w, "packets_per_second", pipeline_rate);
   spread(w, "ns_per_packet", pipeline_ns);
+  spread(w, "cpu_ns_per_packet", pipeline_cpu_ns);
   key(w, "per_pass_packets_per_second");
   w.StartArray();
   for (double d : pipeline_pps) w.Double(d);
@@ -78,12 +79,14 @@ std::string BenchResult::to_json() const {
   w.StartObject();
   spread(w, "packets_per_second", bare_rate);
   spread(w, "ns_per_packet", bare_ns);
+  spread(w, "cpu_ns_per_packet", bare_cpu_ns);
   key(w, "per_pass_packets_per_second");
   w.StartArray();
   for (double d : bare_pps) w.Double(d);
   w.EndArray();
   w.EndObject();
   spread(w, "ratio", ratio);
+  spread(w, "cpu_ratio", cpu_ratio);
 
   key(w, "profile");
   w.StartObject();
@@ -190,8 +193,12 @@ std::string BenchResult::to_text() const {
                      bare_rate.min, bare_rate.max);
   out += fmt::format("             {:>9.1f} ns/packet  {:.1f} .. {:.1f}\n", bare_ns.median,
                      bare_ns.min, bare_ns.max);
-  out += fmt::format("ratio        {:>9.3f} x bare     {:.3f} .. {:.3f}\n\n", ratio.median,
-                     ratio.min, ratio.max);
+  out += fmt::format("ratio        {:>9.3f} x bare     {:.3f} .. {:.3f}\n", ratio.median, ratio.min,
+                     ratio.max);
+  out += fmt::format(
+      "on CPU       {:>9.1f} ns/packet pipeline, {:.1f} bare read, ratio {:.3f} ({:.3f} .. {:.3f})"
+      "\n\n",
+      pipeline_cpu_ns.median, bare_cpu_ns.median, cpu_ratio.median, cpu_ratio.min, cpu_ratio.max);
 
   double total_ns = profiled_seconds * 1e9;
   out += fmt::format(

@@ -20,6 +20,8 @@ struct BenchResult {
   unsigned passes = 0;
   std::vector<double> pipeline_pps, bare_pps;  // one per pass
   BenchSpread pipeline_rate, bare_rate, ratio, pipeline_ns, bare_ns;
+  // The same in this thread's CPU time: what a shared, busy machine disturbs least.
+  BenchSpread pipeline_cpu_ns, bare_cpu_ns, cpu_ratio;
 
   // The profiled pass (after the timed ones): the same work with the clock
   // read at each stage change.

@@ -2,6 +2,7 @@
 
 #include <pcap/pcap.h>
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include <cerrno>
 #include <chrono>
@@ -11,6 +12,12 @@
 
 namespace tripline {
 namespace {
+
+double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 struct PcapCloser {
   void operator()(pcap_t* p) const { pcap_close(p); }
@@ -47,6 +54,7 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
   ReplayResult result;
   StageProfile* profile = opts.profile;
   auto started = std::chrono::steady_clock::now();
+  double cpu_started = thread_cpu_seconds();
   if (profile) profile->start(ProfileStage::Read);
   Timestamp last = 0;
   pcap_pkthdr* hdr = nullptr;
@@ -84,6 +92,7 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
   if (profile) profile->stop();
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.cpu_seconds = thread_cpu_seconds() - cpu_started;
   result.counters.add(worker.counters());
   return result;
 }

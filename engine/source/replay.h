@@ -40,6 +40,7 @@ struct ReplayResult {
   CounterSnapshot counters;
   uint64_t frames = 0;
   double seconds = 0;      // wall time spent reading and judging
+  double cpu_seconds = 0;  // the same span in this thread's CPU time
   bool truncated = false;  // the file ended in the middle of a record
   std::string error;       // libpcap's words when truncated
 };

@@ -84,5 +84,21 @@ TEST(LuaProfiler, SamplesTheLinesThatRun) {
   EXPECT_EQ(profile.lua_sample_every, LuaProfiler::kSampleEvery);
 }
 
+// Calls far shorter than the sampling period still show, in proportion.
+TEST(LuaProfiler, SamplesShortCallsToo) {
+  LuaSandbox sb(4 << 20, 1000000);
+  sb.load(kScript, "spin.lua");
+  StageProfile profile;
+  {
+    LuaProfiler profiler(profile, sb);
+    for (int i = 0; i < 1000; ++i) ASSERT_TRUE(loop_fits(sb, 5));  // ~20 instructions a call
+  }
+  uint64_t total = 0;
+  for (const auto& l : profile.lua_lines) total += l.samples;
+  // About 20,000 instructions in all: ~200 samples (binomial, sd ~13).
+  EXPECT_GT(total, 120u);
+  EXPECT_LT(total, 300u);
+}
+
 }  // namespace
 }  // namespace tripline
