@@ -85,8 +85,10 @@ function vbars(host, rows, title) {
     const x = 56 + i * (bw + gap), bh = Math.max(1, h * r.value / max);
     el("rect", {x: x, y: h + 20 - bh, width: bw, height: bh, class: r.cls || "bar"}, svg)
       .appendChild(el("title", {}, null, r.tip || r.text));
-    if (r.text) el("text", {x: x + bw / 2, y: h + 16 - bh, "text-anchor": "middle", class: "lbl"}, svg, r.text);
-    el("text", {x: x + bw / 2, y: h + 34, "text-anchor": "middle", class: "lbl"}, svg, r.label);
+    // Narrow bars: values only on hover, and every few labels, so none overlap.
+    if (r.text && bw >= 30) el("text", {x: x + bw / 2, y: h + 16 - bh, "text-anchor": "middle", class: "lbl"}, svg, r.text);
+    if (i % Math.ceil(40 / (bw + gap)) === 0)
+      el("text", {x: x + bw / 2, y: h + 34, "text-anchor": "middle", class: "lbl"}, svg, r.label);
   });
   return svg;
 }
