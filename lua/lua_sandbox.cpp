@@ -9,6 +9,7 @@
 #include <lua.hpp>
 
 #include "lua_library.h"
+#include "lua_profile.h"
 #include "lua_watchdog.h"
 
 namespace tripline {
@@ -125,7 +126,7 @@ void LuaSandbox::stop_now() {
   lua_sethook(L_, &LuaSandbox::hook, LUA_MASKCOUNT, 1);
 }
 
-void LuaSandbox::hook(lua_State* L, lua_Debug*) {
+void LuaSandbox::hook(lua_State* L, lua_Debug* ar) {
   LuaSandbox& sb = of(L);
   if (sb.interrupt_gen_.load(std::memory_order_acquire) == sb.gen_.load(std::memory_order_relaxed))
     sb.timed_out_ = true;
@@ -134,7 +135,14 @@ void LuaSandbox::hook(lua_State* L, lua_Debug*) {
     luaL_error(L, "time limit exceeded (max_call_ms = %d)",
                static_cast<int>(sb.max_call_ms_ * sb.factor_));
   }
-  if (!sb.over_budget_ && lua_gethookcount(L) == 1 && sb.budget_ > 1) {
+  if (sb.sampler_ && !sb.over_budget_) {
+    // Profiling: the sampler counts the budget down in steps.
+    int next = sb.sampler_->step(L, ar);
+    if (next > 0) {
+      if (next != lua_gethookcount(L)) lua_sethook(L, &LuaSandbox::hook, LUA_MASKCOUNT, next);
+      return;
+    }
+  } else if (!sb.over_budget_ && lua_gethookcount(L) == 1 && sb.budget_ > 1) {
     // The watchdog's interrupt of an earlier call, set just after it ended.
     lua_sethook(L, &LuaSandbox::hook, LUA_MASKCOUNT,
                 static_cast<int>(std::min<uint64_t>(uint64_t{sb.budget_} * sb.factor_, INT32_MAX)));
@@ -250,8 +258,9 @@ LuaCallResult LuaSandbox::run(int nargs, int nresults, uint32_t factor) {
   uint64_t gen = gen_.load(std::memory_order_relaxed) + 1;
   gen_.store(gen, std::memory_order_release);
   // Setting the hook resets its countdown: every call gets the whole budget.
+  const auto count = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{budget_} * factor, INT32_MAX));
   lua_sethook(L_, &LuaSandbox::hook, LUA_MASKCOUNT,
-              static_cast<int>(std::min<uint64_t>(uint64_t{budget_} * factor, INT32_MAX)));
+              static_cast<int>(sampler_ ? sampler_->arm(count) : count));
   if (max_call_ms_ > 0)
     deadline_.store(LuaWatchdog::now_ns() + int64_t{max_call_ms_} * factor * 1'000'000,
                     std::memory_order_release);

@@ -16,6 +16,8 @@ struct lua_Debug;
 
 namespace tripline {
 
+class LuaProfiler;
+
 class LuaError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -89,6 +91,13 @@ class LuaSandbox {
   static std::string error_text(lua_State* L, int idx);
   // Cuts a message to kMaxMessage bytes, saying how long it was.
   static std::string cut_message(std::string_view s);
+  bool over_budget() const { return over_budget_; }
+  // `tripline bench`: while a sampler is set, the sandbox's count hook fires
+  // every few instructions, the sampler records the running line and counts
+  // the budget down (the time limit is checked as always); null: one count of
+  // the whole budget.
+  void set_sampler(LuaProfiler* sampler) { sampler_ = sampler; }
+  LuaProfiler* sampler() const { return sampler_; }
 
  private:
   static void* alloc(void* ud, void* ptr, size_t osize, size_t nsize);
@@ -130,6 +139,7 @@ class LuaSandbox {
   std::atomic<uint64_t> gen_{0};
   std::atomic<int64_t> deadline_{0};
   std::atomic<uint64_t> interrupt_gen_{0};
+  LuaProfiler* sampler_ = nullptr;
   std::string last_error_;
 };
 

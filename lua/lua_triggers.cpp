@@ -12,6 +12,7 @@
 #include "capture_recorder.h"
 #include "config.h"
 #include "eve.h"
+#include "lua_profile.h"
 
 namespace tripline {
 namespace {
@@ -523,6 +524,7 @@ LuaTriggers::LuaTriggers(const Config& cfg, const LuaScript& script, StageEnv& e
     : cfg_(cfg), env_(env), script_(script) {
   build();
   alerts_.resize(kMaxAlerts);
+  if (env.profile()) profiler_ = std::make_unique<LuaProfiler>(*env.profile(), *sandbox_);
 }
 
 void LuaTriggers::build() {
@@ -530,7 +532,10 @@ void LuaTriggers::build() {
   *static_cast<LuaTriggers**>(lua_getextraspace(sb->state())) = this;
   Hooks h = setup(*sb, script_);
   if (sandbox_) *static_cast<LuaTriggers**>(lua_getextraspace(sandbox_->state())) = nullptr;
+  const bool profiling = profiler_ != nullptr;
+  profiler_.reset();  // it refers to the state being replaced
   sandbox_ = std::move(sb);
+  if (profiling) profiler_ = std::make_unique<LuaProfiler>(*env_.profile(), *sandbox_);
   on_flow_ = h.on_flow;
   on_packet_ = h.on_packet;
   on_flow_end_ = h.on_flow_end;
@@ -568,7 +573,9 @@ bool LuaTriggers::run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict
   lua_pushcfunction(L, trampoline);
   lua_pushinteger(L, fn_ref);
   lua_pushinteger(L, static_cast<int>(hook));
+  uint64_t started = profiler_ ? profiler_->begin() : 0;
   LuaCallResult r = sandbox_->call(2, 1);
+  if (profiler_) profiler_->end(static_cast<int>(hook), call_.flow, started);
   call_.active = false;
   *has_verdict = false;
   if (r == LuaCallResult::Ok) {

@@ -17,6 +17,7 @@
 namespace tripline {
 
 struct Config;
+class LuaProfiler;
 
 // A script's text, read and checked once (Pipeline) and loaded by every worker.
 struct LuaScript {
@@ -97,6 +98,7 @@ class LuaTriggers final : public Stage {
   uint32_t consecutive_errors_ = 0;
   uint64_t logged_errors_ = 0;
   bool disabled_ = false;
+  std::unique_ptr<LuaProfiler> profiler_;  // `tripline bench` only (lua_profile.h)
 };
 
 }  // namespace tripline

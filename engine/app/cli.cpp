@@ -11,6 +11,7 @@
 #include <memory>
 #include <new>
 
+#include "bench_command.h"
 #include "capture_writer.h"
 #include "config.h"
 #include "event_writer.h"
@@ -59,7 +60,10 @@ int cmd_replay(const std::string& config_path, const std::string& pcap,
       return 1;
     }
   }
-  ReplayOptions opts{pcap, verdicts.get(), events.get()};
+  ReplayOptions opts;
+  opts.pcap_path = pcap;
+  opts.verdicts = verdicts.get();
+  opts.events = events.get();
   ReplayResult r = replay_pcap(cfg, opts, pipeline.stage_factory());
   if (events) events->flush();
   pipeline.shutdown();
@@ -128,6 +132,9 @@ int run_cli(int argc, char** argv) {
                      "capture on)");
   replay->add_flag("-q,--quiet", quiet, "Do not print the counter summary");
 
+  BenchOptions bench_opts;
+  auto* bench = add_bench_command(app, bench_opts);
+
   auto* check = app.add_subcommand("check", "Validate the configuration; exit 0 if it is good");
   check->add_option("-c,--config", config_path, "TOML config file (default: built-in defaults)")
       ->check(CLI::ExistingFile);
@@ -141,6 +148,7 @@ int run_cli(int argc, char** argv) {
     if (*check) return cmd_check(config_path);
     if (*replay) return cmd_replay(config_path, pcap, verdicts, events, capture_dir, quiet);
     if (*run) return cmd_run(config_path);
+    if (*bench) return run_bench(bench_opts);
   } catch (const ConfigError& e) {
     spdlog::error("config: {}", e.what());
     return 1;

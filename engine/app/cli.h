@@ -1,4 +1,4 @@
-// The command line: `tripline run|replay|check`, --help, --version. Lives in
+// The command line: `tripline run|replay|check|bench`, --help, --version. Lives in
 // the library so tests can call it; main.cpp only forwards argc/argv.
 #pragma once
 

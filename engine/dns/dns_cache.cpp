@@ -502,6 +502,27 @@ size_t DnsCache::size() const {
   return n;
 }
 
+size_t DnsCache::memory_bytes() const {
+  size_t n = 0;
+  for (size_t i = 0; i < shard_count_; ++i) {
+    std::shared_lock lock(shards_[i].mu);
+    const auto& map = shards_[i].map;
+    n += map.capacity() *
+         (sizeof(std::pair<const dns_cache_detail::Key, dns_cache_detail::Entry>) + 1);
+    for (const auto& [key, entry] : map) {
+      size_t len = 0;  // the packed block: 2 + per name 3 + its bytes
+      entry.names.each([&](std::string_view name, bool) { return (len += 3 + name.size()), true; });
+      if (len) n += len + 2;
+    }
+  }
+  for (size_t i = 0; i < shard_count_; ++i) {
+    std::lock_guard lock(name_shards_[i].mu);
+    n += name_shards_[i].map.capacity() *
+         (sizeof(std::pair<const uint64_t, dns_cache_detail::NameAddrs>) + 1);
+  }
+  return n;
+}
+
 DnsCacheStats DnsCache::stats() const {
   DnsCacheStats st;
   auto get = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };

@@ -151,6 +151,9 @@ class DnsCache {
 
   size_t size() const;
   DnsCacheStats stats() const;
+  // Bytes the cache holds now: its tables (from their capacities) and each
+  // entry's name block. Walks every entry: for `tripline bench`, not the packet path.
+  size_t memory_bytes() const;
 
  private:
   dns_cache_detail::Shard& shard_for(const IpAddr& addr) const;

@@ -2,14 +2,23 @@
 
 #include <pcap/pcap.h>
 #include <spdlog/spdlog.h>
+#include <time.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "event_writer.h"
 #include "worker.h"
 
 namespace tripline {
 namespace {
+
+double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 struct PcapCloser {
   void operator()(pcap_t* p) const { pcap_close(p); }
@@ -20,8 +29,17 @@ struct PcapCloser {
 ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions& opts,
                          const StageFactory& stages) {
   char errbuf[PCAP_ERRBUF_SIZE] = {};
-  std::unique_ptr<pcap_t, PcapCloser> pcap(pcap_open_offline_with_tstamp_precision(
-      opts.pcap_path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf));
+  std::unique_ptr<pcap_t, PcapCloser> pcap;
+  if (!opts.memory.empty()) {
+    // fmemopen only reads through the pointer ("r"); pcap_close closes the stream.
+    FILE* f = fmemopen(const_cast<uint8_t*>(opts.memory.data()), opts.memory.size(), "r");
+    if (!f) throw ReplayError(opts.pcap_path + ": " + std::strerror(errno));
+    pcap.reset(pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf));
+    if (!pcap) std::fclose(f);
+  } else {
+    pcap.reset(pcap_open_offline_with_tstamp_precision(opts.pcap_path.c_str(),
+                                                       PCAP_TSTAMP_PRECISION_NANO, errbuf));
+  }
   if (!pcap) throw ReplayError(opts.pcap_path + ": " + errbuf);
   int dlt = pcap_datalink(pcap.get());
   auto link = link_type_from_dlt(dlt);
@@ -32,9 +50,13 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
   }
 
   Worker worker(cfg, 0, opts.events);
+  worker.set_profile(opts.profile);
   if (stages) stages(worker);
   ReplayResult result;
+  StageProfile* profile = opts.profile;
   auto started = std::chrono::steady_clock::now();
+  double cpu_started = thread_cpu_seconds();
+  if (profile) profile->start(ProfileStage::Read);
   Timestamp last = 0;
   // [log] stats_interval in the pcap's time: the same stats events each run.
   const Timestamp stats_every = seconds(cfg->log.stats_interval);
@@ -45,6 +67,8 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
   int rc;
   while ((rc = pcap_next_ex(pcap.get(), &hdr, &data)) == 1) {
     ++result.frames;
+    if (opts.progress && result.frames % kReplayProgressFrames == 0)
+      opts.progress(result.frames, worker);
     Timestamp ts = static_cast<Timestamp>(hdr->ts.tv_sec) * kNsPerSec + hdr->ts.tv_usec;
     if (ts < last) ts = last;  // the clock never runs backwards
     last = ts;
@@ -74,14 +98,19 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
       std::fprintf(opts.verdicts, ",\"reason\":\"%.*s\"}\n", static_cast<int>(d.reason.size()),
                    d.reason.data());
     }
+    if (profile) profile->enter(ProfileStage::Read);
   }
   if (rc == PCAP_ERROR) {
     result.truncated = true;
     result.error = pcap_geterr(pcap.get());
   }
+  if (opts.progress) opts.progress(result.frames, worker);
+  if (profile) profile->enter(ProfileStage::FlowTable);  // the flows still open end
   worker.shutdown(last);
+  if (profile) profile->stop();
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.cpu_seconds = thread_cpu_seconds() - cpu_started;
   result.counters.add(worker.counters());
   return result;
 }

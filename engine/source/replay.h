@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -24,12 +26,21 @@ struct ReplayOptions {
   std::string pcap_path;
   FILE* verdicts = nullptr;  // one JSON line per frame when set
   EventWriter* events = nullptr;
+  // When set, the pcap is read from these bytes (a file loaded once, as
+  // `tripline bench` does); pcap_path then only names it in messages.
+  std::span<const uint8_t> memory;
+  // When set, the worker charges its time to stages here (`tripline bench`).
+  StageProfile* profile = nullptr;
+  // When set, called every kReplayProgressFrames frames (progress, sampling).
+  std::function<void(uint64_t frames, const Worker& worker)> progress;
 };
+constexpr uint64_t kReplayProgressFrames = 4096;
 
 struct ReplayResult {
   CounterSnapshot counters;
   uint64_t frames = 0;
   double seconds = 0;      // wall time spent reading and judging
+  double cpu_seconds = 0;  // the same span in this thread's CPU time
   bool truncated = false;  // the file ended in the middle of a record
   std::string error;       // libpcap's words when truncated
 };

@@ -8,6 +8,7 @@
 
 #include "counters.h"
 #include "eve.h"
+#include "stage_profile.h"
 #include "verdict.h"
 
 namespace tripline {
@@ -32,6 +33,8 @@ class StageEnv {
   CaptureRecorder* capture() const { return capture_; }
   // The worker's number, for log lines.
   unsigned worker_index() const { return worker_index_; }
+  // Where the worker's time goes (`tripline bench`); null unless profiling.
+  StageProfile* profile() const { return profile_; }
 
   // Events. Build one only when events_on(); eve() lays it out from facts
   // (events/eve.h, the one home of every layout) and emit() hands the finished
@@ -43,12 +46,14 @@ class StageEnv {
  protected:
   // The worker attaches its recorder after its stages are built.
   void set_capture(CaptureRecorder* capture) { capture_ = capture; }
+  void set_profile(StageProfile* profile) { profile_ = profile; }
 
  private:
   Counters& counters_;
   EventWriter* events_;
   Decision default_decision_;
   CaptureRecorder* capture_ = nullptr;
+  StageProfile* profile_ = nullptr;
   unsigned worker_index_;
   EveBuilder eve_;
 };

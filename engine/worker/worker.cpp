@@ -30,7 +30,15 @@ Worker::Worker(std::shared_ptr<const Config> cfg, unsigned index, EventWriter* e
 
 Worker::~Worker() = default;
 
-void Worker::add_stage(std::unique_ptr<Stage> stage) { stages_.push_back(std::move(stage)); }
+void Worker::add_stage(std::unique_ptr<Stage> stage) {
+  stage_profile_.push_back(profile_stage_of(stage->name()));
+  stages_.push_back(std::move(stage));
+}
+
+void Worker::set_profile(StageProfile* profile) {
+  profile_ = profile;
+  env_.set_profile(profile);
+}
 
 void Worker::set_capture(std::unique_ptr<CaptureRecorder> capture) {
   capture_ = std::move(capture);
@@ -57,8 +65,12 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   ++frame_;
   counters_.packets.add();
   counters_.bytes.add(bytes.size());
-  if (now - last_tick_ >= kTickInterval) tick(now);
+  if (now - last_tick_ >= kTickInterval) {
+    charge(ProfileStage::FlowTable);
+    tick(now);
+  }
 
+  charge(ProfileStage::Decode);
   Decision decision = env_.default_decision();
   Decoded pkt;
   DecodeError err = decode(link, bytes, pkt);
@@ -76,6 +88,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   }
   if (pkt.is_fragment) counters_.fragments.add();
 
+  charge(ProfileStage::FlowTable);
   FlowTable::Result tracked = flows_.track(pkt, now);
   if (!tracked.flow) {  // a non-first fragment of no flow we know (yet)
     counters_.fragments_unmatched.add();
@@ -99,17 +112,23 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   }
 
   PacketContext ctx{pkt, flow, tracked.created, tracked.dir, now, frame_, decision, false, meta};
-  for (auto& stage : stages_) {
-    if (!stage->likes(ctx)) continue;
-    if (stage->inspect(ctx) == Next::Stop) break;
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    charge(stage_profile_[i]);
+    if (!stages_[i]->likes(ctx)) continue;
+    if (stages_[i]->inspect(ctx) == Next::Stop) break;
   }
+  charge(ProfileStage::Worker);
   // The flow keeps what a stage decided for it; a new flow nobody decided for
   // keeps the default (a packet-only decision does not stick).
   if (ctx.flow_decided || !flow.decided) {
     flow.decision = ctx.flow_decided ? ctx.decision : decision;
     flow.decided = true;
   }
-  if (capture_) capture_->on_packet(pkt, &flow, now);
+  if (capture_) {
+    charge(ProfileStage::Capture);
+    capture_->on_packet(pkt, &flow, now);
+    charge(ProfileStage::Worker);
+  }
   count_verdict(ctx.decision);
   return ctx.decision;
 }
@@ -135,12 +154,18 @@ void Worker::shutdown(Timestamp now) {
 }
 
 void Worker::on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) {
+  ProfileStage was = profile_ ? profile_->enter(ProfileStage::Events) : ProfileStage::Worker;
   counters_.flows_ended.add();
   if (reason == FlowEndReason::Timeout) counters_.flows_timed_out.add();
   if (reason == FlowEndReason::Evicted) counters_.flows_evicted.add();
   if (env_.events_on()) env_.emit(env_.eve().flow_event(flow, reason, now));
-  for (auto& stage : stages_) stage->on_flow_end(flow, reason, now);
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    charge(stage_profile_[i]);
+    stages_[i]->on_flow_end(flow, reason, now);
+  }
+  charge(ProfileStage::Capture);
   if (capture_) capture_->on_flow_end(flow, now);
+  charge(was);
 }
 
 }  // namespace tripline

@@ -40,6 +40,9 @@ class Worker final : public FlowObserver {
   // The worker shows it every packet after its verdict; stages reach it
   // through env().capture().
   void set_capture(std::unique_ptr<CaptureRecorder> capture);
+  // Charges this worker's time to stages (`tripline bench`); set before the
+  // stages are added (they see it through env()). Null: not profiling.
+  void set_profile(StageProfile* profile);
 
   // Judges one packet. Always returns a decision; never throws. `meta` is what
   // the source knows beyond the bytes (live: interfaces).
@@ -63,10 +66,16 @@ class Worker final : public FlowObserver {
   class Env final : public StageEnv {
    public:
     using StageEnv::set_capture;
+    using StageEnv::set_profile;
     using StageEnv::StageEnv;
   };
 
   void count_verdict(const Decision& d);
+  // Charges the time so far to the current stage and enters `s` (profiling only).
+  void charge(ProfileStage s) {
+    if (profile_) [[unlikely]]
+      profile_->enter(s);
+  }
   // Runs the stages that want non-first fragments; returns the fragment's decision.
   Decision inspect_fragment(const Decoded& pkt, Flow* flow, Dir dir, Timestamp now,
                             const Decision& decision);
@@ -77,6 +86,8 @@ class Worker final : public FlowObserver {
   Env env_;  // before the stages: they keep a reference to it
   FlowTable flows_;
   std::vector<std::unique_ptr<Stage>> stages_;
+  std::vector<ProfileStage> stage_profile_;  // what each of stages_ is charged to
+  StageProfile* profile_ = nullptr;
   std::unique_ptr<CaptureRecorder> capture_;
   Timestamp last_tick_ = 0;
   uint64_t frame_ = 0;
