@@ -55,7 +55,7 @@ cat >"$TL_WORK/slow.lua" <<LUA
 -- A flow to port $SLOW_PORT keeps its worker busy for seconds in one C call.
 function on_flow(f)
   if f.dest_port == $SLOW_PORT then
-    local s = string.rep("a", 15000)
+    local s = string.rep("a", 20000)
     string.find(s, "^.-.-b")
   end
 end

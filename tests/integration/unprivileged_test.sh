@@ -4,7 +4,7 @@
 # bounding set), started with setpriv, on real NFQUEUE queues. Only its state
 # folder (DNS state file, captures) and its log folder (event log) are
 # writable to it; the config, the script and the test's other files are not.
-# Checks: the queues bind, traffic flows, a trigger records a capture, events
+# Checks: `tripline check` passes as that user (ExecStartPre=), the queues bind, traffic flows, a trigger records a capture, events
 # and the DNS state file are written, the process holds exactly CAP_NET_ADMIN,
 # the root-only queue table (/proc/net/netfilter/nfnetlink_queue) is named in
 # a warning instead of every packet being called uninspected, and a clean
@@ -56,6 +56,11 @@ dir = "$STATE/capture"
 TOML
 mkdir -p "$STATE/capture" && chown "$RUN_UID:$RUN_GID" "$STATE/capture"
 chmod -R go-w "$ETC"
+
+# ExecStartPre=: `tripline check` as the same user passes.
+in_ns "$NS_G" setpriv --reuid="$RUN_UID" --regid="$RUN_GID" --clear-groups --no-new-privs \
+  "$TRIPLINE" check -c "$ETC/tripline.toml" >"$TL_WORK/check.out" 2>&1 ||
+  fail "tripline check as $RUN_UID failed: $(tail -3 "$TL_WORK/check.out")"
 
 # What systemd does for the unit (AmbientCapabilities= and
 # CapabilityBoundingSet=CAP_NET_ADMIN, NoNewPrivileges=yes).
