@@ -13,6 +13,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 UNIT="$ROOT/contrib/systemd/tripline.service"
 command -v systemd-analyze >/dev/null || { echo "SKIP: needs systemd-analyze" >&2; exit 77; }
 [[ -x $TRIPLINE ]] || { echo "FAIL: no tripline binary at $TRIPLINE" >&2; exit 1; }
+TRIPLINE=$(realpath "$TRIPLINE")
 WORK=$(mktemp -d /tmp/tripline-unit.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
