@@ -258,7 +258,8 @@ LuaCallResult LuaSandbox::run(int nargs, int nresults, uint32_t factor) {
   uint64_t gen = gen_.load(std::memory_order_relaxed) + 1;
   gen_.store(gen, std::memory_order_release);
   // Setting the hook resets its countdown: every call gets the whole budget.
-  const auto count = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{budget_} * factor, INT32_MAX));
+  const auto count =
+      static_cast<uint32_t>(std::min<uint64_t>(uint64_t{budget_} * factor, INT32_MAX));
   lua_sethook(L_, &LuaSandbox::hook, LUA_MASKCOUNT,
               static_cast<int>(sampler_ ? sampler_->arm(count) : count));
   if (max_call_ms_ > 0)

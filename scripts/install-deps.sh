@@ -7,7 +7,7 @@ PKGS=(
   libnetfilter-queue-dev libmnl-dev libpcap-dev libldns-dev liblua5.4-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev rapidjson-dev
-  libabsl-dev libconcurrentqueue-dev libxxhash-dev nlohmann-json3-dev
+  libabsl-dev libconcurrentqueue-dev libxxhash-dev nlohmann-json3-dev libsystemd-dev
   iproute2 iptables nftables dnsmasq-base curl dnsutils netcat-openbsd
   tshark python3-scapy python3 procps
   nettle-dev python3-jsonschema fever

@@ -19,6 +19,7 @@
 #include "pipeline.h"
 #include "queue_accounting.h"
 #include "stats_reporter.h"
+#include "systemd_notify.h"
 #include "worker.h"
 
 namespace tripline {
@@ -46,6 +47,11 @@ namespace {
 
 // How often the queue rule counter is compared with the packets queued.
 constexpr std::chrono::seconds kAccountingInterval{5};
+// How often systemd gets a STATUS line (and, with WatchdogSec=, the workers'
+// progress is checked at least twice per watchdog period).
+constexpr std::chrono::milliseconds kNotifyInterval{1000};
+// Below this the idle workers' 100 ms ticks could look like a stall.
+constexpr std::chrono::milliseconds kMinWatchdogCheck{250};
 
 // The signals the daemon takes: TERM/INT stop it, USR1 prints the counters,
 // HUP is refused (no reload yet).
@@ -182,9 +188,64 @@ int run_live(std::shared_ptr<const Config> cfg) {
 
   stats = std::make_unique<StatsReporter>(cfg->log.stats_interval, events.get(),
                                           snapshot);  // EVE stats events
+  SystemdNotifier notifier;
+  ProgressWatch watch(workers.size());
+  std::vector<uint64_t> progress(workers.size());
+  auto read_progress = [&] {
+    for (size_t i = 0; i < workers.size(); ++i) progress[i] = workers[i]->progress();
+    return std::span<const uint64_t>(progress);
+  };
+  // Every queue is bound and its worker running: systemd may start what
+  // depends on tripline.
+  notifier.ready(packet_rate_status(0, 0, snapshot().packets, cfg->queue.first, cfg->queue.count));
+  watch.stalled(read_progress());
+  if (notifier.watchdog().count() > 0) notifier.watchdog_ping();
+  using Clock = std::chrono::steady_clock;
+  auto period = std::chrono::duration_cast<std::chrono::milliseconds>(kNotifyInterval);
+  if (notifier.watchdog().count() > 0) {
+    period = std::min(
+        period, std::max(kMinWatchdogCheck, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                notifier.watchdog() / 2)));
+  }
+  auto next = Clock::now() + period;
+  auto last_status = Clock::now();
+  uint64_t last_packets = 0;
+  bool was_stalled = false;
   for (;;) {
     int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
+    if (!notifier.enabled()) {
+      if (sigwait(&signals, &sig) != 0) continue;
+    } else {
+      auto left = std::max(Clock::duration::zero(), next - Clock::now());
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      const timespec wait{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+      sig = sigtimedwait(&signals, nullptr, &wait);
+      if (sig < 0) {
+        if (Clock::now() < next) continue;  // EINTR
+        next += period;
+        // The watchdog is fed only when every worker moved since the last check.
+        std::vector<size_t> stuck = watch.stalled(read_progress());
+        if (stuck.empty()) {
+          notifier.watchdog_ping();
+          if (was_stalled) spdlog::info("every worker makes progress again: watchdog fed");
+          was_stalled = false;
+        } else if (!was_stalled) {
+          was_stalled = true;
+          spdlog::warn("worker {} made no progress for {} ms: the systemd watchdog is not fed",
+                       stuck.front(), period.count());
+        }
+        auto now = Clock::now();
+        if (now - last_status >= kNotifyInterval) {
+          uint64_t packets = snapshot().packets;
+          double secs = std::chrono::duration<double>(now - last_status).count();
+          notifier.status(packet_rate_status(packets - last_packets, secs, packets,
+                                             cfg->queue.first, cfg->queue.count));
+          last_status = now;
+          last_packets = packets;
+        }
+        continue;
+      }
+    }
     if (sig == SIGUSR1) {
       std::fprintf(stderr, "%s", snapshot().to_text().c_str());
       continue;
@@ -196,6 +257,7 @@ int run_live(std::shared_ptr<const Config> cfg) {
     spdlog::info("signal {}: stopping", sig);
     break;
   }
+  notifier.stopping();
   ShutdownSignals late(signals, [&] { return snapshot().to_text(); });
   finish();
   std::fprintf(stderr, "%s", snapshot().to_text().c_str());

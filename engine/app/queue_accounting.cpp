@@ -3,8 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <sstream>
 
 #include "counters.h"
@@ -122,7 +125,20 @@ std::optional<uint64_t> QueueAccounting::read_rule_counter() const {
 
 void QueueAccounting::start(std::chrono::milliseconds interval) {
   if (cfg_.rule_counter == RuleCounter::Off) return;
+  // The kernel makes the queue table readable by root only (0440): as another
+  // user, even with CAP_NET_ADMIN, the packets the queues took are unknown, and
+  // comparing the rule counter with nothing would call all of them uninspected.
+  const char* kTable = "/proc/net/netfilter/nfnetlink_queue";
+  bool table_readable = static_cast<bool>(std::ifstream(kTable));
+  if (!table_readable) {
+    spdlog::warn(
+        "cannot read {}: {} (the kernel lets only root read it): packets that cross "
+        "uninspected and the kernel's queue drops (nfq_uninspected, nfq_queue_dropped, "
+        "nfq_user_dropped) are not counted",
+        kTable, std::strerror(errno));
+  }
   for (RuleCounter s : {RuleCounter::Nft, RuleCounter::Iptables}) {
+    if (!table_readable) break;
     if (cfg_.rule_counter != RuleCounter::Auto && cfg_.rule_counter != s) continue;
     source_ = s;
     baseline_ = read_rule_counter();
@@ -130,6 +146,8 @@ void QueueAccounting::start(std::chrono::milliseconds interval) {
   }
   if (!baseline_) {
     source_ = RuleCounter::Off;
+  }
+  if (!baseline_ && table_readable) {
     spdlog::warn(
         "no queue rule counter found (nft table inet tripline with a counter, or iptables chain "
         "TRIPLINE, see contrib/): packets that cross uninspected (queue full with fail_open, "

@@ -144,6 +144,7 @@ Decision Worker::inspect_fragment(const Decoded& pkt, Flow* flow, Dir dir, Times
 
 void Worker::tick(Timestamp now) {
   last_tick_ = now;
+  ticks_.add();
   flows_.expire(now);
   if (capture_) capture_->tick(now);
 }

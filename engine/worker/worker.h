@@ -55,6 +55,10 @@ class Worker final : public FlowObserver {
   void shutdown(Timestamp now);
 
   Counters& counters() { return counters_; }
+  // Grows with every packet taken and every idle tick (the live source ticks
+  // at least every 100 ms while idle): a value that stays put means this
+  // worker is stuck in one packet. Read from any thread (the watchdog).
+  uint64_t progress() const { return counters_.packets.get() + ticks_.get(); }
   const FlowTable& flows() const { return flows_; }
   unsigned index() const { return index_; }
   const Config& config() const { return *cfg_; }
@@ -90,6 +94,7 @@ class Worker final : public FlowObserver {
   StageProfile* profile_ = nullptr;
   std::unique_ptr<CaptureRecorder> capture_;
   Timestamp last_tick_ = 0;
+  Counter ticks_;
   uint64_t frame_ = 0;
 };
 
