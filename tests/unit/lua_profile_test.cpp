@@ -45,12 +45,12 @@ constexpr char kScript[] =
 // Sampling lines must not move the budget: the same loop fits with and without.
 TEST(LuaProfiler, BudgetStaysExactWhileSampling) {
   for (uint32_t budget : {50u, 100u, 1234u, 20000u}) {
-    LuaSandbox plain(4 << 20, budget);
+    LuaSandbox plain(LuaLimits{size_t{4} << 20, budget, 0});
     plain.load(kScript, "spin.lua");
     int fits = largest_fit(plain);
     ASSERT_GT(fits, 0) << budget;
 
-    LuaSandbox sampled(4 << 20, budget);
+    LuaSandbox sampled(LuaLimits{size_t{4} << 20, budget, 0});
     sampled.load(kScript, "spin.lua");
     StageProfile profile;
     {
@@ -64,7 +64,7 @@ TEST(LuaProfiler, BudgetStaysExactWhileSampling) {
 }
 
 TEST(LuaProfiler, SamplesTheLinesThatRun) {
-  LuaSandbox sb(4 << 20, 1000000);
+  LuaSandbox sb(LuaLimits{size_t{4} << 20, 1000000, 0});
   sb.load(kScript, "spin.lua");
   StageProfile profile;
   {
@@ -86,7 +86,7 @@ TEST(LuaProfiler, SamplesTheLinesThatRun) {
 
 // Calls far shorter than the sampling period still show, in proportion.
 TEST(LuaProfiler, SamplesShortCallsToo) {
-  LuaSandbox sb(4 << 20, 1000000);
+  LuaSandbox sb(LuaLimits{size_t{4} << 20, 1000000, 0});
   sb.load(kScript, "spin.lua");
   StageProfile profile;
   {
