@@ -33,6 +33,7 @@ namespace tripline {
   X(flows_evicted, "flows_evicted")                       \
   X(events_written, "events_written")                     \
   X(events_dropped, "events_dropped")                     \
+  X(events_lost, "events_lost")                           \
   X(nfq_batches, "nfq_recv_batches")                      \
   X(nfq_enobufs, "nfq_enobufs")                           \
   X(nfq_verdict_errors, "nfq_verdict_errors")             \
