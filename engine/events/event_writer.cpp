@@ -93,13 +93,24 @@ bool EventWriter::submit(std::string line, int source) {
   return true;
 }
 
+uint64_t EventWriter::accounted() const {
+  return written_.load(std::memory_order_acquire) + write_errors_.load(std::memory_order_acquire) +
+         discarded_.load(std::memory_order_acquire);
+}
+
 bool EventWriter::flush() {
+  const uint64_t target = submitted_.load(std::memory_order_acquire);
   auto until = std::chrono::steady_clock::now() + opts_.drain_timeout;
-  while (written_.load(std::memory_order_acquire) + write_errors_.load(std::memory_order_acquire) +
-             discarded_.load(std::memory_order_acquire) <
-         submitted_.load(std::memory_order_acquire)) {
+  while (accounted() < target) {
     if (std::chrono::steady_clock::now() >= until) {
+      // The reader is stalled (or absent): what was submitted so far is given
+      // up, counted lost, so the counters are complete when the caller reads
+      // them; the destructor will not wait again.
       drain_expired_.store(true, std::memory_order_relaxed);
+      discard_upto_.store(target, std::memory_order_release);
+      auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (accounted() < target && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -108,6 +119,7 @@ bool EventWriter::flush() {
 }
 
 bool EventWriter::abandoning() const {
+  if (accounted() < discard_upto_.load(std::memory_order_acquire)) return true;
   return stop_.load(std::memory_order_acquire) &&
          steady_ns() >= deadline_ns_.load(std::memory_order_relaxed);
 }

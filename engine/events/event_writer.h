@@ -67,7 +67,9 @@ class EventWriter {
   // and counts a drop when the queue is full (lines or bytes).
   bool submit(std::string line, int source = -1);
   // Waits until everything submitted so far is written or lost, at most
-  // drain_timeout; false when the time ran out first.
+  // drain_timeout; when the time runs out first (a stalled or absent
+  // reader), what was submitted until then is given up and counted lost
+  // (within a second), and false is returned. For shutdown.
   bool flush();
 
   uint64_t written() const { return written_.load(std::memory_order_relaxed); }
@@ -93,6 +95,7 @@ class EventWriter {
   void account(const Item* items, size_t n, size_t ok);
   void note_error(int err);
   bool abandoning() const;
+  uint64_t accounted() const;  // written + write errors + discarded
 
   std::string path_;
   EventWriterOptions opts_;
@@ -119,6 +122,7 @@ class EventWriter {
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> drain_expired_{false};       // a flush() timed out
+  std::atomic<uint64_t> discard_upto_{0};        // lines up to this count are given up
   std::atomic<int64_t> deadline_ns_{INT64_MAX};  // steady clock; past it queued lines are lost
   std::thread thread_;
 };
