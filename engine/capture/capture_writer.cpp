@@ -17,7 +17,9 @@
 #include <ctime>
 #include <deque>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 #include "capture_ring.h"
@@ -144,21 +146,96 @@ struct CaptureWriter::Impl {
     return name;
   }
 
-  // Deletes the oldest closed files until a new one fits under max_files.
-  // Files still open are kept even beyond the limit.
+  // The recordings in the folder now, tripline's file names only
+  // (tripline-<YYYYmmddTHHMMSSZ>-w<N>-s<N>[-label][.N].pcap), oldest first:
+  // by start time, then worker and session number. Other files are never
+  // counted nor touched.
+  struct Recording {
+    std::string when;
+    uint64_t worker = 0, session = 0;
+    std::string path;
+    bool operator<(const Recording& o) const {
+      return std::tie(when, worker, session, path) < std::tie(o.when, o.worker, o.session, o.path);
+    }
+  };
+  static bool parse_number(std::string_view& s, uint64_t& out) {
+    size_t n = 0;
+    out = 0;
+    while (n < s.size() && n < 19 && s[n] >= '0' && s[n] <= '9') out = out * 10 + (s[n++] - '0');
+    s.remove_prefix(n);
+    return n > 0;
+  }
+  static std::optional<Recording> parse_recording(std::string_view name) {
+    constexpr std::string_view kPrefix = "tripline-", kSuffix = ".pcap";
+    if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix)) return std::nullopt;
+    std::string_view rest = name.substr(kPrefix.size());
+    rest.remove_suffix(kSuffix.size());
+    Recording r;
+    if (rest.size() < 16 || rest[8] != 'T' || rest[15] != 'Z') return std::nullopt;
+    for (size_t i = 0; i < 15; ++i)
+      if (i != 8 && (rest[i] < '0' || rest[i] > '9')) return std::nullopt;
+    r.when = std::string(rest.substr(0, 16));
+    rest.remove_prefix(16);
+    if (!rest.starts_with("-w")) return std::nullopt;
+    rest.remove_prefix(2);
+    if (!parse_number(rest, r.worker) || !rest.starts_with("-s")) return std::nullopt;
+    rest.remove_prefix(2);
+    if (!parse_number(rest, r.session)) return std::nullopt;
+    for (char c : rest)  // [-label][.N]: label characters only
+      if (label_char(c) != c) return std::nullopt;
+    if (!rest.empty() && rest[0] != '-' && rest[0] != '.') return std::nullopt;
+    return r;
+  }
+  std::vector<Recording> recordings_in_folder() const {
+    std::vector<Recording> out;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(cfg.dir, ec)) {
+      std::string name = e.path().filename().string();
+      auto r = parse_recording(name);
+      if (!r || !e.is_regular_file(ec)) continue;
+      r->path = e.path().string();
+      out.push_back(std::move(*r));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // Deletes the oldest closed recordings in the folder (of any run) until at
+  // most `keep` are left. Files still open here are kept even beyond it.
+  void trim(size_t keep) {
+    std::vector<Recording> found = recordings_in_folder();
+    size_t count = found.size();
+    for (const Recording& r : found) {
+      if (count <= keep) break;
+      bool open = false;
+      {
+        std::lock_guard lk(files_mu);
+        for (const auto& f : files) open |= f.open && same_file(f.path, r.path);
+      }
+      if (open) continue;
+      if (::unlink(r.path.c_str()) != 0 && errno != ENOENT) {
+        spdlog::warn("capture: cannot delete {}: {}", r.path, std::strerror(errno));
+        continue;
+      }
+      deleted.fetch_add(1, std::memory_order_relaxed);
+      --count;
+      std::lock_guard lk(files_mu);
+      for (auto it = files.begin(); it != files.end(); ++it) {
+        if (same_file(it->path, r.path)) {
+          files.erase(it);
+          break;
+        }
+      }
+    }
+  }
+  static bool same_file(const std::string& a, const std::string& b) {
+    return std::filesystem::path(a).filename() == std::filesystem::path(b).filename();
+  }
+
+  // Room for one more file under max_files, counting what is in the folder.
   void rotate() {
     if (cfg.max_files == 0) return;  // 0: unlimited
-    while (files.size() >= cfg.max_files) {
-      auto it = files.begin();
-      while (it != files.end() && it->open) ++it;
-      if (it == files.end()) return;
-      if (::unlink(it->path.c_str()) != 0 && errno != ENOENT)
-        spdlog::warn("capture: cannot delete {}: {}", it->path, std::strerror(errno));
-      else
-        deleted.fetch_add(1, std::memory_order_relaxed);
-      std::lock_guard lk(files_mu);
-      files.erase(it);
-    }
+    trim(cfg.max_files - 1);
   }
 
   void open_file(unsigned w, uint64_t session, std::string_view label, Timestamp ts) {
@@ -314,6 +391,8 @@ CaptureWriter::CaptureWriter(const CaptureConfig& cfg, unsigned workers, Capture
                                                      PCAP_TSTAMP_PRECISION_NANO);
   if (!impl_->dead) throw std::runtime_error("capture: pcap_open_dead failed");
   impl_->open_file_fn = opts.open_file ? std::move(opts.open_file) : open_exclusive;
+  // Recordings of earlier runs count toward max_files from the start.
+  if (cfg_.max_files > 0) impl_->trim(cfg_.max_files);
 
   rings_.reserve(workers);
   for (unsigned w = 0; w < workers; ++w) rings_.push_back(std::make_unique<Ring>(cap));

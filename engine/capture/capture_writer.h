@@ -28,7 +28,7 @@ struct CaptureWriterStats {
   uint64_t records_written = 0;  // packets handed to a file (stdio-buffered: see write_errors)
   uint64_t records_dropped = 0;  // records refused by a full ring, or for an unknown/failed session
   uint64_t files_opened = 0;
-  uint64_t files_deleted = 0;  // by the max_files rotation
+  uint64_t files_deleted = 0;  // by the max_files rotation (earlier runs' recordings too)
   uint64_t write_errors = 0;   // open/write/flush failures; each ends that session's file
 };
 
@@ -44,7 +44,9 @@ struct CaptureWriterOptions {
 
 class CaptureWriter {
  public:
-  // Creates cfg.dir if missing. Throws std::runtime_error naming the problem
+  // Creates cfg.dir if missing. max_files counts the recordings in cfg.dir
+  // (tripline's file names only, earlier runs' too): beyond it the oldest are
+  // deleted at start and before each new file. Throws std::runtime_error naming the problem
   // when the directory cannot be created or written, when workers is 0, or
   // when the ring cannot hold two packets of snaplen bytes.
   CaptureWriter(const CaptureConfig& cfg, unsigned workers, CaptureWriterOptions opts = {});

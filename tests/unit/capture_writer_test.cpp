@@ -231,6 +231,44 @@ TEST(CaptureWriterTest, MaxFilesDeletesTheOldestClosedFile) {
   EXPECT_EQ(writer.stats().files_deleted, 5u);
 }
 
+// max_files counts what is in the folder: earlier runs' recordings too, at
+// start and at every new file; files with other names are never touched.
+TEST(CaptureWriterTest, MaxFilesCountsEarlierRunsInTheFolder) {
+  TempDir tmp;
+  const std::vector<std::string> earlier = {
+      "tripline-20250101T000000Z-w0-s1-old.pcap", "tripline-20250101T000000Z-w0-s2.pcap",
+      "tripline-20250102T000000Z-w1-s1-x.1.pcap", "tripline-20250103T000000Z-w0-s9-keep.pcap"};
+  const std::vector<std::string> foreign = {"notes.txt", "tripline-manual.pcap",
+                                            "tripline-20250101T000000Z-w0-s1-old.pcap.bak"};
+  for (const auto& n : earlier) std::ofstream(tmp.path() + "/" + n) << "x";
+  for (const auto& n : foreign) std::ofstream(tmp.path() + "/" + n) << "x";
+  auto on_disk = [&] {
+    std::vector<std::string> names;
+    for (auto& e : std::filesystem::directory_iterator(tmp.path()))
+      names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  CaptureConfig cfg = config(tmp.path());
+  cfg.max_files = 3;
+  CaptureWriter writer(cfg, 1);
+  // At start: four recordings, three allowed: the oldest went.
+  EXPECT_EQ(writer.stats().files_deleted, 1u);
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() + "/" + earlier[0]));
+  for (int run = 0; run < 4; ++run) {
+    ASSERT_TRUE(writer.open(0, 100 + run, "new", kT0 + run * kNsPerSec));
+    ASSERT_TRUE(writer.close(0, 100 + run));
+  }
+  writer.flush();
+  std::vector<std::string> names = on_disk();
+  size_t recordings = 0;
+  for (const auto& n : names) recordings += n.starts_with("tripline-2") && n.ends_with(".pcap");
+  EXPECT_EQ(recordings, 3u);
+  for (const auto& n : foreign) EXPECT_TRUE(std::filesystem::exists(tmp.path() + "/" + n)) << n;
+  EXPECT_EQ(writer.stats().files_deleted, 5u);
+  EXPECT_NE(file_of(writer.files(), 0, 103), "");
+}
+
 TEST(CaptureWriterTest, UnusableDirectoryThrows) {
   TempDir tmp;
   std::string file = tmp.path() + "/plain_file";
