@@ -66,7 +66,8 @@ namespace tripline {
   X(capture_sessions_started, "capture_sessions_started") \
   X(capture_sessions_refused, "capture_sessions_refused") \
   X(capture_packets, "capture_packets")                   \
-  X(capture_dropped, "capture_dropped")
+  X(capture_dropped, "capture_dropped")                   \
+  X(capture_lost, "capture_lost")
 
 struct CounterSnapshot;
 
@@ -98,7 +99,7 @@ struct Counters {
 // The capture recorder's view of a worker's counters.
 inline CaptureCounters capture_counters(Counters& c) {
   return {c.capture_sessions_started, c.capture_sessions_refused, c.capture_packets,
-          c.capture_dropped};
+          c.capture_dropped, c.capture_lost};
 }
 
 struct CounterSnapshot {

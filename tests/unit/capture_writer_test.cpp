@@ -1,14 +1,17 @@
 #include "capture_writer.h"
 
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "capture_test_util.h"
@@ -308,10 +311,16 @@ TEST(CaptureWriterTest, WriteErrorEndsOnlyThatSession) {
     ASSERT_TRUE(writer.write(0, 1, kT0 + i, payload(1, i, 100)));
     ASSERT_TRUE(writer.write(0, 2, kT0 + i, payload(2, i, 100)));
   }
+  Counter lost;
+  writer.attach_lost(0, &lost);
   writer.resume();
   writer.flush();  // the buffered bytes meet the full device here
   EXPECT_EQ(writer.stats().write_errors, 1u);
-  EXPECT_EQ(writer.stats().records_dropped, 0u);
+  // The five records buffered for session 1 never reached a file: lost, and
+  // counted so (before, they were counted written).
+  EXPECT_EQ(writer.stats().records_dropped, 5u);
+  EXPECT_EQ(writer.stats().records_written, 5u);  // session 2's
+  EXPECT_EQ(lost.get(), 5u);
 
   for (uint32_t i = 5; i < 8; ++i) {
     ASSERT_TRUE(writer.write(0, 1, kT0 + i, payload(1, i, 100)));
@@ -321,10 +330,85 @@ TEST(CaptureWriterTest, WriteErrorEndsOnlyThatSession) {
   ASSERT_TRUE(writer.close(0, 2));
   writer.flush();
   EXPECT_EQ(writer.stats().write_errors, 1u);
-  EXPECT_EQ(writer.stats().records_dropped, 3u);
+  EXPECT_EQ(writer.stats().records_dropped, 8u);
+  EXPECT_EQ(writer.stats().records_written, 8u);
+  EXPECT_EQ(lost.get(), 8u);
+  writer.attach_lost(0, nullptr);
   auto pcap = read_pcap(file_of(writer.files(), 0, 2));
   ASSERT_TRUE(pcap.ok) << pcap.error;
   EXPECT_EQ(pcap.records.size(), 8u);
+}
+
+// A small tmpfs of its own: a disk that really fills up.
+class SmallDisk {
+ public:
+  SmallDisk(const std::string& dir, const char* size) : dir_(dir) {
+    std::string opts = std::string("size=") + size + ",mode=0700";
+    mounted_ = ::mount("tripline-test", dir_.c_str(), "tmpfs", 0, opts.c_str()) == 0;
+  }
+  ~SmallDisk() {
+    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+};
+
+// A full disk: every record is either in a file or counted lost; every file
+// left reads back to its last whole packet, none is empty; no new file is
+// opened while the disk is full, and recording starts again after.
+TEST(CaptureWriterTest, FullDiskLosesOnlyCountedRecordsAndLeavesReadableFiles) {
+  TempDir tmp;
+  SmallDisk disk(tmp.path(), "256k");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  CaptureConfig cfg = config(tmp.path());
+  cfg.max_files = 1000;
+  CaptureWriterOptions opts;
+  opts.retry_after = std::chrono::milliseconds(200);
+  CaptureWriter writer(cfg, 1, opts);
+  Counter lost;
+  writer.attach_lost(0, &lost);
+  uint64_t sent = 0;
+  for (uint64_t s = 1; s <= 40; ++s) {
+    ASSERT_TRUE(writer.open(0, s, "full", kT0));
+    for (uint32_t i = 0; i < 20; ++i) {
+      while (!writer.write(0, s, kT0 + i, payload(static_cast<uint8_t>(s), i, 1400)))
+        writer.flush();  // a full ring: wait, this test counts the disk's losses
+      ++sent;
+    }
+    ASSERT_TRUE(writer.close(0, s));
+    writer.flush();
+  }
+  CaptureWriterStats st = writer.stats();
+  EXPECT_GT(st.write_errors, 0u);
+  EXPECT_GT(st.records_dropped, 0u);
+  EXPECT_EQ(st.records_written + st.records_dropped, sent);
+  EXPECT_EQ(lost.get(), st.records_dropped);
+  uint64_t in_files = 0;
+  size_t files = 0;
+  for (auto& e : std::filesystem::directory_iterator(tmp.path())) {
+    ++files;
+    EXPECT_GT(std::filesystem::file_size(e.path()), 24u) << e.path();
+    auto pcap = read_pcap(e.path().string());
+    EXPECT_TRUE(pcap.ok) << e.path() << ": " << pcap.error;
+    in_files += pcap.records.size();
+  }
+  EXPECT_EQ(in_files, st.records_written);
+  EXPECT_LT(files, 40u);  // no file for the sessions that started on a full disk
+
+  // Room again (the operator freed space): after the pause, recording resumes.
+  for (auto& e : std::filesystem::directory_iterator(tmp.path())) std::filesystem::remove(e.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(writer.open(0, 100, "again", kT0));
+  ASSERT_TRUE(writer.write(0, 100, kT0, payload(9, 0, 100)));
+  ASSERT_TRUE(writer.close(0, 100));
+  writer.flush();
+  auto again = read_pcap(file_of(writer.files(), 0, 100));
+  ASSERT_TRUE(again.ok) << again.error;
+  EXPECT_EQ(again.records.size(), 1u);
+  writer.attach_lost(0, nullptr);
 }
 
 std::string find_on_path(const char* prog) {
