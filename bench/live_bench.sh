@@ -221,6 +221,8 @@ cat >"$WORK/default.toml" <<TOML
 [queue]
 first = 0
 count = 1
+[log]
+events = ""   # as measured before the event log was on by default
 TOML
 start_consumer tripline "$WORK/default.toml"
 measure_consumer tripline
@@ -237,6 +239,8 @@ inside = ["${CLIENT%.*}.0/24"]
 resolvers = ["$SERVER"]
 [egress]
 mode = "enforce"
+[log]
+events = ""
 TOML
 start_consumer tripline "$WORK/egress.toml"
 answer=$(in_ns "$NS_C" dig +short +tries=1 +time=2 @"$SERVER" bench.test A) ||

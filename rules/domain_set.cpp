@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "bounded_file.h"
 #include "ip_address.h"
+#include "log_escape.h"
 
 namespace tripline {
 namespace {
@@ -77,7 +79,7 @@ void warn(DomainListReport& r, std::string_view source, size_t line, const char*
   w += ": ";
   w += why;
   w += ": ";
-  w += text;
+  append_escaped_for_log(w, text);  // the list's bytes: anything at all
   r.warnings.push_back(std::move(w));
 }
 
@@ -105,11 +107,9 @@ bool DomainSet::add(std::string_view name, std::string_view label, bool exceptio
 
 void DomainSet::load_file(const std::string& path, std::string_view prefix,
                           DomainListReport& report) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DomainListError(path + ": cannot read: " + std::strerror(errno));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw DomainListError(path + ": read error");
-  load_text(text, path, prefix, report);
+  BoundedFileRead file = read_regular_file(path, kMaxDomainListBytes);
+  if (!file.ok) throw DomainListError(file.error);
+  load_text(file.bytes, path, prefix, report);
 }
 
 void DomainSet::load_text(std::string_view text, std::string_view source, std::string_view prefix,

@@ -22,7 +22,12 @@ enum class DomainListKind : uint8_t {
   Allow,  // every entry, @@||name^ included, allows
 };
 
-// A list file that cannot be read (bad lines never throw: they are reported).
+// A list file larger than this is refused (a million names take about 30 MB).
+inline constexpr size_t kMaxDomainListBytes = size_t{256} << 20;
+
+// A list file that cannot be read: missing, not a regular file (a FIFO or a
+// device such as /dev/zero is refused at once), or larger than
+// kMaxDomainListBytes. Bad lines never throw: they are reported.
 class DomainListError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -61,7 +66,7 @@ class DomainSet {
   DomainListKind kind() const { return kind_; }
 
   // Reads one list file; its entries are labelled "<prefix>:<file name>".
-  // Throws DomainListError if the file cannot be read.
+  // Throws DomainListError if the file cannot be read (see DomainListError).
   void load_file(const std::string& path, std::string_view prefix, DomainListReport& report);
   // Same from memory; `source` stands for the file (label and warnings).
   void load_text(std::string_view text, std::string_view source, std::string_view prefix,

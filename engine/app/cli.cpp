@@ -16,6 +16,7 @@
 #include "config.h"
 #include "event_writer.h"
 #include "live_runtime.h"
+#include "log_sink.h"
 #include "pipeline.h"
 #include "replay.h"
 #include "startup_plan.h"
@@ -43,9 +44,10 @@ int cmd_replay(const std::string& config_path, const std::string& pcap,
                const std::string& capture_dir, bool quiet) {
   auto base = load_config(config_path);
   std::shared_ptr<const Config> cfg = base;
-  if (!events_path.empty() || !capture_dir.empty()) {
+  // Replay writes events only where asked (--events or a [log] events key).
+  if (base->log.replay_events(events_path) != base->log.events || !capture_dir.empty()) {
     auto copy = std::make_shared<Config>(*base);
-    if (!events_path.empty()) copy->log.events = events_path;
+    copy->log.events = base->log.replay_events(events_path);
     if (!capture_dir.empty()) copy->capture.dir = capture_dir;
     cfg = copy;
   }
@@ -101,7 +103,8 @@ int cmd_run(const std::string& config_path) {
 
 int run_cli(int argc, char** argv) {
   spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-      "tripline", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
+      "tripline",
+      std::make_shared<EscapingSink>(std::make_shared<spdlog::sinks::stderr_color_sink_mt>())));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
   CLI::App app{

@@ -26,7 +26,9 @@ namespace tripline {
 
 std::unique_ptr<EventWriter> open_events(const Config& cfg) {
   if (cfg.log.events.empty()) return nullptr;
-  return std::make_unique<EventWriter>(cfg.log.events, cfg.log.queue_events);
+  return std::make_unique<EventWriter>(
+      cfg.log.events, EventWriterOptions{.max_queued = cfg.log.queue_events,
+                                         .max_queued_bytes = size_t{cfg.log.queue_mb} << 20});
 }
 
 void print_capture_summary(Pipeline& pipeline) {

@@ -31,6 +31,7 @@ uint32_t orig_length(const Decoded& pkt) {
 CaptureRecorder::CaptureRecorder(CaptureWriter& writer, unsigned worker, const CaptureConfig& cfg,
                                  CaptureCounters counters)
     : writer_(writer), worker_(worker), cfg_(cfg), counters_(counters) {
+  writer_.attach_lost(worker_, &counters_.lost);
   sessions_.resize(cfg_.max_sessions);  // 0: every start() is refused
   if (cfg_.pre_packets) {
     pre_slot_bytes_ = std::min(cfg_.snaplen, kPreSlotBytes);
@@ -39,7 +40,10 @@ CaptureRecorder::CaptureRecorder(CaptureWriter& writer, unsigned worker, const C
   }
 }
 
-CaptureRecorder::~CaptureRecorder() { shutdown(); }
+CaptureRecorder::~CaptureRecorder() {
+  shutdown();
+  writer_.attach_lost(worker_, nullptr);
+}
 
 bool CaptureRecorder::matches(const Session& s, uint64_t flow_id, const IpAddr& src,
                               const IpAddr& dst) {

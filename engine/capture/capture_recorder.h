@@ -28,6 +28,9 @@ struct CaptureCounters {
   Counter& sessions_refused;
   Counter& packets;  // recorded packets handed to the writer's ring
   Counter& dropped;  // packets the full ring refused
+  // Packets the writer thread could not put in a file (disk full, write
+  // error, no file): counted by the writer thread only.
+  Counter& lost;
 };
 
 struct CaptureRequest {

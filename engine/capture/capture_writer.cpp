@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <pcap/pcap.h>
 #include <spdlog/spdlog.h>
+#include <stdio_ext.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,7 +18,9 @@
 #include <ctime>
 #include <deque>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 #include "capture_ring.h"
@@ -88,6 +91,9 @@ struct CaptureWriter::Impl {
     pcap_dumper_t* dumper = nullptr;  // null once failed: later records are discarded
     uint64_t serial = 0;              // of its entry in `files`
     bool dirty = false;               // written since the last flush
+    long good = 0;                    // file bytes known written: whole records
+    uint64_t pending = 0;             // records buffered since, not yet known written
+    std::string path;
   };
   struct FileEntry {
     std::string path;
@@ -120,8 +126,27 @@ struct CaptureWriter::Impl {
     for (auto& [key, s] : sessions) {
       if (!s.dumper || (!s.dirty && !all)) continue;
       s.dirty = false;
-      if (pcap_dump_flush(s.dumper) != 0 || std::ferror(s.fp)) fail(key, s, errno);
+      if (pcap_dump_flush(s.dumper) != 0 || std::ferror(s.fp)) {
+        fail(key, s, errno);
+        continue;
+      }
+      committed(s);
     }
+  }
+
+  // A successful flush: what was buffered is in the file.
+  void committed(Session& s) {
+    s.good = std::ftell(s.fp);
+    written.fetch_add(s.pending, std::memory_order_relaxed);
+    s.pending = 0;
+  }
+
+  // Records of worker w that reach no file: counted here and in its counter.
+  void lose(unsigned w, uint64_t n) {
+    if (n == 0) return;
+    discarded.fetch_add(n, std::memory_order_relaxed);
+    std::lock_guard lk(lost_mu);
+    if (w < lost_counters.size() && lost_counters[w]) lost_counters[w]->add(n);
   }
 
   void close_all() {
@@ -144,21 +169,96 @@ struct CaptureWriter::Impl {
     return name;
   }
 
-  // Deletes the oldest closed files until a new one fits under max_files.
-  // Files still open are kept even beyond the limit.
+  // The recordings in the folder now, tripline's file names only
+  // (tripline-<YYYYmmddTHHMMSSZ>-w<N>-s<N>[-label][.N].pcap), oldest first:
+  // by start time, then worker and session number. Other files are never
+  // counted nor touched.
+  struct Recording {
+    std::string when;
+    uint64_t worker = 0, session = 0;
+    std::string path;
+    bool operator<(const Recording& o) const {
+      return std::tie(when, worker, session, path) < std::tie(o.when, o.worker, o.session, o.path);
+    }
+  };
+  static bool parse_number(std::string_view& s, uint64_t& out) {
+    size_t n = 0;
+    out = 0;
+    while (n < s.size() && n < 19 && s[n] >= '0' && s[n] <= '9') out = out * 10 + (s[n++] - '0');
+    s.remove_prefix(n);
+    return n > 0;
+  }
+  static std::optional<Recording> parse_recording(std::string_view name) {
+    constexpr std::string_view kPrefix = "tripline-", kSuffix = ".pcap";
+    if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix)) return std::nullopt;
+    std::string_view rest = name.substr(kPrefix.size());
+    rest.remove_suffix(kSuffix.size());
+    Recording r;
+    if (rest.size() < 16 || rest[8] != 'T' || rest[15] != 'Z') return std::nullopt;
+    for (size_t i = 0; i < 15; ++i)
+      if (i != 8 && (rest[i] < '0' || rest[i] > '9')) return std::nullopt;
+    r.when = std::string(rest.substr(0, 16));
+    rest.remove_prefix(16);
+    if (!rest.starts_with("-w")) return std::nullopt;
+    rest.remove_prefix(2);
+    if (!parse_number(rest, r.worker) || !rest.starts_with("-s")) return std::nullopt;
+    rest.remove_prefix(2);
+    if (!parse_number(rest, r.session)) return std::nullopt;
+    for (char c : rest)  // [-label][.N]: label characters only
+      if (label_char(c) != c) return std::nullopt;
+    if (!rest.empty() && rest[0] != '-' && rest[0] != '.') return std::nullopt;
+    return r;
+  }
+  std::vector<Recording> recordings_in_folder() const {
+    std::vector<Recording> out;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(cfg.dir, ec)) {
+      std::string name = e.path().filename().string();
+      auto r = parse_recording(name);
+      if (!r || !e.is_regular_file(ec)) continue;
+      r->path = e.path().string();
+      out.push_back(std::move(*r));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // Deletes the oldest closed recordings in the folder (of any run) until at
+  // most `keep` are left. Files still open here are kept even beyond it.
+  void trim(size_t keep) {
+    std::vector<Recording> found = recordings_in_folder();
+    size_t count = found.size();
+    for (const Recording& r : found) {
+      if (count <= keep) break;
+      bool open = false;
+      {
+        std::lock_guard lk(files_mu);
+        for (const auto& f : files) open |= f.open && same_file(f.path, r.path);
+      }
+      if (open) continue;
+      if (::unlink(r.path.c_str()) != 0 && errno != ENOENT) {
+        spdlog::warn("capture: cannot delete {}: {}", r.path, std::strerror(errno));
+        continue;
+      }
+      deleted.fetch_add(1, std::memory_order_relaxed);
+      --count;
+      std::lock_guard lk(files_mu);
+      for (auto it = files.begin(); it != files.end(); ++it) {
+        if (same_file(it->path, r.path)) {
+          files.erase(it);
+          break;
+        }
+      }
+    }
+  }
+  static bool same_file(const std::string& a, const std::string& b) {
+    return std::filesystem::path(a).filename() == std::filesystem::path(b).filename();
+  }
+
+  // Room for one more file under max_files, counting what is in the folder.
   void rotate() {
     if (cfg.max_files == 0) return;  // 0: unlimited
-    while (files.size() >= cfg.max_files) {
-      auto it = files.begin();
-      while (it != files.end() && it->open) ++it;
-      if (it == files.end()) return;
-      if (::unlink(it->path.c_str()) != 0 && errno != ENOENT)
-        spdlog::warn("capture: cannot delete {}: {}", it->path, std::strerror(errno));
-      else
-        deleted.fetch_add(1, std::memory_order_relaxed);
-      std::lock_guard lk(files_mu);
-      files.erase(it);
-    }
+    trim(cfg.max_files - 1);
   }
 
   void open_file(unsigned w, uint64_t session, std::string_view label, Timestamp ts) {
@@ -167,8 +267,12 @@ struct CaptureWriter::Impl {
       discarded.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    rotate();
     Session& s = sessions[key];
+    if (std::chrono::steady_clock::now() < no_open_until) {
+      ++opens_refused;  // the disk was full a moment ago: this session records nothing
+      return;
+    }
+    rotate();
     std::string path;
     FILE* fp = nullptr;
     for (int attempt = 0; attempt < 10 && !fp; ++attempt) {
@@ -179,10 +283,12 @@ struct CaptureWriter::Impl {
     if (!fp) {
       errors.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("capture: cannot create {}: {}", path, std::strerror(errno));
+      pause_opens();
       return;  // s stays without a dumper: the session's records are discarded
     }
     std::setvbuf(fp, nullptr, _IOFBF, kFileBuffer);
     s.fp = fp;
+    s.path = path;
     s.serial = next_serial++;
     {
       std::lock_guard lk(files_mu);
@@ -204,7 +310,7 @@ struct CaptureWriter::Impl {
   void write_packet(unsigned w, const RecordHeader& hd, std::span<const uint8_t> data) {
     auto it = sessions.find(Key{w, hd.session});
     if (it == sessions.end() || !it->second.dumper) {
-      discarded.fetch_add(1, std::memory_order_relaxed);
+      lose(w, 1);
       return;
     }
     Session& s = it->second;
@@ -219,19 +325,18 @@ struct CaptureWriter::Impl {
     ph.caplen = static_cast<uint32_t>(data.size());
     ph.len = hd.orig_len;
     pcap_dump(reinterpret_cast<u_char*>(s.dumper), &ph, data.data());
+    ++s.pending;
     if (std::ferror(s.fp)) {
-      discarded.fetch_add(1, std::memory_order_relaxed);
       fail(it->first, s, errno);
       return;
     }
     s.dirty = true;
-    written.fetch_add(1, std::memory_order_relaxed);
   }
 
   void close_file(unsigned w, uint64_t session) {
     auto it = sessions.find(Key{w, session});
     if (it == sessions.end()) {
-      discarded.fetch_add(1, std::memory_order_relaxed);
+      discarded.fetch_add(1, std::memory_order_relaxed);  // a close, not a packet
       return;
     }
     finish(it->first, it->second);
@@ -245,22 +350,46 @@ struct CaptureWriter::Impl {
       fail(key, s, errno);
       return;
     }
+    committed(s);
     pcap_dump_close(s.dumper);  // fcloses s.fp
     s.dumper = nullptr;
     s.fp = nullptr;
     mark_closed(s.serial);
   }
 
-  // A write error: count it, close the file, discard the session's later records.
+  // A write error (a full disk): count it and every record not known written,
+  // take the cut records back out of the file (it stays readable to its last
+  // whole packet; one with no packet is removed), discard the session's later
+  // records, and open no new file for a while.
   void fail(const Key& key, Session& s, int err) {
     errors.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("capture: write error on worker {} session {}: {}; its capture ends", key.worker,
                  key.session, std::strerror(err ? err : EIO));
+    lose(key.worker, s.pending);
+    s.pending = 0;
+    __fpurge(s.fp);  // what stdio still holds must not reach the file at close
+    constexpr long kPcapHeader = 24;
+    bool empty = s.good <= kPcapHeader;
+    if (!empty && ::ftruncate(fileno(s.fp), s.good) != 0)
+      spdlog::warn("capture: cannot cut {} back to its last whole packet: {}", s.path,
+                   std::strerror(errno));
     pcap_dump_close(s.dumper);
     s.dumper = nullptr;
     s.fp = nullptr;
     mark_closed(s.serial);
+    if (empty && !s.path.empty() && ::unlink(s.path.c_str()) == 0) {
+      std::lock_guard lk(files_mu);
+      for (auto it = files.begin(); it != files.end(); ++it) {
+        if (it->serial == s.serial) {
+          files.erase(it);
+          break;
+        }
+      }
+    }
+    pause_opens();
   }
+
+  void pause_opens() { no_open_until = std::chrono::steady_clock::now() + retry_after; }
 
   void mark_closed(uint64_t serial) {
     std::lock_guard lk(files_mu);
@@ -275,6 +404,11 @@ struct CaptureWriter::Impl {
   mutable std::mutex files_mu;
   uint64_t next_serial = 1;
   std::function<FILE*(const std::string&)> open_file_fn;
+  std::chrono::milliseconds retry_after{1000};
+  std::chrono::steady_clock::time_point no_open_until{};
+  uint64_t opens_refused = 0;
+  std::mutex lost_mu;
+  std::vector<Counter*> lost_counters;  // by worker; under lost_mu
 
   std::atomic<uint64_t> written{0};
   std::atomic<uint64_t> discarded{0};  // by the thread; ring refusals are counted per ring
@@ -314,6 +448,10 @@ CaptureWriter::CaptureWriter(const CaptureConfig& cfg, unsigned workers, Capture
                                                      PCAP_TSTAMP_PRECISION_NANO);
   if (!impl_->dead) throw std::runtime_error("capture: pcap_open_dead failed");
   impl_->open_file_fn = opts.open_file ? std::move(opts.open_file) : open_exclusive;
+  impl_->retry_after = opts.retry_after;
+  impl_->lost_counters.assign(workers, nullptr);
+  // Recordings of earlier runs count toward max_files from the start.
+  if (cfg_.max_files > 0) impl_->trim(cfg_.max_files);
 
   rings_.reserve(workers);
   for (unsigned w = 0; w < workers; ++w) rings_.push_back(std::make_unique<Ring>(cap));
@@ -414,6 +552,11 @@ void CaptureWriter::resume() {
     paused_ = false;
   }
   cv_.notify_all();
+}
+
+void CaptureWriter::attach_lost(unsigned w, Counter* lost) {
+  std::lock_guard lk(impl_->lost_mu);
+  if (w < impl_->lost_counters.size()) impl_->lost_counters[w] = lost;
 }
 
 CaptureWriterStats CaptureWriter::stats() const {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "config.h"
+#include "counter.h"
 #include "timestamp.h"
 
 namespace tripline {
@@ -25,10 +27,11 @@ namespace tripline {
 // CaptureConfig (the [capture] section) is in config.h.
 
 struct CaptureWriterStats {
-  uint64_t records_written = 0;  // packets handed to a file (stdio-buffered: see write_errors)
-  uint64_t records_dropped = 0;  // records refused by a full ring, or for an unknown/failed session
+  uint64_t records_written = 0;  // packets in a file (counted once flushed to it)
+  uint64_t records_dropped = 0;  // refused by a full ring, or not written: unknown/failed
+                                 // session, write error, disk full (the lost ones)
   uint64_t files_opened = 0;
-  uint64_t files_deleted = 0;  // by the max_files rotation
+  uint64_t files_deleted = 0;  // by the max_files rotation (earlier runs' recordings too)
   uint64_t write_errors = 0;   // open/write/flush failures; each ends that session's file
 };
 
@@ -40,11 +43,15 @@ struct CaptureWriterOptions {
   // Opens a new capture file for writing ("wb"); null with errno set on
   // failure. Default: create `path` exclusively. Tests may return /dev/full.
   std::function<FILE*(const std::string& path)> open_file;
+  // After a write error no new file is opened for this long (a full disk).
+  std::chrono::milliseconds retry_after{1000};
 };
 
 class CaptureWriter {
  public:
-  // Creates cfg.dir if missing. Throws std::runtime_error naming the problem
+  // Creates cfg.dir if missing. max_files counts the recordings in cfg.dir
+  // (tripline's file names only, earlier runs' too): beyond it the oldest are
+  // deleted at start and before each new file. Throws std::runtime_error naming the problem
   // when the directory cannot be created or written, when workers is 0, or
   // when the ring cannot hold two packets of snaplen bytes.
   CaptureWriter(const CaptureConfig& cfg, unsigned workers, CaptureWriterOptions opts = {});
@@ -72,6 +79,10 @@ class CaptureWriter {
   // While paused it waits for resume().
   void flush();
   void resume();
+
+  // Where the writer thread counts worker w's records it could not write
+  // (null: none). Set before the worker runs; null again before the counter goes.
+  void attach_lost(unsigned w, Counter* lost);
 
   CaptureWriterStats stats() const;
   // Paths of the files this writer made that still exist, oldest first.

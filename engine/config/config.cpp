@@ -14,6 +14,7 @@
 #include <map>
 #include <set>
 
+#include "bounded_file.h"
 #include "config_reader.h"
 #include "rule_config.h"
 
@@ -314,8 +315,18 @@ Config Config::load_string(std::string_view text, const std::string& name) {
        }},
       {"log",
        [&](TableReader& r) {
-         if (auto v = r.get<std::string>("events")) c.log.events = *v;
-         if (auto v = r.get<uint32_t>("queue_events")) c.log.queue_events = *v;
+         if (auto v = r.get<std::string>("events")) {
+           c.log.events = *v;
+           c.log.events_default = false;
+         }
+         if (auto v = r.get<uint32_t>("queue_events")) {
+           if (*v == 0) r.fail(r.node("queue_events"), "queue_events", "must be > 0");
+           c.log.queue_events = *v;
+         }
+         if (auto v = r.get<uint32_t>("queue_mb")) {
+           if (*v == 0 || *v > 4096) r.fail(r.node("queue_mb"), "queue_mb", "expected 1..4096");
+           c.log.queue_mb = *v;
+         }
          if (auto v = r.get<uint32_t>("stats_interval")) c.log.stats_interval = *v;
        }},
   };
@@ -359,10 +370,10 @@ std::string Config::where(std::string_view key) const {
 }
 
 Config Config::load_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return load_string(text, path);
+  // A configuration is a few KB; a FIFO or /dev/zero given by mistake is refused.
+  BoundedFileRead file = read_regular_file(path, size_t{16} << 20);
+  if (!file.ok) throw ConfigError(file.error);
+  return load_string(file.bytes, path);
 }
 
 }  // namespace tripline

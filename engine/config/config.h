@@ -62,10 +62,22 @@ struct FlowConfig {
   uint32_t fragments = 4096;  // fragment-id entries per worker
 };
 
+inline constexpr const char* kDefaultEventsPath = "/var/log/tripline/eve.json";
+
 struct LogConfig {
-  std::string events;             // JSON lines path; "" = none, "-" = stdout
-  uint32_t queue_events = 65536;  // writer queue bound; overflow is counted and dropped
+  std::string events = kDefaultEventsPath;  // JSON lines path; "" = none, "-" = stdout
+  bool events_default = true;               // no [log] events key: `replay` then writes none
+  uint32_t queue_events = 65536;  // writer queue bound (lines); overflow is counted and dropped
+  uint32_t queue_mb = 64;         // writer queue bound (MiB of queued lines)
   uint32_t stats_interval = 0;    // seconds between EVE `stats` events; 0 = none
+
+  // Where `replay` writes events: `cli_events` (--events) if given, else an
+  // explicit [log] events, else nowhere: the built-in default is the live
+  // daemon's log, and a test run must not append to it.
+  std::string replay_events(const std::string& cli_events) const {
+    if (!cli_events.empty()) return cli_events;
+    return events_default ? std::string() : events;
+  }
 };
 
 // A resolver tripline trusts: answers from it may open addresses.

@@ -16,6 +16,7 @@
 #include <shared_mutex>
 #include <utility>
 
+#include "bounded_file.h"
 #include "dns_state_file.h"
 
 namespace tripline {
@@ -551,18 +552,12 @@ DnsCacheStats DnsCache::stats() const {
 
 DnsCacheSaveResult DnsCache::save(const std::string& path, Timestamp now) const {
   DnsCacheSaveResult r;
-  std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) {
-    r.error = tmp + ": " + std::strerror(errno);
-    return r;
-  }
+  DnsStateFileWriter file(path);
   Timestamp before = removable_before(now);
   std::string buf;
   DnsStateWriter out(buf);
   out.header();
-  bool ok = true;
-  for (size_t i = 0; i < shard_count_ && ok; ++i) {
+  for (size_t i = 0; i < shard_count_ && file.ok(); ++i) {
     {
       std::shared_lock lock(shards_[i].mu);
       for (const auto& [k, e] : shards_[i].map) {
@@ -576,30 +571,14 @@ DnsCacheSaveResult DnsCache::save(const std::string& path, Timestamp now) const 
         ++r.entries;
       }
     }
-    ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
+    file.write(buf);
     buf.clear();
   }
-  ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-  int saved_errno = errno;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    r.error = tmp + ": write failed: " + std::strerror(saved_errno ? saved_errno : errno);
-    std::remove(tmp.c_str());
+  if (!file.commit()) {
+    r.error = file.error();
+    r.refused = file.refused();
     r.entries = 0;
     return r;
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    r.error = path + ": rename failed: " + std::strerror(errno);
-    std::remove(tmp.c_str());
-    r.entries = 0;
-    return r;
-  }
-  // Make the rename itself durable.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
   }
   r.ok = true;
   return r;
@@ -607,25 +586,13 @@ DnsCacheSaveResult DnsCache::save(const std::string& path, Timestamp now) const 
 
 DnsCacheLoadResult DnsCache::load(const std::string& path, Timestamp now) {
   DnsCacheLoadResult r;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    r.missing = errno == ENOENT;
-    r.error = path + ": " + std::strerror(errno);
+  BoundedFileRead file = read_regular_file(path, DnsStateReadResult::kMaxBytes);
+  if (!file.ok) {
+    r.missing = file.missing;
+    r.error = file.error;
     return r;
   }
-  in.seekg(0, std::ios::end);
-  std::streamoff size = in.tellg();
-  in.seekg(0, std::ios::beg);
-  if (size < 0 || static_cast<size_t>(size) > DnsStateReadResult::kMaxBytes) {
-    r.error = path + ": unreadable or larger than 512 MiB";
-    return r;
-  }
-  std::string text(static_cast<size_t>(size), '\0');
-  if (!in.read(text.data(), size)) {
-    r.error = path + ": read failed";
-    return r;
-  }
-  return load_from_string(text, now, path);
+  return load_from_string(file.bytes, now, path);
 }
 
 DnsCacheLoadResult DnsCache::load_from_string(std::string_view text, Timestamp now,

@@ -74,6 +74,7 @@ struct DnsCacheStats {
 
 struct DnsCacheSaveResult {
   bool ok = false;
+  bool refused = false;  // the path holds a file that is not a state file: left as it is
   std::string error;
   size_t entries = 0;
 };
@@ -141,10 +142,12 @@ class DnsCache {
   // Removes entries expired beyond grace (+keep_expired); returns how many.
   size_t purge(Timestamp now);
 
-  // Text file, one entry per line (format: dns_state_file.h); written to path.tmp,
-  // fsynced, renamed over path.
+  // Text file, one entry per line (format: dns_state_file.h); written to path.tmp
+  // (created exclusively, mode 0600), fsynced, renamed over path; never over a
+  // file that is not a state file (DnsStateFileWriter).
   DnsCacheSaveResult save(const std::string& path, Timestamp now) const;
   // Adds the file's still-valid entries (expiries honoured, capped at now + max_ttl).
+  // Only a regular file is read (a FIFO or device is an error, not a hang).
   DnsCacheLoadResult load(const std::string& path, Timestamp now);
   DnsCacheLoadResult load_from_string(std::string_view text, Timestamp now,
                                       std::string_view name = "<string>");

@@ -1,7 +1,14 @@
 #include "dns_state_file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <filesystem>
 
 namespace tripline {
 
@@ -78,6 +85,123 @@ void DnsStateWriter::entry(const DnsStateEntry& e) {
   begin(e.scope, e.addr, e.expiry);
   for (const auto& n : e.names) name(n.name, n.qname);
   end();
+}
+
+// ---- the file on disk ----
+
+DnsStateFileCheck check_dns_state_file(const std::string& path) {
+  DnsStateFileCheck c;
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == ENOENT) return c;  // Missing
+    c.kind = DnsStateFileKind::NotOurs;
+    c.why = path + ": cannot read it to see what it is: " + std::strerror(errno);
+    return c;
+  }
+  struct stat st {};
+  char head[64];
+  ssize_t n = -1;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) n = ::pread(fd, head, sizeof head, 0);
+  ::close(fd);
+  c.kind = DnsStateFileKind::NotOurs;
+  if (n < 0) {
+    c.why = path + ": not a regular file";
+    return c;
+  }
+  std::string_view first(head, static_cast<size_t>(n));
+  if (first.empty()) {
+    c.kind = DnsStateFileKind::Ours;
+    return c;
+  }
+  first = first.substr(0, first.find('\n'));
+  if (!first.empty() && first.back() == '\r') first.remove_suffix(1);
+  if (first == DnsStateWriter::kHeader) {
+    c.kind = DnsStateFileKind::Ours;
+    return c;
+  }
+  c.why = path + ": not a tripline DNS cache file of this version (no \"" +
+          std::string(DnsStateWriter::kHeader) + "\" line)";
+  return c;
+}
+
+DnsStateFileWriter::DnsStateFileWriter(std::string path)
+    : path_(std::move(path)), tmp_(path_ + ".tmp") {
+  DnsStateFileCheck check = check_dns_state_file(path_);
+  if (check.kind == DnsStateFileKind::NotOurs) {
+    refused_ = true;
+    error_ = check.why + "; left as it is, the cache is not saved there";
+    return;
+  }
+  // A leftover of an interrupted save, or something planted: unlink never
+  // follows a link, and O_EXCL|O_NOFOLLOW then only ever creates a new file.
+  if (::unlink(tmp_.c_str()) != 0 && errno != ENOENT) {
+    fail(tmp_ + ": cannot remove the old temporary file", errno);
+    return;
+  }
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd_ < 0) fail(tmp_, errno);
+}
+
+DnsStateFileWriter::~DnsStateFileWriter() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+void DnsStateFileWriter::fail(const std::string& what, int err) {
+  if (error_.empty()) error_ = what + ": " + std::strerror(err);
+}
+
+bool DnsStateFileWriter::write(std::string_view bytes) {
+  if (!ok()) return false;
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      fail(tmp_ + ": write failed", errno);
+      return false;
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+bool DnsStateFileWriter::commit() {
+  if (!ok()) return false;
+  if (::fsync(fd_) != 0) {
+    fail(tmp_ + ": write failed", errno);
+    return false;
+  }
+  int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) {
+    fail(tmp_ + ": write failed", errno);
+    ::unlink(tmp_.c_str());
+    return false;
+  }
+  // Checked again just before the rename: something that appeared meanwhile
+  // is not replaced either.
+  DnsStateFileCheck check = check_dns_state_file(path_);
+  if (check.kind == DnsStateFileKind::NotOurs) {
+    refused_ = true;
+    error_ = check.why + "; left as it is, the cache is not saved there";
+    ::unlink(tmp_.c_str());
+    return false;
+  }
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    fail(path_ + ": rename failed", errno);
+    ::unlink(tmp_.c_str());
+    return false;
+  }
+  // Make the rename itself durable.
+  std::string dir = std::filesystem::path(path_).parent_path().string();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return true;
 }
 
 // ---- reader ----

@@ -1,6 +1,8 @@
-// The DNS cache's state file format, in one place: the writer the cache's
+// The DNS cache's state file, in one place: the format's writer the cache's
 // save() builds its lines with and the reader its load() feeds the file's
-// bytes to. Both pure: bytes in memory, no files, no cache.
+// bytes to (both pure: bytes in memory, no files, no cache), and the file on
+// disk (DnsStateFile: read bounded, replaced atomically, never a file that is
+// not a state file, never through a link, mode 0600).
 //
 // Text, one entry per line after the header line "tripline-dns-cache 1":
 //   <scope> <address> <expiry ns since epoch> <q|c>:<name> ...
@@ -83,6 +85,53 @@ struct DnsStateReadResult {
 
 // Reads a whole state file. Never throws on bad bytes: a whole-file problem
 // is `error` (and nothing is handed out), a bad line a counted corrupt record.
+class DnsStateReader;
+
+// ---- the file on disk ----
+
+enum class DnsStateFileKind : uint8_t {
+  Missing,  // nothing at the path
+  Ours,     // a tripline DNS cache file of this version, or an empty regular file
+  NotOurs,  // anything else: never overwritten
+};
+
+// What is at `path` now, and why it is not ours ("<path>: ...").
+struct DnsStateFileCheck {
+  DnsStateFileKind kind = DnsStateFileKind::Missing;
+  std::string why;
+};
+DnsStateFileCheck check_dns_state_file(const std::string& path);
+
+// Replaces the state file atomically: the new content goes to `path`.tmp,
+// created exclusively (O_CREAT|O_EXCL|O_NOFOLLOW; whatever had that name is
+// unlinked first, a link never followed) with mode 0600, is fsynced, then
+// renamed over `path` (and the folder fsynced). Refuses before writing
+// anything when `path` holds something that is not ours (check above).
+// Destroyed without commit(): the temporary file is removed.
+class DnsStateFileWriter {
+ public:
+  explicit DnsStateFileWriter(std::string path);
+  ~DnsStateFileWriter();
+  DnsStateFileWriter(const DnsStateFileWriter&) = delete;
+  DnsStateFileWriter& operator=(const DnsStateFileWriter&) = delete;
+
+  bool ok() const { return error_.empty(); }
+  bool refused() const { return refused_; }  // `path` is not ours: left as it was
+  const std::string& error() const { return error_; }
+  // Appends bytes to the temporary file; false (and error()) on failure.
+  bool write(std::string_view bytes);
+  // Makes the new file the state file; false (and error()) on failure.
+  bool commit();
+
+ private:
+  void fail(const std::string& what, int err);
+
+  std::string path_, tmp_;
+  int fd_ = -1;
+  bool refused_ = false;
+  std::string error_;
+};
+
 class DnsStateReader {
  public:
   explicit DnsStateReader(const DnsStateReadOptions& opts = {}) : opts_(opts) {}

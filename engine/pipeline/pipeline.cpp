@@ -8,6 +8,7 @@
 #include "dns_cache.h"
 #include "dns_name_rules.h"
 #include "dns_observer.h"
+#include "dns_state_file.h"
 #include "domain_set.h"
 #include "name_rule_chain.h"
 #include "policy_stage.h"
@@ -86,7 +87,12 @@ void Pipeline::load_dns() {
     if (r.missing) {
       load_summary_ = fmt::format("no DNS cache state yet at {}", d.state_file);
     } else if (!r.ok) {
-      spdlog::warn("DNS cache state {} not loaded: {}", d.state_file, r.error);
+      // Not ours (or unreadable): keep it as it is, and save nothing this run.
+      state_not_saved_ = check_dns_state_file(d.state_file).kind == DnsStateFileKind::NotOurs;
+      spdlog::warn("DNS cache state {} not loaded: {}{}", d.state_file, r.error,
+                   state_not_saved_ ? "; it is left as it is and the DNS cache is not saved this "
+                                      "run (move the file away or set another [dns] state_file)"
+                                    : "");
     } else {
       load_summary_ = fmt::format("restored {} DNS cache entries from {} ({} expired, {} corrupt)",
                                   r.loaded, d.state_file, r.expired, r.corrupt);
@@ -132,8 +138,10 @@ std::string Pipeline::describe() const {
       "egress        {}{}\n",
       c.queue.first, c.queue.first + c.queue.count - 1, c.queue.fail_open, c.queue.copy_range,
       to_string(c.queue.default_verdict), inside, c.flows.capacity,
-      c.log.events.empty() ? "(none)" : c.log.events, resolvers.empty() ? "(none)" : resolvers,
-      mode_name(c.egress.mode),
+      c.log.events.empty()   ? "(none)"
+      : c.log.events_default ? c.log.events + " (default; replay writes none without --events)"
+                             : c.log.events,
+      resolvers.empty() ? "(none)" : resolvers, mode_name(c.egress.mode),
       c.egress.mode == EgressMode::Off ? ""
                                        : fmt::format(" (action {})", to_string(c.egress.action)));
   out += fmt::format(
@@ -173,7 +181,7 @@ void Pipeline::start_housekeeping() {
 }
 
 void Pipeline::save_state() {
-  if (!cache_ || mode_ != Mode::Live || cfg_->dns.state_file.empty()) return;
+  if (!cache_ || mode_ != Mode::Live || cfg_->dns.state_file.empty() || state_not_saved_) return;
   DnsCacheSaveResult r = cache_->save(cfg_->dns.state_file, wall_clock_now());
   if (!r.ok) spdlog::warn("DNS cache state not saved: {}", r.error);
 }

@@ -62,6 +62,7 @@ class Pipeline {
   std::optional<LuaScript> lua_;
   std::unique_ptr<CaptureWriter> capture_;
   std::string load_summary_;
+  bool state_not_saved_ = false;  // the state file did not load: it is never overwritten
   std::thread housekeeping_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -111,6 +111,8 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   result.cpu_seconds = thread_cpu_seconds() - cpu_started;
+  // Events are counted written (or lost) by the writer once it knows.
+  if (opts.events) opts.events->flush();
   result.counters.add(worker.counters());
   return result;
 }

@@ -34,6 +34,7 @@ namespace tripline {
   X(flows_evicted, "flows_evicted")                       \
   X(events_written, "events_written")                     \
   X(events_dropped, "events_dropped")                     \
+  X(events_lost, "events_lost")                           \
   X(nfq_batches, "nfq_recv_batches")                      \
   X(nfq_enobufs, "nfq_enobufs")                           \
   X(nfq_verdict_errors, "nfq_verdict_errors")             \
@@ -77,7 +78,8 @@ namespace tripline {
   X(capture_sessions_started, "capture_sessions_started") \
   X(capture_sessions_refused, "capture_sessions_refused") \
   X(capture_packets, "capture_packets")                   \
-  X(capture_dropped, "capture_dropped")
+  X(capture_dropped, "capture_dropped")                   \
+  X(capture_lost, "capture_lost")
 
 struct CounterSnapshot;
 
@@ -109,7 +111,7 @@ struct Counters {
 // The capture recorder's view of a worker's counters.
 inline CaptureCounters capture_counters(Counters& c) {
   return {c.capture_sessions_started, c.capture_sessions_refused, c.capture_packets,
-          c.capture_dropped};
+          c.capture_dropped, c.capture_lost};
 }
 
 struct CounterSnapshot {

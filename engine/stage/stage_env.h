@@ -21,6 +21,7 @@ class StageEnv {
   // counters must outlive the environment; events may be null (no event log).
   StageEnv(Counters& counters, EventWriter* events, const Decision& default_decision,
            unsigned worker_index);
+  ~StageEnv();
   StageEnv(const StageEnv&) = delete;
   StageEnv& operator=(const StageEnv&) = delete;
 
@@ -38,7 +39,9 @@ class StageEnv {
 
   // Events. Build one only when events_on(); eve() lays it out from facts
   // (events/eve.h, the one home of every layout) and emit() hands the finished
-  // line to the event writer: never blocks, counted as written or dropped.
+  // line to the event writer: never blocks. Counted events_dropped when the
+  // writer's queue refuses it, else (by the writer, once it knows)
+  // events_written or events_lost.
   bool events_on() const { return events_ != nullptr; }
   EveBuilder& eve() { return eve_; }
   void emit(std::string line);
@@ -51,6 +54,7 @@ class StageEnv {
  private:
   Counters& counters_;
   EventWriter* events_;
+  int events_source_ = -1;
   Decision default_decision_;
   CaptureRecorder* capture_ = nullptr;
   StageProfile* profile_ = nullptr;

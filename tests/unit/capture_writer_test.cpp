@@ -1,14 +1,17 @@
 #include "capture_writer.h"
 
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "capture_test_util.h"
@@ -231,6 +234,44 @@ TEST(CaptureWriterTest, MaxFilesDeletesTheOldestClosedFile) {
   EXPECT_EQ(writer.stats().files_deleted, 5u);
 }
 
+// max_files counts what is in the folder: earlier runs' recordings too, at
+// start and at every new file; files with other names are never touched.
+TEST(CaptureWriterTest, MaxFilesCountsEarlierRunsInTheFolder) {
+  TempDir tmp;
+  const std::vector<std::string> earlier = {
+      "tripline-20250101T000000Z-w0-s1-old.pcap", "tripline-20250101T000000Z-w0-s2.pcap",
+      "tripline-20250102T000000Z-w1-s1-x.1.pcap", "tripline-20250103T000000Z-w0-s9-keep.pcap"};
+  const std::vector<std::string> foreign = {"notes.txt", "tripline-manual.pcap",
+                                            "tripline-20250101T000000Z-w0-s1-old.pcap.bak"};
+  for (const auto& n : earlier) std::ofstream(tmp.path() + "/" + n) << "x";
+  for (const auto& n : foreign) std::ofstream(tmp.path() + "/" + n) << "x";
+  auto on_disk = [&] {
+    std::vector<std::string> names;
+    for (auto& e : std::filesystem::directory_iterator(tmp.path()))
+      names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  CaptureConfig cfg = config(tmp.path());
+  cfg.max_files = 3;
+  CaptureWriter writer(cfg, 1);
+  // At start: four recordings, three allowed: the oldest went.
+  EXPECT_EQ(writer.stats().files_deleted, 1u);
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() + "/" + earlier[0]));
+  for (int run = 0; run < 4; ++run) {
+    ASSERT_TRUE(writer.open(0, 100 + run, "new", kT0 + run * kNsPerSec));
+    ASSERT_TRUE(writer.close(0, 100 + run));
+  }
+  writer.flush();
+  std::vector<std::string> names = on_disk();
+  size_t recordings = 0;
+  for (const auto& n : names) recordings += n.starts_with("tripline-2") && n.ends_with(".pcap");
+  EXPECT_EQ(recordings, 3u);
+  for (const auto& n : foreign) EXPECT_TRUE(std::filesystem::exists(tmp.path() + "/" + n)) << n;
+  EXPECT_EQ(writer.stats().files_deleted, 5u);
+  EXPECT_NE(file_of(writer.files(), 0, 103), "");
+}
+
 TEST(CaptureWriterTest, UnusableDirectoryThrows) {
   TempDir tmp;
   std::string file = tmp.path() + "/plain_file";
@@ -270,10 +311,16 @@ TEST(CaptureWriterTest, WriteErrorEndsOnlyThatSession) {
     ASSERT_TRUE(writer.write(0, 1, kT0 + i, payload(1, i, 100)));
     ASSERT_TRUE(writer.write(0, 2, kT0 + i, payload(2, i, 100)));
   }
+  Counter lost;
+  writer.attach_lost(0, &lost);
   writer.resume();
   writer.flush();  // the buffered bytes meet the full device here
   EXPECT_EQ(writer.stats().write_errors, 1u);
-  EXPECT_EQ(writer.stats().records_dropped, 0u);
+  // The five records buffered for session 1 never reached a file: lost, and
+  // counted so (before, they were counted written).
+  EXPECT_EQ(writer.stats().records_dropped, 5u);
+  EXPECT_EQ(writer.stats().records_written, 5u);  // session 2's
+  EXPECT_EQ(lost.get(), 5u);
 
   for (uint32_t i = 5; i < 8; ++i) {
     ASSERT_TRUE(writer.write(0, 1, kT0 + i, payload(1, i, 100)));
@@ -283,10 +330,85 @@ TEST(CaptureWriterTest, WriteErrorEndsOnlyThatSession) {
   ASSERT_TRUE(writer.close(0, 2));
   writer.flush();
   EXPECT_EQ(writer.stats().write_errors, 1u);
-  EXPECT_EQ(writer.stats().records_dropped, 3u);
+  EXPECT_EQ(writer.stats().records_dropped, 8u);
+  EXPECT_EQ(writer.stats().records_written, 8u);
+  EXPECT_EQ(lost.get(), 8u);
+  writer.attach_lost(0, nullptr);
   auto pcap = read_pcap(file_of(writer.files(), 0, 2));
   ASSERT_TRUE(pcap.ok) << pcap.error;
   EXPECT_EQ(pcap.records.size(), 8u);
+}
+
+// A small tmpfs of its own: a disk that really fills up.
+class SmallDisk {
+ public:
+  SmallDisk(const std::string& dir, const char* size) : dir_(dir) {
+    std::string opts = std::string("size=") + size + ",mode=0700";
+    mounted_ = ::mount("tripline-test", dir_.c_str(), "tmpfs", 0, opts.c_str()) == 0;
+  }
+  ~SmallDisk() {
+    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+};
+
+// A full disk: every record is either in a file or counted lost; every file
+// left reads back to its last whole packet, none is empty; no new file is
+// opened while the disk is full, and recording starts again after.
+TEST(CaptureWriterTest, FullDiskLosesOnlyCountedRecordsAndLeavesReadableFiles) {
+  TempDir tmp;
+  SmallDisk disk(tmp.path(), "256k");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  CaptureConfig cfg = config(tmp.path());
+  cfg.max_files = 1000;
+  CaptureWriterOptions opts;
+  opts.retry_after = std::chrono::milliseconds(200);
+  CaptureWriter writer(cfg, 1, opts);
+  Counter lost;
+  writer.attach_lost(0, &lost);
+  uint64_t sent = 0;
+  for (uint64_t s = 1; s <= 40; ++s) {
+    ASSERT_TRUE(writer.open(0, s, "full", kT0));
+    for (uint32_t i = 0; i < 20; ++i) {
+      while (!writer.write(0, s, kT0 + i, payload(static_cast<uint8_t>(s), i, 1400)))
+        writer.flush();  // a full ring: wait, this test counts the disk's losses
+      ++sent;
+    }
+    ASSERT_TRUE(writer.close(0, s));
+    writer.flush();
+  }
+  CaptureWriterStats st = writer.stats();
+  EXPECT_GT(st.write_errors, 0u);
+  EXPECT_GT(st.records_dropped, 0u);
+  EXPECT_EQ(st.records_written + st.records_dropped, sent);
+  EXPECT_EQ(lost.get(), st.records_dropped);
+  uint64_t in_files = 0;
+  size_t files = 0;
+  for (auto& e : std::filesystem::directory_iterator(tmp.path())) {
+    ++files;
+    EXPECT_GT(std::filesystem::file_size(e.path()), 24u) << e.path();
+    auto pcap = read_pcap(e.path().string());
+    EXPECT_TRUE(pcap.ok) << e.path() << ": " << pcap.error;
+    in_files += pcap.records.size();
+  }
+  EXPECT_EQ(in_files, st.records_written);
+  EXPECT_LT(files, 40u);  // no file for the sessions that started on a full disk
+
+  // Room again (the operator freed space): after the pause, recording resumes.
+  for (auto& e : std::filesystem::directory_iterator(tmp.path())) std::filesystem::remove(e.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(writer.open(0, 100, "again", kT0));
+  ASSERT_TRUE(writer.write(0, 100, kT0, payload(9, 0, 100)));
+  ASSERT_TRUE(writer.close(0, 100));
+  writer.flush();
+  auto again = read_pcap(file_of(writer.files(), 0, 100));
+  ASSERT_TRUE(again.ok) << again.error;
+  EXPECT_EQ(again.records.size(), 1u);
+  writer.attach_lost(0, nullptr);
 }
 
 std::string find_on_path(const char* prog) {

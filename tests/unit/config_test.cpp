@@ -67,8 +67,28 @@ events = "/tmp/e.json"
   EXPECT_EQ(c.log.events, "/tmp/e.json");
 }
 
+// The documented default event log is used when no [log] events key is
+// given (live); replay writes events only where asked.
+TEST(Config, EventLogDefaultIsTheDocumentedOne) {
+  Config d = Config::defaults();
+  EXPECT_EQ(d.log.events, "/var/log/tripline/eve.json");
+  EXPECT_TRUE(d.log.events_default);
+  EXPECT_EQ(d.log.replay_events(""), "");
+  EXPECT_EQ(d.log.replay_events("/tmp/x.json"), "/tmp/x.json");
+  Config none = Config::load_string("[log]\nevents = \"\"\n", "t.toml");
+  EXPECT_EQ(none.log.events, "");
+  EXPECT_EQ(none.log.replay_events(""), "");
+  Config set = Config::load_string("[log]\nevents = \"/srv/eve.json\"\n", "t.toml");
+  EXPECT_FALSE(set.log.events_default);
+  EXPECT_EQ(set.log.replay_events(""), "/srv/eve.json");
+  EXPECT_EQ(set.log.replay_events("-"), "-");
+  Config other = Config::load_string("[queue]\nfirst = 2\n", "t.toml");
+  EXPECT_EQ(other.log.events, "/var/log/tripline/eve.json");
+}
+
 TEST(Config, ErrorsNameFileLineAndKey) {
   EXPECT_PREFIX(error_of("[queue]\nfirst = 1\nfrist = 2\n"), "t.toml:3: queue.frist");
+  EXPECT_PREFIX(error_of("[log]\nqueue_mb = 0\n"), "t.toml:2: log.queue_mb");
   EXPECT_PREFIX(error_of("\n[queue]\ncount = \"two\"\n"), "t.toml:3: queue.count");
   EXPECT_PREFIX(error_of("[queue]\nfirst = 70000\n"), "t.toml:2: queue.first");
   EXPECT_PREFIX(error_of("[network]\ninside = [\"10.0.0.0/8\",\n  \"10.0.0.0/40\"]\n"),

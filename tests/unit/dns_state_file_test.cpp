@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "dns_cache.h"
+#include "run_bounded.h"
 
 namespace tripline {
 namespace {
@@ -336,6 +338,104 @@ TEST(DnsStateFile, RandomEditsKeepTheCountsConsistent) {
       return;
     }
   }
+}
+
+// ---- the file on disk ----
+
+class DnsStateFileOnDisk : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + "tripline_state_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/dns-cache.state";
+    DnsCacheConfig conf;
+    conf.max_ttl = 3600;
+    cache_ = std::make_unique<DnsCache>(conf);
+    std::vector<std::string_view> chain = {"www.example.com"};
+    cache_->insert(ip("10.0.0.1"), ip("192.0.2.1"), chain, 600, at(0));
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  static std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+  static void put(const std::string& path, const std::string& text) {
+    std::ofstream(path, std::ios::binary) << text;
+  }
+  std::string dir_, path_;
+  std::unique_ptr<DnsCache> cache_;
+};
+
+// `state_file` pointing at the configuration by mistake: it stays as it is.
+TEST_F(DnsStateFileOnDisk, SaveNeverOverwritesAFileThatIsNotAStateFile) {
+  const std::string config = "[queue]\nfirst = 0\n";
+  put(path_, config);
+  DnsCacheSaveResult s = cache_->save(path_, at(1));
+  EXPECT_FALSE(s.ok);
+  EXPECT_TRUE(s.refused);
+  EXPECT_NE(s.error.find(path_), std::string::npos) << s.error;
+  EXPECT_EQ(slurp(path_), config);
+  EXPECT_FALSE(std::filesystem::exists(path_ + ".tmp"));
+  // A file of another version is not replaced either.
+  put(path_, "tripline-dns-cache 2\n");
+  EXPECT_FALSE(cache_->save(path_, at(1)).ok);
+  EXPECT_EQ(slurp(path_), "tripline-dns-cache 2\n");
+}
+
+TEST_F(DnsStateFileOnDisk, SaveReplacesItsOwnFileAndAnEmptyOne) {
+  put(path_, "");
+  ASSERT_TRUE(cache_->save(path_, at(1)).ok);
+  std::string first = slurp(path_);
+  EXPECT_TRUE(first.starts_with("tripline-dns-cache 1\n"));
+  std::vector<std::string_view> chain = {"more.example"};
+  cache_->insert(ip("10.0.0.1"), ip("192.0.2.2"), chain, 600, at(0));
+  DnsCacheSaveResult s = cache_->save(path_, at(1));
+  ASSERT_TRUE(s.ok) << s.error;
+  EXPECT_NE(slurp(path_), first);
+}
+
+// A link planted at STATE.tmp: its target is neither truncated nor written,
+// and the state file is a new regular file.
+TEST_F(DnsStateFileOnDisk, LinkAtTheTemporaryNameIsNotFollowed) {
+  const std::string victim = dir_ + "/victim";
+  put(victim, "precious\n");
+  ASSERT_EQ(::symlink(victim.c_str(), (path_ + ".tmp").c_str()), 0);
+  DnsCacheSaveResult s = cache_->save(path_, at(1));
+  ASSERT_TRUE(s.ok) << s.error;
+  EXPECT_EQ(slurp(victim), "precious\n");
+  struct stat st {};
+  ASSERT_EQ(::lstat(path_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_TRUE(slurp(path_).starts_with("tripline-dns-cache 1\n"));
+  // A hard link at STATE.tmp: the other name keeps its content too.
+  ASSERT_EQ(::link(victim.c_str(), (path_ + ".tmp").c_str()), 0);
+  ASSERT_TRUE(cache_->save(path_, at(1)).ok);
+  EXPECT_EQ(slurp(victim), "precious\n");
+}
+
+// The DNS history of every client: readable by the owner only, whatever the umask.
+TEST_F(DnsStateFileOnDisk, StateFileIsPrivate) {
+  mode_t old = ::umask(022);
+  DnsCacheSaveResult s = cache_->save(path_, at(1));
+  ::umask(old);
+  ASSERT_TRUE(s.ok) << s.error;
+  struct stat st {};
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(DnsStateFileOnDisk, LoadOfAFifoFailsAtOnce) {
+  ASSERT_EQ(::mkfifo(path_.c_str(), 0600), 0);
+  auto outcome = test::run_bounded(
+      [&] {
+        DnsCacheLoadResult r = cache_->load(path_, at(1));
+        return !r.ok && !r.missing;
+      },
+      std::chrono::seconds(5));
+  EXPECT_EQ(outcome, test::ChildOutcome::Passed);
+  EXPECT_EQ(check_dns_state_file(path_).kind, DnsStateFileKind::NotOurs);
+  EXPECT_FALSE(cache_->save(path_, at(1)).ok);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "domain_set.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -8,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "run_bounded.h"
 
 namespace tripline {
 namespace {
@@ -224,6 +227,51 @@ TEST(DomainSet, MillionNamesLoadFast) {
   std::printf("200000 matches in %.3f s\n", msecs);
   EXPECT_EQ(hits, 142858u);  // i*7 < 1e6
   std::filesystem::remove(path);
+}
+
+// Names from a list are echoed in warnings; a list's bytes are anything.
+TEST(DomainSet, WarningsEscapeWhatTheListHolds) {
+  DomainListReport r;
+  load("\x1b[31mred\x1b[0m.example bad\n||ok.example^$third-party\n", r);
+  ASSERT_EQ(r.warnings.size(), 2u);
+  for (const auto& w : r.warnings) {
+    for (char c : w) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20) << w;
+  }
+  EXPECT_NE(r.warnings[0].find("\\x1b[31mred"), std::string::npos) << r.warnings[0];
+}
+
+// A list path that is a FIFO (no writer) or /dev/zero: a clear error at once,
+// not a hang or an endless read.
+TEST(DomainSet, ListThatIsAFifoOrADeviceFailsClearly) {
+  std::string fifo = temp_path("fifo");
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {fifo, std::string("/dev/zero")}) {
+    auto outcome = test::run_bounded(
+        [&] {
+          try {
+            load_domain_lists({path}, "blocklist");
+          } catch (const DomainListError& e) {
+            return std::string(e.what()).find(path) != std::string::npos;
+          }
+          return false;
+        },
+        std::chrono::seconds(5));
+    EXPECT_EQ(outcome, test::ChildOutcome::Passed) << path;
+  }
+  ::unlink(fifo.c_str());
+}
+
+TEST(DomainSet, ListLargerThanTheBoundFailsClearly) {
+  std::string path = temp_path("huge.txt");
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(::ftruncate(fileno(f), static_cast<off_t>(kMaxDomainListBytes + 1)), 0);  // sparse
+    std::fclose(f);
+  }
+  EXPECT_THROW(load_domain_lists({path}, "blocklist"), DomainListError);
+  ::unlink(path.c_str());
 }
 
 }  // namespace

@@ -34,6 +34,17 @@ TEST(PipelineDescribe, PrintsTheDnsNameChain) {
   EXPECT_LT(out.find("rule chains"), out.find("dns rules"));
 }
 
+// `tripline check` shows where events go: the default when no key is given.
+TEST(PipelineDescribe, ShowsTheEventLog) {
+  EXPECT_NE(describe("").find("events        /var/log/tripline/eve.json (default; replay writes "
+                              "none without --events)\n"),
+            std::string::npos)
+      << describe("");
+  EXPECT_NE(describe("[log]\nevents = \"/srv/e.json\"\n").find("events        /srv/e.json\n"),
+            std::string::npos);
+  EXPECT_NE(describe("[log]\nevents = \"\"\n").find("events        (none)\n"), std::string::npos);
+}
+
 TEST(PipelineDescribe, BlockListsAloneGiveOnlyTheBlockRule) {
   auto cfg = std::make_shared<Config>(Config::load_string(
       "[dns]\nresolvers = [\"10.0.0.53\"]\nblock_lists = [\"" + kLists + "block.txt\"]\n",
