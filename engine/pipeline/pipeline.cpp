@@ -1,6 +1,7 @@
 #include "pipeline.h"
 
 #include <fmt/format.h>
+#include <net/if.h>
 #include <spdlog/spdlog.h>
 
 #include "capture_recorder.h"
@@ -9,7 +10,9 @@
 #include "dns_name_rules.h"
 #include "dns_observer.h"
 #include "domain_set.h"
+#include "host_table.h"
 #include "name_rule_chain.h"
+#include "neighbour_monitor.h"
 #include "policy_stage.h"
 #include "rule_chain.h"
 #include "worker.h"
@@ -78,6 +81,7 @@ void Pipeline::load_dns() {
   bool dns_on = !d.resolvers.empty() || cfg_->egress.mode != EgressMode::Off;
   if (!dns_on) return;
   cache_ = std::make_unique<DnsCache>(cache_config(d));
+  load_hosts();
   if (!d.block_lists.empty()) block_ = load_domain_lists(d.block_lists, "blocklist");
   if (!d.allow_lists.empty()) allow_ = load_domain_lists(d.allow_lists, "allowlist");
   dns_rules_ = build_dns_name_rules(allow_, block_);
@@ -96,16 +100,38 @@ void Pipeline::load_dns() {
   }
 }
 
+void Pipeline::load_hosts() {
+  const DnsConfig& d = cfg_->dns;
+  HostTableConfig h;
+  h.by_host = d.scope == DnsScope::Client && d.client_identity == ClientIdentity::Host;
+  h.all_on_link = mode_ == Mode::Replay;  // a pcap's Ethernet sources are its hosts
+  hosts_ = std::make_unique<HostTable>(h);
+  if (!h.by_host) return;
+  if (mode_ == Mode::Check) {
+    std::vector<OnLinkPrefix> p = read_on_link_prefixes();
+    hosts_->set_prefixes(p);
+  } else if (mode_ == Mode::Live) {
+    try {
+      neighbours_ = std::make_unique<NeighbourMonitor>(*hosts_);
+      neighbours_->start();
+    } catch (const NeighbourError& e) {
+      // Clients are then hosts only by the link-layer source of their packets.
+      spdlog::warn("{}; clients are told apart by their packets' link-layer source only", e.what());
+    }
+  }
+}
+
 Pipeline::~Pipeline() { shutdown(); }
 
 StageFactory Pipeline::stage_factory() {
   return [this](Worker& worker) {
     if (cache_) {
-      DnsServices services{cache_.get(), dns_rules_.get()};
+      DnsServices services{cache_.get(), dns_rules_.get(), hosts_.get()};
       worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker.env()));
     }
     if (rules_)
-      worker.add_stage(std::make_unique<PolicyStage>(*cfg_, *rules_, cache_.get(), worker.env()));
+      worker.add_stage(
+          std::make_unique<PolicyStage>(*cfg_, *rules_, cache_.get(), worker.env(), hosts_.get()));
     if (lua_) worker.add_stage(std::make_unique<LuaTriggers>(*cfg_, *lua_, worker.env()));
     if (capture_)
       worker.set_capture(std::make_unique<CaptureRecorder>(*capture_, worker.index(), cfg_->capture,
@@ -146,6 +172,7 @@ std::string Pipeline::describe() const {
       dns_rules_ ? dns_rules_->to_string(block_mode_name(c.dns.block_mode))
       : cache_   ? "  (none: no [dns] block_lists/allow_lists)\n"
                  : "  (none: no answers are watched: no [dns] resolvers, [egress] mode = off)\n");
+  if (cache_) out += describe_clients();
   if (block_) out += fmt::format("block lists   {} names\n", block_->size());
   if (allow_) out += fmt::format("allow lists   {} names\n", allow_->size());
   if (lua_)
@@ -156,6 +183,27 @@ std::string Pipeline::describe() const {
         "capture       {} (max {} files, {} sessions per worker, {} packets before)\n",
         c.capture.dir, c.capture.max_files, c.capture.max_sessions, c.capture.pre_packets);
   return out;
+}
+
+std::string Pipeline::describe_clients() const {
+  const DnsConfig& d = cfg_->dns;
+  if (d.scope == DnsScope::Global) return "clients       (none: [dns] scope = \"global\")\n";
+  if (!hosts_ || !hosts_->config().by_host)
+    return "clients       by address ([dns] client_identity = \"address\")\n";
+  std::string on_link;
+  for (const OnLinkPrefix& p : hosts_->prefixes()) {
+    char name[IF_NAMESIZE] = {};
+    std::string dev = p.ifindex && if_indextoname(p.ifindex, name) ? name : "?";
+    on_link +=
+        fmt::format("{}{}/{} ({})", on_link.empty() ? "" : ", ", p.net.to_string(), p.length, dev);
+  }
+  return fmt::format(
+      "clients       by host: its link-layer address joins its IPv4 and IPv6 addresses where\n"
+      "              the gateway sees it (sources on its own networks, {}); clients behind\n"
+      "              another router have none and are told apart by address\n",
+      mode_ == Mode::Replay ? "replay: each Ethernet source"
+      : on_link.empty()     ? "none found"
+                            : "now " + on_link);
 }
 
 void Pipeline::start_housekeeping() {

@@ -52,7 +52,7 @@ void expect_consistent(const Read& r, const DnsStateReadOptions& opts = {}) {
   EXPECT_EQ(c.warnings.size(), std::min(c.corrupt, DnsStateReadResult::kMaxWarnings));
   for (const DnsStateEntry& e : r.entries) {
     EXPECT_NE(e.addr.family, 0);
-    EXPECT_TRUE(opts.scope_client || e.scope == IpAddr{});
+    EXPECT_TRUE(opts.scope_client || e.scope.none());
     EXPECT_GT(e.expiry, 0);
     EXPECT_GE(e.expiry, opts.expired_before);
     EXPECT_LE(e.expiry, opts.latest);
@@ -135,7 +135,8 @@ TEST(DnsStateFile, RoundTripWithTheCacheSave) {
   for (const DnsStateEntry& e : r.entries) {
     std::vector<std::string> names;
     for (const auto& n : e.names) names.push_back(n.name);
-    EXPECT_EQ(names, cache.names(e.scope == IpAddr{} ? ip("10.9.9.9") : e.scope, e.addr));
+    EXPECT_EQ(names,
+              cache.names(e.scope.none() ? ClientId::address(ip("10.9.9.9")) : e.scope, e.addr));
     EXPECT_EQ(e.expiry, e.addr == ip("192.0.2.1") ? at(600) : at(3600));
     EXPECT_TRUE(e.names[0].qname);
   }
