@@ -190,20 +190,22 @@ std::string Pipeline::describe_clients() const {
   if (d.scope == DnsScope::Global) return "clients       (none: [dns] scope = \"global\")\n";
   if (!hosts_ || !hosts_->config().by_host)
     return "clients       by address ([dns] client_identity = \"address\")\n";
+  if (mode_ == Mode::Replay)
+    return "clients       by host: each Ethernet source address (replay)\n";
   std::string on_link;
   for (const OnLinkPrefix& p : hosts_->prefixes()) {
+    IpAddr net = p.net;
+    for (size_t bit = p.length; bit < net.size() * 8; ++bit)
+      net.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
     char name[IF_NAMESIZE] = {};
     std::string dev = p.ifindex && if_indextoname(p.ifindex, name) ? name : "?";
-    on_link +=
-        fmt::format("{}{}/{} ({})", on_link.empty() ? "" : ", ", p.net.to_string(), p.length, dev);
+    on_link += fmt::format("\n              {}/{} ({})", net.to_string(), p.length, dev);
   }
   return fmt::format(
-      "clients       by host: its link-layer address joins its IPv4 and IPv6 addresses where\n"
-      "              the gateway sees it (sources on its own networks, {}); clients behind\n"
-      "              another router have none and are told apart by address\n",
-      mode_ == Mode::Replay ? "replay: each Ethernet source"
-      : on_link.empty()     ? "none found"
-                            : "now " + on_link);
+      "clients       by host (link-layer address; the neighbour table joins its IPv4 and IPv6\n"
+      "              addresses) for sources on the gateway's own networks:{}\n"
+      "              any other source (behind another router) is a client by its address\n",
+      on_link.empty() ? " (none found now)" : on_link);
 }
 
 void Pipeline::start_housekeeping() {

@@ -160,7 +160,9 @@ TEST(HostTable, DnsCacheScopesByHost) {
   std::string text;
   DnsStateWriter w(text);
   w.header();
-  w.entry(DnsStateEntry{ClientId::host(kLaptop), ip("2001:db8::80"), now + 300 * kNsPerSec,
+  w.entry(DnsStateEntry{ClientId::host(kLaptop),
+                        ip("2001:db8::80"),
+                        now + 300 * kNsPerSec,
                         {{"dual.example.test", true}}});
   EXPECT_NE(text.find("02:00:00:00:0a:01 2001:db8::80 "), std::string::npos) << text;
   DnsCache restored(cc);
