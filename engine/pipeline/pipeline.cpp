@@ -114,6 +114,9 @@ void Pipeline::load_hosts() {
     try {
       neighbours_ = std::make_unique<NeighbourMonitor>(*hosts_);
       neighbours_->start();
+      HostTableStats st = hosts_->stats();
+      spdlog::info("clients are hosts: {} neighbour entries, {} on-link prefixes", st.entries,
+                   st.prefixes);
     } catch (const NeighbourError& e) {
       // Clients are then hosts only by the link-layer source of their packets.
       spdlog::warn("{}; clients are told apart by their packets' link-layer source only", e.what());
