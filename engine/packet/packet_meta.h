@@ -13,7 +13,7 @@ namespace tripline {
 struct PacketMeta {
   uint32_t in_ifindex = 0;   // interface the packet arrived on (0: unknown)
   uint32_t out_ifindex = 0;  // interface it leaves by (0: unknown, e.g. before routing)
-  MacAddr src_mac;           // the sender's link-layer address (all zeros: unknown)
+  MacAddr src_mac{};         // the sender's link-layer address (all zeros: unknown)
 };
 
 // Nothing known (replay, tests): a shared object, so callers need not build one.
