@@ -189,6 +189,15 @@ Config Config::load_string(std::string_view text, const std::string& name) {
            else
              r.fail(r.node("scope"), "scope", "expected \"client\" or \"global\"");
          }
+         if (auto v = r.get<std::string>("client_identity")) {
+           if (*v == "host")
+             d.client_identity = ClientIdentity::Host;
+           else if (*v == "address")
+             d.client_identity = ClientIdentity::Address;
+           else
+             r.fail(r.node("client_identity"), "client_identity",
+                    "expected \"host\" or \"address\"");
+         }
          if (auto v = r.get<uint32_t>("min_ttl")) d.min_ttl = *v;
          if (auto v = r.get<uint32_t>("max_ttl")) d.max_ttl = *v;
          if (d.min_ttl > d.max_ttl) r.fail(r.node("min_ttl"), "min_ttl", "is above max_ttl");

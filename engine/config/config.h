@@ -88,12 +88,16 @@ struct ResolverAddr {
 };
 
 enum class DnsScope : uint8_t { Client, Global };
+// Who "the client" is in client scope: a host (its IPv4 and IPv6 addresses,
+// by link-layer address where the gateway sees one) or each address alone.
+enum class ClientIdentity : uint8_t { Host, Address };
 enum class BlockMode : uint8_t { Null, Nxdomain, Drop };
 
 struct DnsConfig {
   std::vector<ResolverAddr> resolvers;  // "10.0.0.53", "10.0.0.53:5353", "[fd00::53]:53"
   DnsScope scope = DnsScope::Client;    // client: only the client that resolved may connect
-  uint32_t min_ttl = 60;                // clamp of answer TTLs, seconds
+  ClientIdentity client_identity = ClientIdentity::Host;
+  uint32_t min_ttl = 60;  // clamp of answer TTLs, seconds
   uint32_t max_ttl = 86400;
   uint32_t grace = 30;            // seconds an expired address stays open
   uint32_t max_entries = 262144;  // cache bound; the soonest-expiring go first

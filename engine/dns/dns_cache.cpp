@@ -159,7 +159,7 @@ class NameList {
 }  // namespace
 
 struct Key {
-  IpAddr scope;  // client, or IpAddr{} for the global scope
+  ClientId scope;  // client, or ClientId{} for the global scope
   IpAddr addr;
   friend bool operator==(const Key&, const Key&) = default;
   template <typename H>
@@ -211,8 +211,14 @@ uint64_t addr_hash(const IpAddr& a) {
   return XXH3_64bits_withSeed(a.bytes.data(), a.bytes.size(), a.family);
 }
 
-uint64_t name_key(const IpAddr& scope, std::string_view qname) {
-  return XXH3_64bits_withSeed(qname.data(), qname.size(), addr_hash(scope));
+uint64_t scope_hash(const ClientId& c) {
+  if (c.kind == ClientId::Kind::Host)
+    return XXH3_64bits_withSeed(c.mac.bytes.data(), c.mac.bytes.size(), 0x48);
+  return addr_hash(c.addr);  // ClientId{}: the same as IpAddr{} before hosts existed
+}
+
+uint64_t name_key(const ClientId& scope, std::string_view qname) {
+  return XXH3_64bits_withSeed(qname.data(), qname.size(), scope_hash(scope));
 }
 
 // With s.mu held exclusively: removes the soonest-expiring of kEvictSample
@@ -328,8 +334,8 @@ Timestamp DnsCache::removable_before(Timestamp now) const {
   return now - (Timestamp{config_.grace} + config_.keep_expired) * kNsPerSec;
 }
 
-void DnsCache::insert(const IpAddr& client, const IpAddr& addr, std::span<const std::string> chain,
-                      uint32_t ttl_seconds, Timestamp now) {
+void DnsCache::insert(const ClientId& client, const IpAddr& addr,
+                      std::span<const std::string> chain, uint32_t ttl_seconds, Timestamp now) {
   std::string_view views[kMaxNames * 4];
   size_t n = 0;
   // Keep the qname and the names nearest the address when a chain is very long.
@@ -340,7 +346,7 @@ void DnsCache::insert(const IpAddr& client, const IpAddr& addr, std::span<const 
   insert(client, addr, std::span<const std::string_view>(views, n), ttl_seconds, now);
 }
 
-void DnsCache::insert(const IpAddr& client, const IpAddr& addr,
+void DnsCache::insert(const ClientId& client, const IpAddr& addr,
                       std::span<const std::string_view> chain, uint32_t ttl_seconds,
                       Timestamp now) {
   Shard& s = shard_for(addr);
@@ -350,17 +356,17 @@ void DnsCache::insert(const IpAddr& client, const IpAddr& addr,
   }
   uint32_t ttl = std::clamp(ttl_seconds, config_.min_ttl, config_.max_ttl);
   Timestamp expiry = now + Timestamp{ttl} * kNsPerSec;
-  IpAddr scope = config_.scope_client ? client : IpAddr{};
+  ClientId scope = config_.scope_client ? client : ClientId{};
   {
     std::unique_lock lock(s.mu);
     add_chain(upsert(s, per_shard_max_, Key{scope, addr}, expiry).names, chain);
-    if (config_.scope_client && scope != IpAddr{})
-      add_chain(upsert(s, per_shard_max_, Key{IpAddr{}, addr}, expiry).names, chain);
+    if (config_.scope_client && !scope.none())
+      add_chain(upsert(s, per_shard_max_, Key{ClientId{}, addr}, expiry).names, chain);
   }
   apply_name_cap(scope, addr, chain[0], expiry);
 }
 
-void DnsCache::apply_name_cap(const IpAddr& scope, const IpAddr& addr, std::string_view qname,
+void DnsCache::apply_name_cap(const ClientId& scope, const IpAddr& addr, std::string_view qname,
                               Timestamp expiry) {
   uint64_t key = name_key(scope, qname);
   NameShard& ns = name_shards_[(key >> 32) % shard_count_];
@@ -403,16 +409,16 @@ void DnsCache::apply_name_cap(const IpAddr& scope, const IpAddr& addr, std::stri
     drop(Key{scope, dropped[i]});
     // The shadow too, or the client would be told OtherClient for its own dropped
     // address (another client with the same name then sees Unknown: reporting only).
-    if (config_.scope_client && scope != IpAddr{}) drop(Key{IpAddr{}, dropped[i]});
+    if (config_.scope_client && !scope.none()) drop(Key{ClientId{}, dropped[i]});
   }
 }
 
-DnsLookup DnsCache::lookup(const IpAddr& client, const IpAddr& addr, Timestamp now) const {
+DnsLookup DnsCache::lookup(const ClientId& client, const IpAddr& addr, Timestamp now) const {
   DnsLookup r;
   Shard& s = shard_for(addr);
   Timestamp grace = Timestamp{config_.grace} * kNsPerSec;
   std::shared_lock lock(s.mu);
-  auto own = s.map.find(Key{config_.scope_client ? client : IpAddr{}, addr});
+  auto own = s.map.find(Key{config_.scope_client ? client : ClientId{}, addr});
   if (own != s.map.end()) {
     const Entry& e = own->second;
     r.expiry = e.expiry;
@@ -429,7 +435,7 @@ DnsLookup DnsCache::lookup(const IpAddr& client, const IpAddr& addr, Timestamp n
     return r;
   }
   if (config_.scope_client) {
-    auto shadow = s.map.find(Key{IpAddr{}, addr});
+    auto shadow = s.map.find(Key{ClientId{}, addr});
     if (shadow != s.map.end() && now <= shadow->second.expiry + grace) {
       r.status = DnsLookupStatus::OtherClient;
       r.expiry = shadow->second.expiry;
@@ -442,12 +448,12 @@ DnsLookup DnsCache::lookup(const IpAddr& client, const IpAddr& addr, Timestamp n
   return r;
 }
 
-std::vector<std::string> DnsCache::names(const IpAddr& client, const IpAddr& addr) const {
+std::vector<std::string> DnsCache::names(const ClientId& client, const IpAddr& addr) const {
   std::vector<std::string> out;
   Shard& s = shard_for(addr);
   std::shared_lock lock(s.mu);
-  auto it = s.map.find(Key{config_.scope_client ? client : IpAddr{}, addr});
-  if (it == s.map.end() && config_.scope_client) it = s.map.find(Key{IpAddr{}, addr});
+  auto it = s.map.find(Key{config_.scope_client ? client : ClientId{}, addr});
+  if (it == s.map.end() && config_.scope_client) it = s.map.find(Key{ClientId{}, addr});
   if (it != s.map.end()) {
     it->second.names.each([&](std::string_view n, bool) {
       out.emplace_back(n);
@@ -618,7 +624,7 @@ DnsCacheLoadResult DnsCache::load_from_string(std::string_view text, Timestamp n
       }
     }
     // Shadow entries (global scope in client mode) are not indexed, as in insert().
-    if (entry.scope != IpAddr{} || !config_.scope_client)
+    if (!entry.scope.none() || !config_.scope_client)
       apply_name_cap(entry.scope, entry.addr, qname, entry.expiry);
   });
   DnsCacheLoadResult r;

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "client_id.h"
 #include "ip_address.h"
 #include "timestamp.h"
 
@@ -94,18 +95,16 @@ struct DnsCacheLoadResult {
 // take one shard's shared lock; inserts one shard's exclusive lock (and the name
 // index's mutex); purge/save visit the shards one at a time.
 //
-// Layout: key (scope, address) with scope = client address, or IpAddr{} for the
-// global scope. The shard is chosen by XXH3 of the address alone, so an address's
-// client entries and its global entry share a shard (one lock per lookup). In
-// client scope every insert also refreshes a global "shadow" entry for the same
-// address; it only serves to tell OtherClient from Unknown (it counts toward
-// max_entries). Each shard holds at most ceil(max_entries / shards) entries:
-// when full, the soonest-expiring of 32 consecutive entries in hash order
-// (each sample starting where the last ended) is evicted: exactly the soonest
-// while a shard holds at most 32, and in a 1,000-entry shard 98 % of what
-// stays is the longer-lived half (unit test). No expiry index is kept: it cost
-// about as much memory as the entries. Purge scans the shards. The shard
-// count (64..128) is chosen from max_entries so a full shard fills 7/8 of a
+// Layout: key (scope, address) with scope = the client (a host or an address,
+// see client_id.h), or ClientId{} for the global scope. The shard is chosen by XXH3 of the address
+// alone, so an address's client entries and its global entry share a shard (one lock per lookup).
+// In client scope every insert also refreshes a global "shadow" entry for the same address; it only
+// serves to tell OtherClient from Unknown (it counts toward max_entries). Each shard holds at most
+// ceil(max_entries / shards) entries: when full, the soonest-expiring of 32 consecutive entries in
+// hash order (each sample starting where the last ended) is evicted: exactly the soonest while a
+// shard holds at most 32, and in a 1,000-entry shard 98 % of what stays is the longer-lived half
+// (unit test). No expiry index is kept: it cost about as much memory as the entries. Purge scans
+// the shards. The shard count (64..128) is chosen from max_entries so a full shard fills 7/8 of a
 // power-of-two table.
 //
 // Names: each entry keeps up to 4 names, most recent first, in one packed block;
@@ -128,16 +127,32 @@ class DnsCache {
   // Opens addr for client (or globally) by the chain of names that led to it,
   // qname first (chain[0] is "the name it was reached by"). The TTL is clamped;
   // an existing entry keeps the later of its old and new expiry.
-  void insert(const IpAddr& client, const IpAddr& addr, std::span<const std::string_view> chain,
+  void insert(const ClientId& client, const IpAddr& addr, std::span<const std::string_view> chain,
               uint32_t ttl_seconds, Timestamp now);
-  void insert(const IpAddr& client, const IpAddr& addr, std::span<const std::string> chain,
+  void insert(const ClientId& client, const IpAddr& addr, std::span<const std::string> chain,
               uint32_t ttl_seconds, Timestamp now);
 
   // Never allocates.
-  DnsLookup lookup(const IpAddr& client, const IpAddr& addr, Timestamp now) const;
+  DnsLookup lookup(const ClientId& client, const IpAddr& addr, Timestamp now) const;
 
   // All names of the entry lookup() would consult, most recent first (tests, control plane).
-  std::vector<std::string> names(const IpAddr& client, const IpAddr& addr) const;
+  std::vector<std::string> names(const ClientId& client, const IpAddr& addr) const;
+
+  // The same with the client known by its address (client_identity = "address").
+  void insert(const IpAddr& client, const IpAddr& addr, std::span<const std::string_view> chain,
+              uint32_t ttl_seconds, Timestamp now) {
+    insert(ClientId::address(client), addr, chain, ttl_seconds, now);
+  }
+  void insert(const IpAddr& client, const IpAddr& addr, std::span<const std::string> chain,
+              uint32_t ttl_seconds, Timestamp now) {
+    insert(ClientId::address(client), addr, chain, ttl_seconds, now);
+  }
+  DnsLookup lookup(const IpAddr& client, const IpAddr& addr, Timestamp now) const {
+    return lookup(ClientId::address(client), addr, now);
+  }
+  std::vector<std::string> names(const IpAddr& client, const IpAddr& addr) const {
+    return names(ClientId::address(client), addr);
+  }
 
   // Removes entries expired beyond grace (+keep_expired); returns how many.
   size_t purge(Timestamp now);
@@ -160,7 +175,7 @@ class DnsCache {
 
  private:
   dns_cache_detail::Shard& shard_for(const IpAddr& addr) const;
-  void apply_name_cap(const IpAddr& scope, const IpAddr& addr, std::string_view qname,
+  void apply_name_cap(const ClientId& scope, const IpAddr& addr, std::string_view qname,
                       Timestamp expiry);
   Timestamp removable_before(Timestamp now) const;  // expiry below this: gone for good
 

@@ -195,6 +195,7 @@ void DnsObserver::on_flow_end(const Flow& flow, FlowEndReason, Timestamp) { tcp_
 void DnsObserver::on_message(PacketContext& ctx, std::span<const uint8_t> wire, bool from_resolver,
                              bool over_tcp) {
   auto& c = env_.counters();
+  client_host_ = MacAddr{};
   DnsParseStatus st = parse_dns_message(wire, msg_);
   if (!over_tcp && !reassembled_ && cut_by_capture(ctx.pkt)) {
     // Only the start of the message was captured: not the sender's fault, and
@@ -246,7 +247,11 @@ void DnsObserver::on_query(PacketContext& ctx, bool over_tcp) {
       return;
     }
   }
-  queries_[key] = Query{ctx.now};
+  ClientId client = services_.hosts
+                        ? services_.hosts->identify(p.src, ctx.meta.src_mac, ctx.meta.in_ifindex)
+                        : ClientId::address(p.src);
+  if (client.is_host()) client_host_ = client.mac;
+  queries_[key] = Query{ctx.now, false, client};
   if (env_.events_on()) emit_dns_event(ctx, false, "query");
 }
 
@@ -321,6 +326,8 @@ void DnsObserver::on_answer(PacketContext& ctx, std::span<const uint8_t> wire, b
     return;
   }
   it->second.answered = true;
+  const ClientId client = it->second.client;
+  if (client.is_host()) client_host_ = client.mac;
   c.dns_answers_trusted.add();
   resolve_chain(msg_, chain_);
   std::string_view blocked = blocked_by(chain_);
@@ -334,7 +341,7 @@ void DnsObserver::on_answer(PacketContext& ctx, std::span<const uint8_t> wire, b
     // The cache is written before this packet's verdict is returned, so the
     // client cannot connect before its address is open.
     for (const ResolvedAddress& a : chain_.addrs) {
-      services_.cache->insert(p.dst, a.addr, chain_.chain_of(a), a.ttl, ctx.now);
+      services_.cache->insert(client, a.addr, chain_.chain_of(a), a.ttl, ctx.now);
       c.dns_addresses_opened.add();
     }
   }
@@ -389,7 +396,8 @@ void DnsObserver::emit_dns_event(const PacketContext& ctx, bool answer, std::str
                       .answer = answer,
                       .id = msg_.id,
                       .rrname = msg_.question.name,
-                      .rrtype = msg_.question.qtype};
+                      .rrtype = msg_.question.qtype,
+                      .client_host = client_host_};
   if (answer) {
     facts.rcode = msg_.rcode;
     facts.status = status;

@@ -20,6 +20,7 @@
 #include "dns_message.h"
 #include "eve_facts.h"
 #include "fragment_reassembler.h"
+#include "host_table.h"
 #include "stage.h"
 #include "stage_env.h"
 
@@ -34,6 +35,8 @@ struct DnsServices {
   // The answer name policy (chain "dns": allow/block rules over the answer's
   // names, see dns_name_rules.h); null: no name is ever blocked.
   const NameRuleChain* names = nullptr;
+  // Who a querying client is (host or address, see host_table.h); null: its address.
+  const HostTable* hosts = nullptr;
 };
 
 class DnsObserver final : public Stage {
@@ -73,6 +76,7 @@ class DnsObserver final : public Stage {
     // Kept after its answer (until a purge makes room) so that a second
     // answer is told apart as a duplicate.
     bool answered = false;
+    ClientId client;  // who asked: the answer opens its addresses for this client
   };
   struct TcpStreams;
 
@@ -118,6 +122,7 @@ class DnsObserver final : public Stage {
   FragmentReassembler fragments_;
   uint64_t fragments_timed_out_ = 0;  // fragments_.stats().timed_out already counted
   bool reassembled_ = false;          // the message being judged came in fragments
+  MacAddr client_host_;               // the host of the message being judged (events)
 };
 
 }  // namespace tripline

@@ -60,9 +60,9 @@ void DnsStateWriter::header() {
   out_.push_back('\n');
 }
 
-void DnsStateWriter::begin(const IpAddr& scope, const IpAddr& addr, Timestamp expiry) {
+void DnsStateWriter::begin(const ClientId& scope, const IpAddr& addr, Timestamp expiry) {
   char text[64];
-  if (scope == IpAddr{}) {
+  if (scope.none()) {
     out_.push_back('*');
   } else {
     out_.append(text, scope.format(text));
@@ -270,9 +270,9 @@ DnsStateReadResult DnsStateReader::read(std::string_view text,
       corrupt("too few fields");
       continue;
     }
-    e.scope = IpAddr{};
+    e.scope = ClientId{};
     if (tokens[0] != "*") {
-      auto s = IpAddr::parse(tokens[0]);
+      auto s = ClientId::parse(tokens[0]);
       if (!s) {
         corrupt("bad scope");
         continue;
@@ -309,7 +309,7 @@ DnsStateReadResult DnsStateReader::read(std::string_view text,
       corrupt(bad ? "bad name" : !any_q ? "no qname" : "too many names");
       continue;
     }
-    if (e.scope != IpAddr{} && !opts_.scope_client) {
+    if (!e.scope.none() && !opts_.scope_client) {
       ++r.skipped;
       continue;
     }

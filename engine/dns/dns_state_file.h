@@ -6,7 +6,8 @@
 //
 // Text, one entry per line after the header line "tripline-dns-cache 1":
 //   <scope> <address> <expiry ns since epoch> <q|c>:<name> ...
-// scope "*" is the global scope, else the client's address; names most recent
+// scope "*" is the global scope, else the client: its host's link-layer
+// address (aa:bb:cc:dd:ee:ff) or its IP address; names most recent
 // first, q: asked by the client, c: a CNAME target on its chain; name bytes
 // outside '!'..'~' and '%' are written as %XX. Empty lines and lines starting
 // with '#' are skipped; a trailing '\r' is ignored.
@@ -21,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "client_id.h"
 #include "ip_address.h"
 #include "timestamp.h"
 
@@ -36,7 +38,7 @@ struct DnsStateEntry {
   static constexpr size_t kMaxNames = 4;         // as the cache keeps per entry
   static constexpr size_t kMaxNameBytes = 1023;  // DnsName::kCapacity
 
-  IpAddr scope;  // IpAddr{}: the global scope
+  ClientId scope;  // ClientId{}: the global scope
   IpAddr addr;
   Timestamp expiry = 0;
   std::vector<DnsStateName> names;  // most recent first; 1..kMaxNames, at least one qname
@@ -51,7 +53,7 @@ class DnsStateWriter {
 
   explicit DnsStateWriter(std::string& out) : out_(out) {}
   void header();
-  void begin(const IpAddr& scope, const IpAddr& addr, Timestamp expiry);
+  void begin(const ClientId& scope, const IpAddr& addr, Timestamp expiry);
   void name(std::string_view name, bool qname);
   void end();
   void entry(const DnsStateEntry& e);

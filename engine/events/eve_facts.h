@@ -35,6 +35,7 @@ struct DnsEventFacts {
   uint16_t id = 0;               // DNS transaction id
   std::string_view rrname = {};  // the question's name; empty: no question
   uint16_t rrtype = 0;           // the question's type
+  MacAddr client_host = {};      // the asking client's host (link-layer address); zeros: unknown
   // Answers only:
   uint8_t rcode = 0;
   // "trusted", "untrusted", "unmatched", "malformed", "no-question",

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "client_id.h"
 #include "config.h"
 #include "decode.h"
 #include "ip_address.h"
@@ -70,11 +71,20 @@ class FlowData {
       dns_name_ = std::make_unique<std::string>(name);
   }
 
+  // The client's host (its link-layer address; set by the egress policy on a
+  // new flow whose client it identified as a host; zeros: not known).
+  const MacAddr& client_host() const { return client_host_; }
+  void set_client_host(const MacAddr& mac) { client_host_ = mac; }
+
   // Frees everything (the flow table, when it frees the flow).
-  void clear() { dns_name_.reset(); }
+  void clear() {
+    dns_name_.reset();
+    client_host_ = MacAddr{};
+  }
 
  private:
   std::unique_ptr<std::string> dns_name_;
+  MacAddr client_host_;
 };
 
 struct Flow {

@@ -1,6 +1,7 @@
 #include "pipeline.h"
 
 #include <fmt/format.h>
+#include <net/if.h>
 #include <spdlog/spdlog.h>
 
 #include "capture_recorder.h"
@@ -10,7 +11,9 @@
 #include "dns_observer.h"
 #include "dns_state_file.h"
 #include "domain_set.h"
+#include "host_table.h"
 #include "name_rule_chain.h"
+#include "neighbour_monitor.h"
 #include "policy_stage.h"
 #include "rule_chain.h"
 #include "worker.h"
@@ -79,6 +82,7 @@ void Pipeline::load_dns() {
   bool dns_on = !d.resolvers.empty() || cfg_->egress.mode != EgressMode::Off;
   if (!dns_on) return;
   cache_ = std::make_unique<DnsCache>(cache_config(d));
+  load_hosts();
   if (!d.block_lists.empty()) block_ = load_domain_lists(d.block_lists, "blocklist");
   if (!d.allow_lists.empty()) allow_ = load_domain_lists(d.allow_lists, "allowlist");
   dns_rules_ = build_dns_name_rules(allow_, block_);
@@ -102,16 +106,41 @@ void Pipeline::load_dns() {
   }
 }
 
+void Pipeline::load_hosts() {
+  const DnsConfig& d = cfg_->dns;
+  HostTableConfig h;
+  h.by_host = d.scope == DnsScope::Client && d.client_identity == ClientIdentity::Host;
+  h.all_on_link = mode_ == Mode::Replay;  // a pcap's Ethernet sources are its hosts
+  hosts_ = std::make_unique<HostTable>(h);
+  if (!h.by_host) return;
+  if (mode_ == Mode::Check) {
+    std::vector<OnLinkPrefix> p = read_on_link_prefixes();
+    hosts_->set_prefixes(p);
+  } else if (mode_ == Mode::Live) {
+    try {
+      neighbours_ = std::make_unique<NeighbourMonitor>(*hosts_);
+      neighbours_->start();
+      HostTableStats st = hosts_->stats();
+      spdlog::info("clients are hosts: {} neighbour entries, {} on-link prefixes", st.entries,
+                   st.prefixes);
+    } catch (const NeighbourError& e) {
+      // Clients are then hosts only by the link-layer source of their packets.
+      spdlog::warn("{}; clients are told apart by their packets' link-layer source only", e.what());
+    }
+  }
+}
+
 Pipeline::~Pipeline() { shutdown(); }
 
 StageFactory Pipeline::stage_factory() {
   return [this](Worker& worker) {
     if (cache_) {
-      DnsServices services{cache_.get(), dns_rules_.get()};
+      DnsServices services{cache_.get(), dns_rules_.get(), hosts_.get()};
       worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker.env()));
     }
     if (rules_)
-      worker.add_stage(std::make_unique<PolicyStage>(*cfg_, *rules_, cache_.get(), worker.env()));
+      worker.add_stage(
+          std::make_unique<PolicyStage>(*cfg_, *rules_, cache_.get(), worker.env(), hosts_.get()));
     if (lua_) worker.add_stage(std::make_unique<LuaTriggers>(*cfg_, *lua_, worker.env()));
     if (capture_)
       worker.set_capture(std::make_unique<CaptureRecorder>(*capture_, worker.index(), cfg_->capture,
@@ -154,6 +183,7 @@ std::string Pipeline::describe() const {
       dns_rules_ ? dns_rules_->to_string(block_mode_name(c.dns.block_mode))
       : cache_   ? "  (none: no [dns] block_lists/allow_lists)\n"
                  : "  (none: no answers are watched: no [dns] resolvers, [egress] mode = off)\n");
+  if (cache_) out += describe_clients();
   if (block_) out += fmt::format("block lists   {} names\n", block_->size());
   if (allow_) out += fmt::format("allow lists   {} names\n", allow_->size());
   if (lua_)
@@ -164,6 +194,29 @@ std::string Pipeline::describe() const {
         "capture       {} (max {} files, {} sessions per worker, {} packets before)\n",
         c.capture.dir, c.capture.max_files, c.capture.max_sessions, c.capture.pre_packets);
   return out;
+}
+
+std::string Pipeline::describe_clients() const {
+  const DnsConfig& d = cfg_->dns;
+  if (d.scope == DnsScope::Global) return "clients       (none: [dns] scope = \"global\")\n";
+  if (!hosts_ || !hosts_->config().by_host)
+    return "clients       by address ([dns] client_identity = \"address\")\n";
+  if (mode_ == Mode::Replay)
+    return "clients       by host: each Ethernet source address (replay)\n";
+  std::string on_link;
+  for (const OnLinkPrefix& p : hosts_->prefixes()) {
+    IpAddr net = p.net;
+    for (size_t bit = p.length; bit < net.size() * 8; ++bit)
+      net.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+    char name[IF_NAMESIZE] = {};
+    std::string dev = p.ifindex && if_indextoname(p.ifindex, name) ? name : "?";
+    on_link += fmt::format("\n              {}/{} ({})", net.to_string(), p.length, dev);
+  }
+  return fmt::format(
+      "clients       by host (link-layer address; the neighbour table joins its IPv4 and IPv6\n"
+      "              addresses) for sources on the gateway's own networks:{}\n"
+      "              any other source (behind another router) is a client by its address\n",
+      on_link.empty() ? " (none found now)" : on_link);
 }
 
 void Pipeline::start_housekeeping() {

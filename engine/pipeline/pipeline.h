@@ -19,6 +19,8 @@ namespace tripline {
 
 class CaptureWriter;
 class DnsCache;
+class HostTable;
+class NeighbourMonitor;
 class DomainSet;
 class NameRuleChain;
 class RuleSet;
@@ -44,6 +46,7 @@ class Pipeline {
   void shutdown();
 
   DnsCache* dns_cache() { return cache_.get(); }
+  const HostTable* host_table() const { return hosts_.get(); }
   const RuleSet* rules() const { return rules_.get(); }
   const NameRuleChain* dns_rules() const { return dns_rules_.get(); }
   CaptureWriter* capture_writer() { return capture_.get(); }
@@ -51,10 +54,14 @@ class Pipeline {
  private:
   void save_state();
   void load_dns();
+  void load_hosts();
+  std::string describe_clients() const;
 
   std::shared_ptr<const Config> cfg_;
   Mode mode_;
   std::unique_ptr<DnsCache> cache_;
+  std::unique_ptr<HostTable> hosts_;              // who clients are (with the DNS cache)
+  std::unique_ptr<NeighbourMonitor> neighbours_;  // live, client_identity = "host"
   std::shared_ptr<const DomainSet> block_;
   std::shared_ptr<const DomainSet> allow_;
   std::unique_ptr<NameRuleChain> dns_rules_;  // chain dns (answer names); null when none

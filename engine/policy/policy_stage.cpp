@@ -6,8 +6,8 @@
 namespace tripline {
 
 PolicyStage::PolicyStage(const Config& cfg, const RuleSet& rules, const DnsCache* cache,
-                         StageEnv& env)
-    : cfg_(cfg), rules_(rules), env_(env), facts_(cfg.network.inside, cache) {
+                         StageEnv& env, const HostTable* hosts)
+    : cfg_(cfg), rules_(rules), env_(env), facts_(cfg.network.inside, cache, hosts) {
   eval_.matched.reserve(rules.rule_count());
   rule_counters_.resize(rules.rule_count());
   capture_of_.resize(rules.rule_count());
@@ -51,6 +51,9 @@ void PolicyStage::start_capture(const PacketContext& ctx, const Rule& rule) {
 
 Next PolicyStage::inspect(PacketContext& ctx) {
   facts_.reset(ctx.flow, ctx.meta, ctx.now);
+  // The client's host, for the flow's events (a routed client has none).
+  if (const ClientId& client = facts_.client(); client.is_host())
+    ctx.flow.data.set_client_host(client.mac);
   rules_.evaluate(facts_, eval_);
   if (eval_.matched.empty()) return Next::Continue;
 

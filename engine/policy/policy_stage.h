@@ -14,11 +14,13 @@
 namespace tripline {
 
 class DnsCache;
+class HostTable;
 
 class PolicyStage final : public Stage {
  public:
-  // rules and cache (may be null) must outlive the stage.
-  PolicyStage(const Config& cfg, const RuleSet& rules, const DnsCache* cache, StageEnv& env);
+  // rules, cache and hosts (both may be null) must outlive the stage.
+  PolicyStage(const Config& cfg, const RuleSet& rules, const DnsCache* cache, StageEnv& env,
+              const HostTable* hosts = nullptr);
 
   std::string_view name() const override { return "policy"; }
   bool likes(const PacketContext& ctx) const override;

@@ -13,12 +13,21 @@ FlowDirection FlowFacts::direction() const {
   return dst_in ? FlowDirection::Inbound : FlowDirection::External;
 }
 
+const ClientId& FlowFacts::client() {
+  if (!identified_) {
+    identified_ = true;
+    client_ = hosts_ ? hosts_->identify(flow_->src(), meta_->src_mac, meta_->in_ifindex)
+                     : ClientId::address(flow_->src());
+  }
+  return client_;
+}
+
 const DnsLookup& FlowFacts::dns() {
   if (!looked_up_) {
     looked_up_ = true;
     ++lookups_;
     if (cache_) {
-      dns_ = cache_->lookup(flow_->src(), flow_->dst(), now_);
+      dns_ = cache_->lookup(client(), flow_->dst(), now_);
     } else {
       dns_.status = DnsLookupStatus::Unknown;
       dns_.in_grace = false;

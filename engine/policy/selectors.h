@@ -14,6 +14,7 @@
 #include "dns_cache.h"
 #include "domain_set.h"
 #include "flow_table.h"
+#include "host_table.h"
 #include "packet_meta.h"
 #include "rule_config.h"
 #include "timestamp.h"
@@ -27,7 +28,9 @@ namespace tripline {
 class FlowFacts {
  public:
   // cache may be null (no DNS observation): every lookup says Unknown.
-  FlowFacts(const CidrSet& inside, const DnsCache* cache) : inside_(inside), cache_(cache) {}
+  // hosts may be null: the client is the flow's source address.
+  FlowFacts(const CidrSet& inside, const DnsCache* cache, const HostTable* hosts = nullptr)
+      : inside_(inside), cache_(cache), hosts_(hosts) {}
 
   // flow and meta must outlive the evaluation (no temporaries).
   void reset(const Flow& flow, const PacketMeta& meta, Timestamp now) {
@@ -35,12 +38,15 @@ class FlowFacts {
     meta_ = &meta;
     now_ = now;
     looked_up_ = false;
+    identified_ = false;
   }
   void reset(const Flow&, const PacketMeta&&, Timestamp) = delete;
   const Flow& flow() const { return *flow_; }
   const PacketMeta& meta() const { return *meta_; }
   FlowDirection direction() const;
-  // The DNS cache's answer for (client = flow source, destination).
+  // Who the flow's client (its source) is: a host or an address (host_table.h).
+  const ClientId& client();
+  // The DNS cache's answer for (client, destination).
   const DnsLookup& dns();
   // Whether dns() ran for this flow.
   bool looked_up() const { return looked_up_; }
@@ -49,10 +55,13 @@ class FlowFacts {
  private:
   const CidrSet& inside_;
   const DnsCache* cache_;
+  const HostTable* hosts_;
   const Flow* flow_ = nullptr;
   const PacketMeta* meta_ = &kNoPacketMeta;  // the packet's, valid for one evaluation
   Timestamp now_ = 0;
   bool looked_up_ = false;
+  bool identified_ = false;
+  ClientId client_;
   uint64_t lookups_ = 0;
   DnsLookup dns_;
 };

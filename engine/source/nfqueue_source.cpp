@@ -364,6 +364,15 @@ void NfqueueSource::Impl::handle_message(const nlmsghdr* nlh) {
     meta.in_ifindex = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
   if (parsed && attr[NFQA_IFINDEX_OUTDEV])
     meta.out_ifindex = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_OUTDEV]));
+  // The sender's link-layer address: only for packets that came in on a
+  // device with one (from a directly attached network); Ethernet-sized only.
+  if (parsed && attr[NFQA_HWADDR] &&
+      mnl_attr_get_payload_len(attr[NFQA_HWADDR]) >= sizeof(nfqnl_msg_packet_hw)) {
+    const auto* hw =
+        static_cast<const nfqnl_msg_packet_hw*>(mnl_attr_get_payload(attr[NFQA_HWADDR]));
+    if (ntohs(hw->hw_addrlen) == meta.src_mac.bytes.size())
+      std::memcpy(meta.src_mac.bytes.data(), hw->hw_addr, meta.src_mac.bytes.size());
+  }
   const Decision d = worker.process(LinkType::Raw, payload, wall_clock_now(), meta);
   if (d.replacement.empty()) {
     batcher.add(id, to_nf(d));

@@ -85,7 +85,11 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
         next_stats += (ts - next_stats) / stats_every * stats_every + stats_every;
       }
     }
-    Decision d = worker.process(*link, std::span<const uint8_t>(data, hdr->caplen), ts);
+    // The sender's host, as NFQUEUE's NFQA_HWADDR would give it: the Ethernet source.
+    PacketMeta meta;
+    if (*link == LinkType::Ethernet && hdr->caplen >= 12)
+      std::memcpy(meta.src_mac.bytes.data(), data + 6, meta.src_mac.bytes.size());
+    Decision d = worker.process(*link, std::span<const uint8_t>(data, hdr->caplen), ts, meta);
     if (opts.verdicts) {
       auto verdict = to_string(d.verdict);
       std::fprintf(opts.verdicts, "{\"frame\":%llu,\"verdict\":\"%.*s\"",

@@ -43,7 +43,7 @@ void check_result(const DnsStateReadResult& r, const std::vector<DnsStateEntry>&
         "one warning per corrupt record, up to the bound");
   for (const DnsStateEntry& e : entries) {
     check(e.addr.family == 4 || e.addr.family == 6, "an address");
-    check(opts.scope_client || e.scope == IpAddr{}, "client scope only when asked");
+    check(opts.scope_client || e.scope.none(), "client scope only when asked");
     check(e.expiry > 0 && e.expiry >= opts.expired_before && e.expiry <= opts.latest,
           "expiry within the options' bounds");
     check(!e.names.empty() && e.names.size() <= DnsStateEntry::kMaxNames, "1..4 names");

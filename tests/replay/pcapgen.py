@@ -89,3 +89,20 @@ def tcp_syn(tl, wrap, cli, srv, sport, dport, ipcls=IP, gap=0.01, seq=1000):
     """A lone SYN (a connection attempt that gets no answer)."""
     return tl.add(wrap(ipcls(src=cli, dst=srv) / TCP(sport=sport, dport=dport, flags="S", seq=seq)),
                   gap)
+
+
+# ---- hosts (client scope is per host: the Ethernet source of a pcap) ----
+
+def mac_of_ip(addr):
+    """A stable locally administered MAC for an address: one host per address."""
+    digits = [int(b) for b in addr.encode()]
+    h = 0
+    for d in digits:
+        h = (h * 131 + d) & 0xFFFFFFFF
+    return "02:%02x:%02x:%02x:%02x:01" % ((h >> 24) & 0xFF, (h >> 16) & 0xFF, (h >> 8) & 0xFF, h & 0xFF)
+
+
+def eth_per_address(p):
+    """Ethernet framing where every source address is a host of its own."""
+    src = p[IPv6].src if IPv6 in p else p[IP].src
+    return Ether(src=mac_of_ip(src), dst="02:00:00:00:00:02") / p

@@ -149,6 +149,7 @@ TEST(Config, DnsAndEgress) {
 [dns]
 resolvers = ["10.0.0.53", "10.0.0.54:5353", "fd00::53", "[fd00::54]:5300"]
 scope = "global"
+client_identity = "address"
 min_ttl = 5
 max_ttl = 600
 grace = 2
@@ -167,6 +168,8 @@ allow = ["192.0.2.0/24"]
   EXPECT_EQ(c.dns.resolvers[2], (ResolverAddr{*IpAddr::parse("fd00::53"), 53}));
   EXPECT_EQ(c.dns.resolvers[3], (ResolverAddr{*IpAddr::parse("fd00::54"), 5300}));
   EXPECT_EQ(c.dns.scope, DnsScope::Global);
+  EXPECT_EQ(c.dns.client_identity, ClientIdentity::Address);
+  EXPECT_EQ(Config::load_string("", "t.toml").dns.client_identity, ClientIdentity::Host);
   EXPECT_EQ(c.dns.min_ttl, 5u);
   EXPECT_EQ(c.dns.grace, 2u);
   EXPECT_EQ(c.dns.block_lists[0], "/etc/tripline/lists/ads.txt");  // relative to the config
@@ -184,6 +187,7 @@ TEST(Config, DnsAndEgressErrors) {
     EXPECT_PREFIX(error_of(text), "t.toml:2: dns.resolvers");
   }
   EXPECT_PREFIX(error_of("[dns]\nscope = \"local\"\n"), "t.toml:2: dns.scope");
+  EXPECT_PREFIX(error_of("[dns]\nclient_identity = \"mac\"\n"), "t.toml:2: dns.client_identity");
   EXPECT_PREFIX(error_of("[dns]\nmin_ttl = 100\nmax_ttl = 10\n"), "t.toml:2: dns.min_ttl");
   EXPECT_PREFIX(error_of("[egress]\nmode = \"on\"\n"), "t.toml:2: egress.mode");
   EXPECT_PREFIX(error_of("[egress]\naction = \"accept\"\n"), "t.toml:2: egress.action");

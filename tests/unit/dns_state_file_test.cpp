@@ -54,7 +54,7 @@ void expect_consistent(const Read& r, const DnsStateReadOptions& opts = {}) {
   EXPECT_EQ(c.warnings.size(), std::min(c.corrupt, DnsStateReadResult::kMaxWarnings));
   for (const DnsStateEntry& e : r.entries) {
     EXPECT_NE(e.addr.family, 0);
-    EXPECT_TRUE(opts.scope_client || e.scope == IpAddr{});
+    EXPECT_TRUE(opts.scope_client || e.scope.none());
     EXPECT_GT(e.expiry, 0);
     EXPECT_GE(e.expiry, opts.expired_before);
     EXPECT_LE(e.expiry, opts.latest);
@@ -74,16 +74,16 @@ std::vector<DnsStateEntry> sample_entries() {
   std::string every_byte;
   for (int c = 1; c < 256; ++c) every_byte.push_back(static_cast<char>(c));
   return {
-      {IpAddr{}, ip("192.0.2.1"), at(600), {{"www.example.com", true}, {"edge.cdn.net", false}}},
-      {ip("10.0.0.1"), ip("192.0.2.1"), at(600), {{"www.example.com", true}}},
-      {ip("10.0.0.2"), ip("2001:db8::7"), at(3600), {{"v6.example.com", true}}},
-      {ip("fe80::1"), ip("::ffff:192.0.2.8"), 1, {{"a", true}}},
-      {IpAddr{}, ip("198.51.100.9"), INT64_MAX, {{"we ird%name\x01", true}, {every_byte, false}}},
-      {IpAddr{},
+      {ClientId{}, ip("192.0.2.1"), at(600), {{"www.example.com", true}, {"edge.cdn.net", false}}},
+      {ClientId::address(ip("10.0.0.1")), ip("192.0.2.1"), at(600), {{"www.example.com", true}}},
+      {ClientId::address(ip("10.0.0.2")), ip("2001:db8::7"), at(3600), {{"v6.example.com", true}}},
+      {ClientId::address(ip("fe80::1")), ip("::ffff:192.0.2.8"), 1, {{"a", true}}},
+      {ClientId{}, ip("198.51.100.9"), INT64_MAX, {{"we ird%name\x01", true}, {every_byte, false}}},
+      {ClientId{},
        ip("203.0.113.5"),
        at(1),
        {{"d.example", false}, {"c.example", true}, {"b.example", false}, {"a.example", true}}},
-      {IpAddr{}, ip("203.0.113.6"), at(2), {{std::string(1023, 'x'), true}}},
+      {ClientId{}, ip("203.0.113.6"), at(2), {{std::string(1023, 'x'), true}}},
   };
 }
 
@@ -137,7 +137,8 @@ TEST(DnsStateFile, RoundTripWithTheCacheSave) {
   for (const DnsStateEntry& e : r.entries) {
     std::vector<std::string> names;
     for (const auto& n : e.names) names.push_back(n.name);
-    EXPECT_EQ(names, cache.names(e.scope == IpAddr{} ? ip("10.9.9.9") : e.scope, e.addr));
+    EXPECT_EQ(names,
+              cache.names(e.scope.none() ? ClientId::address(ip("10.9.9.9")) : e.scope, e.addr));
     EXPECT_EQ(e.expiry, e.addr == ip("192.0.2.1") ? at(600) : at(3600));
     EXPECT_TRUE(e.names[0].qname);
   }

@@ -70,3 +70,21 @@ TEST(PipelineDescribe, NoListsNoDnsChain) {
 
 }  // namespace
 }  // namespace tripline
+
+namespace tripline {
+namespace {
+
+// `tripline check` says who clients are, and that routed ones fall back to addresses.
+TEST(PipelineDescribe, SaysWhoClientsAre) {
+  std::string host = describe("[dns]\nresolvers = [\"10.0.0.53\"]\n");
+  EXPECT_NE(host.find("clients       by host"), std::string::npos) << host;
+  EXPECT_NE(host.find("behind another router) is a client by its address"), std::string::npos);
+  std::string addr =
+      describe("[dns]\nresolvers = [\"10.0.0.53\"]\nclient_identity = \"address\"\n");
+  EXPECT_NE(addr.find("clients       by address"), std::string::npos) << addr;
+  std::string global = describe("[dns]\nresolvers = [\"10.0.0.53\"]\nscope = \"global\"\n");
+  EXPECT_NE(global.find("clients       (none"), std::string::npos) << global;
+}
+
+}  // namespace
+}  // namespace tripline

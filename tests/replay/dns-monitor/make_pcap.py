@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from pcapgen import *  # noqa: E402,F403
 
 tl = Timeline()
-eth = lambda p: Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / p
+eth = eth_per_address  # each client address its own host
 CLI, OTHER, RES = "10.0.0.10", "10.0.0.11", "10.0.0.53"
 
 dns_lookup(tl, eth, CLI, RES, 33000, 0xb001, "ok.example.test",
