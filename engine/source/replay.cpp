@@ -78,6 +78,9 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
         next_stats = ts + stats_every;
       } else if (ts >= next_stats) {  // counters up to here; one event per crossing
         // (also after a long gap)
+        // The writer counts lines written once they are: wait for it, so the
+        // figures are those of the packets so far, the same on every run.
+        opts.events->flush();
         CounterSnapshot snap;
         snap.add(worker.counters());
         opts.events->submit(
