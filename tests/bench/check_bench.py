@@ -27,7 +27,7 @@ def run_bench(tripline, case_dir, out_dir, name, repeat, extra):
     pcap = os.path.join(out_dir, name + ".pcap")
     subprocess.run(["/usr/bin/python3", os.path.join(case_dir, "make_pcap.py"), pcap], check=True)
     # Run where the config's events file and capture dir would land: bench writes neither.
-    work = tempfile.mkdtemp(prefix="bench-cwd-", dir=out_dir)
+    work = tempfile.mkdtemp(prefix=WORK_PREFIX, dir=out_dir)
     cmd = [tripline, "bench", pcap, "-c", os.path.join(case_dir, "config.toml"),
            "--repeat", str(repeat)] + extra
     r = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=600)
@@ -151,10 +151,17 @@ def check_report(tripline, case_dir, out_dir):
     print("OK: charts drawn, screenshot %s" % png)
 
 
+WORK_PREFIX = "bench-cwd-"
+
+
 def main():
     tripline, case_dir, out_dir, what = sys.argv[1:5]
     os.makedirs(out_dir, exist_ok=True)
-    for stale in glob.glob(os.path.join(out_dir, "bench-cwd-*")):
+    # ctest runs the json and report checks at once in the same folder: each
+    # removes only its own leftovers.
+    global WORK_PREFIX
+    WORK_PREFIX = f"bench-cwd-{what}-"
+    for stale in glob.glob(os.path.join(out_dir, WORK_PREFIX + "*")):
         shutil.rmtree(stale, ignore_errors=True)
     {"json": check_json, "report": check_report}[what](tripline, case_dir, out_dir)
 

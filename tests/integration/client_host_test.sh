@@ -121,7 +121,7 @@ try_curl "$NS_C2" -6 "http://[$OTHER6]/blob"
 log "3. another client's resolution opens nothing for the client (refused in $CURL_MS ms)"
 # From either of the client's IPv6 addresses (curl prefers the newest, the temporary one).
 expect_event "$TL_WORK/events-host.json" "no other-client alert for the client" \
-  "e.get('event_type') == 'alert' and e.get('dest_ip') == '$OTHER6' and e.get('src_ip') in ('$CLIENT6', '$TEMP6') and e['alert'].get('reason') == 'other-client'"
+  "e.get('event_type') == 'alert' and e.get('dest_ip') == '$OTHER6' and e.get('src_ip') in ('$CLIENT6', '$TEMP6') and e.get('tripline', {}).get('reason') == 'other-client'"
 stop_tripline "$TL_DAEMON"
 
 # ---------------------------------------------------------------- address

@@ -88,6 +88,8 @@ cat >"$TL_WORK/bypass.toml" <<TOML
 first = 0
 count = 1
 rule_counter = "iptables"
+[log]
+events = ""
 TOML
 run_phase "$TL_WORK/bypass.toml" "$TL_WORK/tripline-bypass.log" 1 some_flows
 (( RULE == 90 )) || fail "bypass: the rule counted $RULE packets, 90 sent"
@@ -106,6 +108,8 @@ first = 0
 count = 1
 max_len = 2
 fail_open = true
+[log]
+events = ""
 TOML
 run_phase "$TL_WORK/open.toml" "$TL_WORK/tripline-open.log" 1 flood
 (( UNINSPECTED > 0 )) || fail "fail-open: a flood into a 2-packet queue, and nothing counted uninspected"
@@ -143,7 +147,7 @@ for i in range(200000):
     FLOOD_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
   }
   for open in true false; do
-    printf '[queue]\nfirst = 0\ncount = 1\nfail_open = %s\n' "$open" >"$TL_WORK/measure.toml"
+    printf '[queue]\nfirst = 0\ncount = 1\nfail_open = %s\n[log]\nevents = ""\n' "$open" >"$TL_WORK/measure.toml"
     run_phase "$TL_WORK/measure.toml" "$TL_WORK/tripline-measure-$open.log" 1 big_flood
     log "measure fail_open = $open: $RULE packets reached the rule in $FLOOD_MS ms;" \
         "$(( RULE * 1000 / FLOOD_MS )) packets/s; judged $JUDGED," \

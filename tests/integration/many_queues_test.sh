@@ -24,6 +24,8 @@ cat >"$TL_WORK/many.toml" <<TOML
 [queue]
 first = $FIRST
 count = $QUEUES
+[log]
+events = ""
 TOML
 
 # A steady UDP stream (about 4,000 datagrams/s) through queue FIRST, at most 20 s.

@@ -6,10 +6,10 @@
 #      gw's queue table when READY arrives);
 #   2. STATUS lines carry packets/s, and show traffic while there is some;
 #   3. WATCHDOG=1 pings come at least every half second while workers run;
-#   4. a stuck worker stops them: a trigger whose on_flow spends seconds in
-#      one C call (a backtracking string.find, which the instruction budget
-#      cannot interrupt) leaves a gap longer than WATCHDOG_USEC, so systemd
-#      would restart the daemon; the pings resume once the call returns;
+#   4. a stuck worker stops them: a trigger whose on_flow loops for seconds
+#      (the largest instruction budget, stopped only by max_call_ms = 3000)
+#      leaves a gap longer than WATCHDOG_USEC, so systemd would restart the
+#      daemon; the pings resume once the call is cut off;
 #   5. SIGTERM sends STOPPING=1 and the daemon exits 0.
 #   systemd_notify_test.sh PATH_TO_TRIPLINE
 set -euo pipefail
@@ -52,11 +52,11 @@ for _ in $(seq 50); do [[ -S $SOCK ]] && break; sleep 0.1; done
 [[ -S $SOCK ]] || fail "the fake systemd did not bind $SOCK"
 
 cat >"$TL_WORK/slow.lua" <<LUA
--- A flow to port $SLOW_PORT keeps its worker busy for seconds in one C call.
+-- A flow to port $SLOW_PORT keeps its worker busy until max_call_ms stops it.
 function on_flow(f)
   if f.dest_port == $SLOW_PORT then
-    local s = string.rep("a", 20000)
-    string.find(s, "^.-.-b")
+    local n = 0
+    while true do n = n + 1; local t = {tostring(n), tostring(-n), {n}} end
   end
 end
 LUA
@@ -64,6 +64,8 @@ write_config "$TL_WORK/tripline.toml" accept "$TL_WORK/events.json"
 cat >>"$TL_WORK/tripline.toml" <<TOML
 [lua]
 script = "$TL_WORK/slow.lua"
+budget = 100000000
+max_call_ms = 3000
 TOML
 LOG="$TL_WORK/tripline.log"
 start_bg "$NS_G" "$LOG" env NOTIFY_SOCKET="$SOCK" WATCHDOG_USEC=$WATCHDOG_USEC \
