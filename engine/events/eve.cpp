@@ -157,6 +157,7 @@ std::string EveBuilder::flow_event(const Flow& flow, FlowEndReason reason, Times
     w.Key("dns_name");
     write_string(w, flow.data.dns_name());
   }
+  write_client_host(w, flow.data.client_host());
   w.EndObject();
   return json_->finish();
 }

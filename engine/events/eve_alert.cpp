@@ -29,7 +29,7 @@ std::string EveBuilder::alert_event(const AlertFacts& f) {
   w.Key("severity");
   w.Int(f.severity);
   w.EndObject();
-  if (!f.reason.empty() || f.would_block) {
+  if (!f.reason.empty() || f.would_block || f.flow.data.client_host().known()) {
     w.Key("tripline");
     w.StartObject();
     if (!f.reason.empty()) {
@@ -40,6 +40,7 @@ std::string EveBuilder::alert_event(const AlertFacts& f) {
       w.Key("would_block");
       w.Bool(true);
     }
+    write_client_host(w, f.flow.data.client_host());
     w.EndObject();
   }
   return json_->finish();

@@ -104,15 +104,18 @@ std::string EveBuilder::dns_event(const DnsEventFacts& f) {
     }
   }
   w.EndObject();
-  if (f.answer) {
+  if (f.answer || f.client_host.known()) {
     w.Key("tripline");
     w.StartObject();
-    w.Key("dns_status");
-    write_string(w, f.status);
+    if (f.answer) {
+      w.Key("dns_status");
+      write_string(w, f.status);
+    }
     if (f.would_drop) {
       w.Key("would_drop");
       w.Bool(true);
     }
+    write_client_host(w, f.client_host);
     w.EndObject();
   }
   return json_->finish();

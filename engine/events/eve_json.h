@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "client_id.h"
 #include "flow_table.h"
 #include "ip_address.h"
 #include "timestamp.h"
@@ -36,6 +37,16 @@ struct EveJson {
 
 // A timestamp as an ISO 8601 string value.
 void write_time(JsonWriter& w, Timestamp t);
+
+// `tripline.client_host`: the client's link-layer address, when known (a
+// host on a directly attached network), so one device can be followed
+// across its addresses.
+inline void write_client_host(JsonWriter& w, const MacAddr& mac) {
+  if (!mac.known()) return;
+  char buf[18];
+  w.Key("client_host");
+  w.String(buf, static_cast<rapidjson::SizeType>(mac.format(buf)));
+}
 
 inline void write_string(JsonWriter& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
