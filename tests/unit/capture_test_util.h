@@ -1,10 +1,12 @@
-// Helpers shared by the capture tests: a temporary directory that removes
-// itself, and reading a pcap file back with libpcap (nanosecond stamps).
+// Helpers shared by the capture and event writer tests: a temporary
+// directory that removes itself, a small tmpfs (a disk that really fills up),
+// and reading a pcap file back with libpcap (nanosecond stamps).
 #pragma once
 
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -34,6 +36,26 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+// A small tmpfs of its own over `dir`: a disk that really fills up. Needs
+// root; mounted() says whether it is there.
+class SmallDisk {
+ public:
+  SmallDisk(const std::string& dir, const char* size) : dir_(dir) {
+    std::string opts = std::string("size=") + size + ",mode=0700";
+    mounted_ = ::mount("tripline-test", dir_.c_str(), "tmpfs", 0, opts.c_str()) == 0;
+  }
+  ~SmallDisk() {
+    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+  }
+  SmallDisk(const SmallDisk&) = delete;
+  SmallDisk& operator=(const SmallDisk&) = delete;
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
 };
 
 struct PcapRecord {

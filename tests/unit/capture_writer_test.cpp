@@ -1,7 +1,6 @@
 #include "capture_writer.h"
 
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,6 +20,7 @@ namespace {
 
 using capture_test::file_of;
 using capture_test::read_pcap;
+using capture_test::SmallDisk;
 using capture_test::TempDir;
 
 constexpr Timestamp kT0 = 1'767'225'600LL * kNsPerSec;  // 2026-01-01T00:00:00Z
@@ -338,23 +338,6 @@ TEST(CaptureWriterTest, WriteErrorEndsOnlyThatSession) {
   ASSERT_TRUE(pcap.ok) << pcap.error;
   EXPECT_EQ(pcap.records.size(), 8u);
 }
-
-// A small tmpfs of its own: a disk that really fills up.
-class SmallDisk {
- public:
-  SmallDisk(const std::string& dir, const char* size) : dir_(dir) {
-    std::string opts = std::string("size=") + size + ",mode=0700";
-    mounted_ = ::mount("tripline-test", dir_.c_str(), "tmpfs", 0, opts.c_str()) == 0;
-  }
-  ~SmallDisk() {
-    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-
- private:
-  std::string dir_;
-  bool mounted_ = false;
-};
 
 // A full disk: every record is either in a file or counted lost; every file
 // left reads back to its last whole packet, none is empty; no new file is

@@ -5,7 +5,6 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 namespace tripline {
 namespace {
 
+using capture_test::SmallDisk;
 using capture_test::TempDir;
 
 std::vector<std::string> read_lines(const std::string& path) {
@@ -96,23 +96,6 @@ std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
-
-// A small tmpfs of its own: a disk that really fills up.
-class SmallDisk {
- public:
-  explicit SmallDisk(const std::string& dir, const char* size) : dir_(dir) {
-    std::string opts = std::string("size=") + size + ",mode=0700";
-    mounted_ = ::mount("tripline-test", dir_.c_str(), "tmpfs", 0, opts.c_str()) == 0;
-  }
-  ~SmallDisk() {
-    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-
- private:
-  std::string dir_;
-  bool mounted_ = false;
-};
 
 // A full disk: every line counted written is in the file whole, every other
 // one is counted lost, and the file ends with a whole line.
