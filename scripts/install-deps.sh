@@ -12,6 +12,7 @@ PKGS=(
   tshark python3-scapy python3 procps
   nettle-dev python3-jsonschema fever
   chromium  # tests/bench: the `tripline bench --report` page, drawn headless
+  debhelper dpkg-dev fakeroot lintian pandoc man-db  # scripts/package.sh: the Debian package, its man pages
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -2,9 +2,11 @@
 # Installs dependencies, builds tripline with AddressSanitizer + UBSan
 # (warnings are errors), and runs the whole test suite with ctest: unit, replay,
 # fuzz-corpus, benchmark smoke, style and network-namespace integration tests;
-# then the tests of what threads share under ThreadSanitizer (tsan preset).
+# then the tests of what threads share under ThreadSanitizer (tsan preset), and
+# the Debian package: built, checked with lintian, installed and checked
+# (scripts/package.sh).
 # Arguments go to the first ctest (e.g. `-L unit`, `-R replay.dns`) and skip
-# the TSan pass.
+# the TSan pass and the package step.
 # Needs root (apt-get, network namespaces, NFQUEUE). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +23,5 @@ if [ "$#" -eq 0 ]; then
   cmake --preset tsan >/dev/null
   cmake --build --preset tsan
   ctest --preset tsan -j2
+  bash scripts/package.sh
 fi
