@@ -295,7 +295,7 @@ kept = nil
 function on_dns(d) kept = d end
 function on_flow(f)
   local ok = pcall(function() return kept.qname end)
-  if not ok then return "accept" end
+  if kept ~= nil and not ok then return "accept" end
   return "drop"
 end)");
   query("web.example.test.", 71, 33000);
