@@ -105,7 +105,9 @@ Next PolicyStage::inspect(PacketContext& ctx) {
 void PolicyStage::on_new_flow_decided(const PacketContext& ctx) {
   if (!alerts_pending_) return;
   alerts_pending_ = false;
-  const bool blocked = ctx.decision.verdict != Verdict::Accept;
+  // What the flow keeps (a trigger's error decides its packet only).
+  const Decision& final = ctx.flow_decided ? ctx.flow_decision : ctx.decision;
+  const bool blocked = final.verdict != Verdict::Accept;
   for (const Rule* rule : eval_.matched) {
     if (!rule->action.alerts()) continue;
     // The block's alert is written only when the block stands.

@@ -179,6 +179,9 @@ function on_flow(f) error("broken") end)",
   EXPECT_EQ(later.verdict, Verdict::Drop);  // the flow: the policy's decision
   EXPECT_EQ(later.reason, "unresolved");
   EXPECT_EQ(counters().lua_errors.get(), 1u);
+  std::string ev = events_text();  // the flow stays blocked: the egress alert stands
+  EXPECT_EQ(count(ev, "\"event_type\":\"alert\""), 1u) << ev;
+  EXPECT_EQ(count(ev, "\"action\":\"blocked\""), 1u) << ev;
 }
 
 TEST_F(LuaLastWordTest, FlowObjectNamesTheClientHost) {
