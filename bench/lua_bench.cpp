@@ -7,6 +7,12 @@
 //     script watches (the watch-all script); the difference is one on_packet call.
 //   BM_Packet/unwatched: the script defines on_flow and on_packet but watches
 //     nothing; the `lua_calls_per_packet` counter must be 0.
+//   BM_NewFlowBlocked/{no_lua,on_flow}: as BM_NewFlow with DNS-gated egress in
+//     enforce mode: every SYN goes to an address no resolver gave, the policy
+//     blocks it and on_flow still runs (it has the last word).
+//   BM_DnsAnswer/{no_lua,on_dns}: a query and its trusted answer per item (the
+//     answer opens one address); the difference is one call of a trivial
+//     on_dns.
 // The final lines print the differences (medians over repetitions).
 #include <benchmark/benchmark.h>
 
@@ -19,6 +25,7 @@
 
 #include "bench_env.h"
 #include "config.h"
+#include "dns_wire.h"
 #include "packet_craft.h"
 #include "pipeline.h"
 #include "trigger_scripts.h"
@@ -43,9 +50,15 @@ struct Rig {
   std::unique_ptr<Worker> worker;
 };
 
-Rig make_rig(const char* script_name, const char* code) {
+constexpr const char* kTrivialOnDns = "function on_dns(d) end\n";
+
+Rig make_rig(const char* script_name, const char* code, bool egress = false) {
   Config c = Config::defaults();
   if (code) c.lua.script = tripline::gen::bench_scratch_file(script_name, code);
+  if (egress) {  // DNS-gated egress, enforced: answers from 10.0.0.53 open addresses
+    c.dns.resolvers.push_back({*IpAddr::parse("10.0.0.53"), 53});
+    c.egress.mode = tripline::EgressMode::Enforce;
+  }
   Rig r;
   r.cfg = std::make_shared<const Config>(c);
   r.pipeline = std::make_unique<Pipeline>(r.cfg, Pipeline::Mode::Replay);
@@ -71,8 +84,8 @@ std::vector<tripline::craft::Bytes> syn_packets(size_t n) {
   return out;
 }
 
-void new_flow(benchmark::State& state, const char* code) {
-  Rig rig = make_rig("on_flow.lua", code);
+void new_flow(benchmark::State& state, const char* code, bool egress = false) {
+  Rig rig = make_rig("on_flow.lua", code, egress);
   auto packets = syn_packets(65536);  // the flow table's capacity: no evictions in one pass
   tripline::Timestamp now = 1767225600 * tripline::kNsPerSec;
   size_t i = 0;
@@ -80,7 +93,7 @@ void new_flow(benchmark::State& state, const char* code) {
     if (i == packets.size()) {  // a fresh table for the next pass, outside the timing
       state.PauseTiming();
       rig.worker.reset();  // before the pipeline it was built from
-      rig = make_rig("on_flow.lua", code);
+      rig = make_rig("on_flow.lua", code, egress);
       i = 0;
       state.ResumeTiming();
     }
@@ -98,6 +111,54 @@ void BM_NewFlow_on_flow(benchmark::State& state) {
 }
 BENCHMARK(BM_NewFlow_no_lua);
 BENCHMARK(BM_NewFlow_on_flow);
+void BM_NewFlowBlocked_no_lua(benchmark::State& state) { new_flow(state, nullptr, true); }
+void BM_NewFlowBlocked_on_flow(benchmark::State& state) {
+  new_flow(state, tripline::bench::kPolicyScript, true);
+}
+BENCHMARK(BM_NewFlowBlocked_no_lua);
+BENCHMARK(BM_NewFlowBlocked_on_flow);
+
+// A query from the client and the resolver's answer (one A record), for
+// distinct ports and ids, prebuilt outside the timing.
+void dns_answer(benchmark::State& state, const char* code) {
+  Rig rig = make_rig("on_dns.lua", code, true);
+  const IpAddr resolver = *IpAddr::parse("10.0.0.53");
+  const IpAddr addr[] = {*IpAddr::parse("203.0.113.10")};
+  std::vector<tripline::craft::Bytes> queries, answers;
+  constexpr size_t kPairs = 4096;  // below [dns] max_outstanding: no purge in the loop
+  for (size_t i = 0; i < kPairs; ++i) {
+    auto port = static_cast<uint16_t>(20000 + i);
+    auto id = static_cast<uint16_t>(i * 7 + 1);
+    queries.push_back(tripline::craft::udp(
+        kClient, port, resolver, 53, tripline::gen::dns_query(id, "www.example.com", 1, false)));
+    tripline::gen::DnsResponseSpec spec;
+    spec.id = id;
+    spec.qname = "www.example.com";
+    spec.addrs = addr;
+    answers.push_back(
+        tripline::craft::udp(resolver, 53, kClient, port, tripline::gen::dns_response(spec)));
+  }
+  tripline::Timestamp now = 1767225600 * tripline::kNsPerSec;
+  size_t i = 0;
+  for (auto _ : state) {
+    now += 1000;
+    benchmark::DoNotOptimize(rig.worker->process(tripline::LinkType::Raw, queries[i], now));
+    benchmark::DoNotOptimize(rig.worker->process(tripline::LinkType::Raw, answers[i], now));
+    i = (i + 1) % kPairs;
+  }
+  const auto& c = rig.worker->counters();
+  state.SetItemsProcessed(state.iterations());
+  state.counters["trusted_per_answer"] =
+      static_cast<double>(c.dns_answers_trusted.get()) /
+      static_cast<double>(std::max<uint64_t>(1, c.dns_answers.get()));
+  state.counters["lua_calls_per_answer"] =
+      static_cast<double>(c.lua_calls.get()) /
+      static_cast<double>(std::max<uint64_t>(1, c.dns_answers.get()));
+}
+void BM_DnsAnswer_no_lua(benchmark::State& state) { dns_answer(state, nullptr); }
+void BM_DnsAnswer_on_dns(benchmark::State& state) { dns_answer(state, kTrivialOnDns); }
+BENCHMARK(BM_DnsAnswer_no_lua);
+BENCHMARK(BM_DnsAnswer_on_dns);
 
 // 1400-byte data packets of one established flow, alternating directions.
 void packet(benchmark::State& state, const char* code) {
@@ -182,6 +243,9 @@ int main(int argc, char** argv) {
                 b);
   };
   diff("on_flow adds per new flow", "BM_NewFlow_on_flow", "BM_NewFlow_no_lua");
+  diff("on_flow adds per new flow the egress policy blocks", "BM_NewFlowBlocked_on_flow",
+       "BM_NewFlowBlocked_no_lua");
+  diff("a trivial on_dns adds per trusted answer", "BM_DnsAnswer_on_dns", "BM_DnsAnswer_no_lua");
   diff("on_packet adds per watched packet", "BM_Packet_on_packet", "BM_Packet_no_lua");
   diff("an unwatched flow's packet adds", "BM_Packet_unwatched", "BM_Packet_no_lua");
   benchmark::Shutdown();

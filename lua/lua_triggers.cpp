@@ -18,6 +18,7 @@ namespace tripline {
 namespace {
 
 constexpr const char* kEventMeta = "tripline.event";
+constexpr const char* kDnsMeta = "tripline.dns";
 // Errors logged per worker before only the counters carry them.
 constexpr uint64_t kLoggedErrors = 10;
 // Alerts one callback may raise.
@@ -51,6 +52,9 @@ enum Field : int {
   kTcpFlags,
   kTime,
   kNew,
+  kPolicyVerdict,
+  kPolicyReason,
+  kClientHost,
 };
 constexpr std::pair<const char*, Field> kFields[] = {
     {"flow_id", kFlowId},
@@ -75,7 +79,102 @@ constexpr std::pair<const char*, Field> kFields[] = {
     {"tcp_flags", kTcpFlags},
     {"time", kTime},
     {"new", kNew},
+    {"policy_verdict", kPolicyVerdict},
+    {"policy_reason", kPolicyReason},
+    {"client_host", kClientHost},
 };
+
+// The fields of the object on_dns receives.
+enum DnsField : int {
+  kDnsFlowId = 1,
+  kDnsClient,
+  kDnsClientHost,
+  kDnsResolver,
+  kDnsResolverPort,
+  kDnsId,
+  kDnsProto,
+  kDnsQname,
+  kDnsQtype,
+  kDnsRcode,
+  kDnsAnswers,
+  kDnsChain,
+  kDnsAddresses,
+  kDnsBlockedBy,
+  kDnsTime,
+};
+constexpr std::pair<const char*, DnsField> kDnsFields[] = {
+    {"flow_id", kDnsFlowId},
+    {"client", kDnsClient},
+    {"client_host", kDnsClientHost},
+    {"resolver", kDnsResolver},
+    {"resolver_port", kDnsResolverPort},
+    {"id", kDnsId},
+    {"proto", kDnsProto},
+    {"qname", kDnsQname},
+    {"qtype", kDnsQtype},
+    {"rcode", kDnsRcode},
+    {"answers", kDnsAnswers},
+    {"chain", kDnsChain},
+    {"addresses", kDnsAddresses},
+    {"blocked_by", kDnsBlockedBy},
+    {"time", kDnsTime},
+};
+
+// Record type mnemonics as the dns events print them; others as their number.
+void push_rrtype(lua_State* L, uint16_t t) {
+  const char* name = nullptr;
+  switch (t) {
+    case 1:
+      name = "A";
+      break;
+    case 28:
+      name = "AAAA";
+      break;
+    case 5:
+      name = "CNAME";
+      break;
+    case 2:
+      name = "NS";
+      break;
+    case 6:
+      name = "SOA";
+      break;
+    case 12:
+      name = "PTR";
+      break;
+    case 15:
+      name = "MX";
+      break;
+    case 16:
+      name = "TXT";
+      break;
+    case 33:
+      name = "SRV";
+      break;
+    case 64:
+      name = "SVCB";
+      break;
+    case 65:
+      name = "HTTPS";
+      break;
+    case 255:
+      name = "ANY";
+      break;
+    default:
+      break;
+  }
+  if (name)
+    lua_pushstring(L, name);
+  else
+    lua_pushfstring(L, "%d", int{t});
+}
+
+const char* rcode_name(uint8_t rcode) {
+  static const char* const kNames[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+                                       "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
+                                       "NXRRSET", "NOTAUTH", "NOTZONE"};
+  return rcode < std::size(kNames) ? kNames[rcode] : "UNKNOWN";
+}
 
 LuaTriggers* self_of(lua_State* L) { return *static_cast<LuaTriggers**>(lua_getextraspace(L)); }
 
@@ -100,6 +199,18 @@ void push_addr(lua_State* L, const IpAddr& a) {
   size_t n = a.format(buf);
   lua_pushlstring(L, buf, n);
 }
+
+void push_mac_or_nil(lua_State* L, const MacAddr& m) {
+  if (!m.known()) {
+    lua_pushnil(L);
+    return;
+  }
+  char buf[18];
+  size_t n = m.format(buf);
+  lua_pushlstring(L, buf, n);
+}
+
+void push_view(lua_State* L, std::string_view s) { lua_pushlstring(L, s.data(), s.size()); }
 
 int event_index(lua_State* L) {
   auto* ref = static_cast<EventRef*>(luaL_checkudata(L, 1, kEventMeta));
@@ -202,6 +313,21 @@ int event_index(lua_State* L) {
     case kNew:
       lua_pushboolean(L, call.ctx && call.ctx->new_flow);
       break;
+    case kPolicyVerdict:
+      if (call.has_policy)
+        push_view(L, to_string(call.policy.verdict));
+      else
+        lua_pushnil(L);
+      break;
+    case kPolicyReason:
+      if (call.has_policy)
+        push_view(L, call.policy.reason);
+      else
+        lua_pushnil(L);
+      break;
+    case kClientHost:
+      push_mac_or_nil(L, f.data.client_host());
+      break;
     default:
       lua_pushnil(L);
       break;
@@ -225,6 +351,116 @@ int event_tostring(lua_State* L) {
   char num[4];
   std::string s = fmt::format("flow {} {} {}:{} -> {}:{}", f.id, proto_name(f.proto(), num),
                               f.src().to_string(), f.sport(), f.dst().to_string(), f.dport());
+  lua_pushlstring(L, s.data(), s.size());
+  return 1;
+}
+
+int dns_index(lua_State* L) {
+  auto* ref = static_cast<EventRef*>(luaL_checkudata(L, 1, kDnsMeta));
+  LuaTriggers* self = self_of(L);
+  if (!self || !self->call_state().active || self->call_state().seq != ref->seq ||
+      !self->call_state().dns)
+    return luaL_error(L, "a dns object is valid only inside the callback it was passed to");
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  int field = static_cast<int>(lua_tointeger(L, -1));
+  lua_pop(L, 1);
+  const DnsAnswerInfo& d = *self->call_state().dns;
+  switch (field) {
+    case kDnsFlowId:
+      lua_pushinteger(L, static_cast<lua_Integer>(d.ctx.flow.id));
+      break;
+    case kDnsClient:
+      push_addr(L, d.client);
+      break;
+    case kDnsClientHost:
+      push_mac_or_nil(L, d.client_host);
+      break;
+    case kDnsResolver:
+      push_addr(L, d.resolver);
+      break;
+    case kDnsResolverPort:
+      lua_pushinteger(L, d.resolver_port);
+      break;
+    case kDnsId:
+      lua_pushinteger(L, d.id);
+      break;
+    case kDnsProto:
+      lua_pushstring(L, d.proto == 6 ? "tcp" : "udp");
+      break;
+    case kDnsQname:
+      push_view(L, d.qname);
+      break;
+    case kDnsQtype:
+      push_rrtype(L, d.qtype);
+      break;
+    case kDnsRcode:
+      lua_pushstring(L, rcode_name(d.rcode));
+      break;
+    case kDnsAnswers:
+      lua_createtable(L, static_cast<int>(std::min<size_t>(d.answers.size(), 1 << 16)), 0);
+      for (size_t i = 0; i < d.answers.size(); ++i) {
+        const DnsAnswerFacts& a = d.answers[i];
+        lua_createtable(L, 0, 4);
+        push_view(L, a.rrname);
+        lua_setfield(L, -2, "name");
+        push_rrtype(L, a.rrtype);
+        lua_setfield(L, -2, "type");
+        lua_pushinteger(L, a.ttl);
+        lua_setfield(L, -2, "ttl");
+        if (a.addr.family != 0)
+          push_addr(L, a.addr);
+        else if (!a.target.empty())
+          push_view(L, a.target);
+        else
+          lua_pushnil(L);
+        lua_setfield(L, -2, "data");
+        lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+      }
+      break;
+    case kDnsChain:
+      lua_createtable(L, static_cast<int>(std::min<size_t>(d.chain.size(), 1 << 16)), 0);
+      for (size_t i = 0; i < d.chain.size(); ++i) {
+        push_view(L, d.chain[i]);
+        lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+      }
+      break;
+    case kDnsAddresses:
+      lua_createtable(L, static_cast<int>(std::min<size_t>(d.addrs.size(), 1 << 16)), 0);
+      for (size_t i = 0; i < d.addrs.size(); ++i) {
+        push_addr(L, d.addrs[i]);
+        lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+      }
+      break;
+    case kDnsBlockedBy:
+      if (d.blocked_by.empty())
+        lua_pushnil(L);
+      else
+        push_view(L, d.blocked_by);
+      break;
+    case kDnsTime:
+      lua_pushnumber(L, to_seconds(d.ctx.now));
+      break;
+    default:
+      lua_pushnil(L);
+      break;
+  }
+  return 1;
+}
+
+int dns_newindex(lua_State* L) { return luaL_error(L, "dns objects are read-only"); }
+
+int dns_tostring(lua_State* L) {
+  auto* ref = static_cast<EventRef*>(luaL_checkudata(L, 1, kDnsMeta));
+  LuaTriggers* self = self_of(L);
+  if (!self || !self->call_state().active || self->call_state().seq != ref->seq ||
+      !self->call_state().dns) {
+    lua_pushliteral(L, "dns answer (expired)");
+    return 1;
+  }
+  const DnsAnswerInfo& d = *self->call_state().dns;
+  std::string s = fmt::format("dns answer {} {} for {} from {}", d.id, d.qname,
+                              d.client.to_string(), d.resolver.to_string());
   lua_pushlstring(L, s.data(), s.size());
   return 1;
 }
@@ -377,9 +613,13 @@ int api_alert(lua_State* L) {
 }
 
 const char* hook_name(int hook) {
-  static const char* names[] = {"on_flow", "on_packet", "on_flow_end"};
+  static const char* names[] = {"on_flow", "on_packet", "on_flow_end", "on_dns"};
   return names[hook];
 }
+
+constexpr int kDnsHook = 3;  // LuaTriggers::Hook::Dns
+// What trampoline returns for on_dns: 0 nil (or "accept"), these for the others.
+constexpr lua_Integer kDnsDrop = 1, kDnsBlock = 2;
 
 // Runs inside the protected call: builds the event object, calls the hook and
 // judges what it returned, so that no metamethod, allocation or error of the
@@ -392,7 +632,7 @@ int trampoline(lua_State* L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
   auto* ev = static_cast<EventRef*>(lua_newuserdatauv(L, sizeof(EventRef), 0));
   ev->seq = self->call_state().seq;
-  luaL_setmetatable(L, kEventMeta);
+  luaL_setmetatable(L, hook == kDnsHook ? kDnsMeta : kEventMeta);
   lua_call(L, 1, 1);
   int type = lua_type(L, -1);
   if (type == LUA_TNIL) {
@@ -403,7 +643,13 @@ int trampoline(lua_State* L) {
   if (type == LUA_TSTRING) {
     size_t n = 0;
     const char* s = lua_tolstring(L, -1, &n);
-    if (auto v = parse_verdict(std::string_view(s, n))) {
+    std::string_view text(s, n);
+    if (hook == kDnsHook) {
+      if (text == "accept" || text == "drop" || text == "block") {
+        lua_pushinteger(L, text == "drop" ? kDnsDrop : text == "block" ? kDnsBlock : 0);
+        return 1;
+      }
+    } else if (auto v = parse_verdict(text)) {
       lua_pushinteger(L, static_cast<int>(*v) + 1);
       return 1;
     }
@@ -412,8 +658,9 @@ int trampoline(lua_State* L) {
     // Named by type only: a __tostring or __name of the script's is not run.
     shown = fmt::format("a {} value", lua_typename(L, type));
   }
-  std::string msg = fmt::format("{} returned {}; expected \"accept\", \"drop\", \"reject\" or nil",
-                                hook_name(hook), shown);
+  std::string msg = fmt::format(
+      "{} returned {}; expected {} or nil", hook_name(hook), shown,
+      hook == kDnsHook ? "\"drop\", \"block\", \"accept\"" : "\"accept\", \"drop\", \"reject\"");
   lua_pushlstring(L, msg.data(), msg.size());
   return lua_error(L);
 }
@@ -436,6 +683,22 @@ int register_module(lua_State* L) {
   lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
 
+  luaL_newmetatable(L, kDnsMeta);
+  lua_createtable(L, 0, static_cast<int>(std::size(kDnsFields)));
+  for (const auto& [name, field] : kDnsFields) {
+    lua_pushinteger(L, field);
+    lua_setfield(L, -2, name);
+  }
+  lua_pushcclosure(L, dns_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, dns_newindex);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushcfunction(L, dns_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushliteral(L, "locked");
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 1);
+
   const luaL_Reg api[] = {{"watch", api_watch}, {"unwatch", api_unwatch}, {"capture", api_capture},
                           {"alert", api_alert}, {"payload", api_payload}, {"now", api_now},
                           {nullptr, nullptr}};
@@ -448,7 +711,7 @@ int register_module(lua_State* L) {
 
 // The refs of the script's hooks.
 struct Hooks {
-  int on_flow = LUA_NOREF, on_packet = LUA_NOREF, on_flow_end = LUA_NOREF;
+  int on_flow = LUA_NOREF, on_packet = LUA_NOREF, on_flow_end = LUA_NOREF, on_dns = LUA_NOREF;
   const char* bad_name = nullptr;  // a hook name bound to something else
   int bad_type = LUA_TNIL;
 };
@@ -475,6 +738,7 @@ int find_hooks(lua_State* L) {
   take("on_flow", &h->on_flow);
   take("on_packet", &h->on_packet);
   take("on_flow_end", &h->on_flow_end);
+  take("on_dns", &h->on_dns);
   return 0;
 }
 
@@ -491,8 +755,10 @@ Hooks setup(LuaSandbox& sb, const LuaScript& script) {
   if (h.bad_name)
     throw LuaError(fmt::format("{}: {} is a {}, expected a function", script.path, h.bad_name,
                                lua_typename(sb.state(), h.bad_type)));
-  if (h.on_flow == LUA_NOREF && h.on_packet == LUA_NOREF && h.on_flow_end == LUA_NOREF)
-    throw LuaError(fmt::format("{}: defines none of on_flow, on_packet, on_flow_end", script.path));
+  if (h.on_flow == LUA_NOREF && h.on_packet == LUA_NOREF && h.on_flow_end == LUA_NOREF &&
+      h.on_dns == LUA_NOREF)
+    throw LuaError(
+        fmt::format("{}: defines none of on_flow, on_packet, on_flow_end, on_dns", script.path));
   if (h.on_packet != LUA_NOREF && h.on_flow == LUA_NOREF)
     spdlog::warn(
         "{}: on_packet is never called: only flows that on_flow watches "
@@ -539,9 +805,13 @@ void LuaTriggers::build() {
   on_flow_ = h.on_flow;
   on_packet_ = h.on_packet;
   on_flow_end_ = h.on_flow_end;
+  on_dns_ = h.on_dns;
+  // The DNS observer asks the hook only while a script defines on_dns.
+  env_.set_dns_hook(on_dns_ != kNoRef ? this : nullptr);
 }
 
 LuaTriggers::~LuaTriggers() {
+  if (env_.dns_hook() == this) env_.set_dns_hook(nullptr);
   *static_cast<LuaTriggers**>(lua_getextraspace(sandbox_->state())) = nullptr;
 }
 
@@ -563,7 +833,7 @@ bool LuaTriggers::add_alert(std::string_view signature, std::string_view categor
   return true;
 }
 
-bool LuaTriggers::run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict) {
+bool LuaTriggers::run(Hook hook, int fn_ref, int64_t* code) {
   lua_State* L = sandbox_->state();
   ++call_.seq;
   call_.active = true;
@@ -573,18 +843,19 @@ bool LuaTriggers::run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict
   lua_pushcfunction(L, trampoline);
   lua_pushinteger(L, fn_ref);
   lua_pushinteger(L, static_cast<int>(hook));
-  uint64_t started = profiler_ ? profiler_->begin() : 0;
+  // `tripline bench` profiles on_flow, on_packet and on_flow_end by hook;
+  // on_dns time shows in the dns stage's.
+  LuaProfiler* profiler = hook == Hook::Dns ? nullptr : profiler_.get();
+  uint64_t started = profiler ? profiler->begin() : 0;
   LuaCallResult r = sandbox_->call(2, 1);
-  if (profiler_) profiler_->end(static_cast<int>(hook), call_.flow, started);
+  if (profiler) profiler->end(static_cast<int>(hook), call_.flow, started);
   call_.active = false;
-  *has_verdict = false;
+  call_.dns = nullptr;
+  call_.has_policy = false;
+  *code = 0;
   if (r == LuaCallResult::Ok) {
-    auto code = lua_tointeger(L, -1);
+    *code = lua_tointeger(L, -1);
     lua_pop(L, 1);
-    if (code > 0) {
-      *has_verdict = true;
-      *verdict = static_cast<Verdict>(code - 1);
-    }
     consecutive_errors_ = 0;
     return true;
   }
@@ -663,24 +934,28 @@ Next LuaTriggers::inspect(PacketContext& ctx) {
     ctx.decide_flow(d);
   };
   auto error = [&] {
+    // This packet only: the flow keeps what the stages before decided for it.
     Decision d = env_.default_decision();
     d.reason = "lua-error";
     ctx.decide_packet(d);
     return Next::Stop;
   };
-  bool has = false;
-  Verdict v = Verdict::Accept;
+  int64_t code = 0;
   if (ctx.new_flow && on_flow_ != kNoRef) {
-    if (!run(Hook::Flow, on_flow_, &has, &v)) return error();
-    if (has) decide(v);
-    emit_alerts(ctx.flow, ctx.now, has && v != Verdict::Accept);
-    if (has && v != Verdict::Accept) return Next::Stop;
+    // What the configuration decided (the policy, or the default): the script
+    // sees it and has the last word.
+    call_.policy = ctx.decision;
+    call_.has_policy = true;
+    if (!run(Hook::Flow, on_flow_, &code)) return error();
+    if (code > 0) decide(static_cast<Verdict>(code - 1));
+    emit_alerts(ctx.flow, ctx.now, ctx.decision.verdict != Verdict::Accept);
+    if (code > 0 && ctx.decision.verdict != Verdict::Accept) return Next::Stop;
   }
   if (on_packet_ != kNoRef && (ctx.flow.watch & kWatchLua) && !disabled_) {
-    if (!run(Hook::Packet, on_packet_, &has, &v)) return error();
-    if (has) decide(v);
-    emit_alerts(ctx.flow, ctx.now, has && v != Verdict::Accept);
-    if (has && v != Verdict::Accept) return Next::Stop;
+    if (!run(Hook::Packet, on_packet_, &code)) return error();
+    if (code > 0) decide(static_cast<Verdict>(code - 1));
+    emit_alerts(ctx.flow, ctx.now, code > 0 && ctx.decision.verdict != Verdict::Accept);
+    if (code > 0 && ctx.decision.verdict != Verdict::Accept) return Next::Stop;
   }
   return Next::Continue;
 }
@@ -691,9 +966,24 @@ void LuaTriggers::on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp 
   call_.flow = &flow;
   call_.reason = reason;
   call_.now = now;
-  bool has = false;
-  Verdict v = Verdict::Accept;
-  if (run(Hook::FlowEnd, on_flow_end_, &has, &v)) emit_alerts(flow, now, false);
+  int64_t code = 0;
+  if (run(Hook::FlowEnd, on_flow_end_, &code)) emit_alerts(flow, now, false);
+}
+
+DnsHookAction LuaTriggers::on_dns_answer(const DnsAnswerInfo& answer) {
+  if (on_dns_ == kNoRef || disabled_) return DnsHookAction::Pass;
+  call_.ctx = &answer.ctx;
+  call_.flow = &answer.ctx.flow;
+  call_.now = answer.ctx.now;
+  call_.dns = &answer;
+  int64_t code = 0;
+  if (!run(Hook::Dns, on_dns_, &code)) return DnsHookAction::Error;
+  DnsHookAction action = code == kDnsDrop    ? DnsHookAction::Drop
+                         : code == kDnsBlock ? DnsHookAction::Block
+                                             : DnsHookAction::Pass;
+  if (action != DnsHookAction::Pass) env_.counters().lua_verdicts.add();
+  emit_alerts(answer.ctx.flow, answer.ctx.now, action != DnsHookAction::Pass);
+  return action;
 }
 
 }  // namespace tripline

@@ -1,8 +1,10 @@
 // The trigger stage: runs a user's Lua script (lua/API.md) in a per-worker
-// sandbox. on_flow sees every new flow, on_packet only the packets of flows a
-// script watches, on_flow_end every flow end. Verdicts a script returns
-// decide the flow; errors, budget, time and memory overruns get the default
-// verdict for the packet.
+// sandbox. on_flow sees every new flow (blocked or not: it runs after the
+// policy and has the last word), on_packet only the packets of flows a script
+// watches, on_flow_end every flow end, on_dns every trusted DNS answer (as
+// the worker's DnsAnswerHook). Verdicts a script returns decide the flow;
+// errors, budget, time and memory overruns get the default verdict for the
+// packet.
 #pragma once
 
 #include <memory>
@@ -10,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dns_answer_hook.h"
 #include "lua_sandbox.h"
 #include "stage.h"
 #include "stage_env.h"
@@ -27,7 +30,7 @@ struct LuaScript {
 // Reads and test-loads a script; throws LuaError ("file:line: what").
 LuaScript load_lua_script(const Config& cfg);
 
-class LuaTriggers final : public Stage {
+class LuaTriggers final : public Stage, public DnsAnswerHook {
  public:
   // Throws LuaError when the script does not load or defines no hook.
   LuaTriggers(const Config& cfg, const LuaScript& script, StageEnv& env);
@@ -37,10 +40,12 @@ class LuaTriggers final : public Stage {
   bool likes(const PacketContext& ctx) const override;
   Next inspect(PacketContext& ctx) override;
   void on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) override;
+  DnsHookAction on_dns_answer(const DnsAnswerInfo& answer) override;
 
   bool has_on_flow() const { return on_flow_ != kNoRef; }
   bool has_on_packet() const { return on_packet_ != kNoRef; }
   bool has_on_flow_end() const { return on_flow_end_ != kNoRef; }
+  bool has_on_dns() const { return on_dns_ != kNoRef; }
   bool disabled() const { return disabled_; }
   LuaSandbox& sandbox() { return *sandbox_; }
 
@@ -49,6 +54,9 @@ class LuaTriggers final : public Stage {
   struct Call {
     PacketContext* ctx = nullptr;  // null in on_flow_end
     const Flow* flow = nullptr;
+    const DnsAnswerInfo* dns = nullptr;  // on_dns only
+    Decision policy;                     // on_flow: what the flow had before the script
+    bool has_policy = false;
     FlowEndReason reason = FlowEndReason::Shutdown;
     Timestamp now = 0;
     uint64_t seq = 0;  // objects made for another call are stale
@@ -73,11 +81,12 @@ class LuaTriggers final : public Stage {
 
  private:
   static constexpr int kNoRef = -2;  // LUA_NOREF
-  enum class Hook : uint8_t { Flow, Packet, FlowEnd };
+  enum class Hook : uint8_t { Flow, Packet, FlowEnd, Dns };
 
-  // Runs one hook; on success returns true and sets *verdict when the script
-  // returned one.
-  bool run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict);
+  // Runs one hook; on success returns true and sets *code to what the
+  // script returned (0: nil; on_flow/on_packet: the verdict + 1; on_dns: see
+  // lua_triggers.cpp).
+  bool run(Hook hook, int fn_ref, int64_t* code);
   void emit_alerts(const Flow& flow, Timestamp now, bool blocked);
   void fail(Hook hook);
   // Makes a sandbox, loads the script into it and takes its hooks (throws LuaError).
@@ -91,6 +100,7 @@ class LuaTriggers final : public Stage {
   int on_flow_ = kNoRef;
   int on_packet_ = kNoRef;
   int on_flow_end_ = kNoRef;
+  int on_dns_ = kNoRef;
   Call call_;
   std::vector<PendingAlert> alerts_;
   size_t n_alerts_ = 0;

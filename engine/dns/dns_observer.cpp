@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include "dns_answer_hook.h"
 #include "dns_cache.h"
 #include "name_rule_chain.h"
 #include "packet_craft.h"
@@ -331,6 +332,30 @@ void DnsObserver::on_answer(PacketContext& ctx, std::span<const uint8_t> wire, b
   c.dns_answers_trusted.add();
   resolve_chain(msg_, chain_);
   std::string_view blocked = blocked_by(chain_);
+  if (DnsAnswerHook* hook = env_.dns_hook()) {
+    switch (ask_hook(*hook, ctx, client, over_tcp, blocked)) {
+      case DnsHookAction::Pass:
+        break;
+      case DnsHookAction::Drop:
+        drop_answer(ctx, over_tcp, "lua");
+        if (env_.events_on()) emit_dns_event(ctx, true, "lua-drop");
+        return;
+      case DnsHookAction::Block:
+        c.dns_blocked.add();
+        block_answer(ctx, wire, over_tcp, "lua");
+        if (env_.events_on()) emit_dns_event(ctx, true, "lua-block");
+        return;
+      case DnsHookAction::Error:
+        // The script failed: the answer gets the default verdict; one that
+        // is not passed on opens nothing.
+        if (env_.default_decision().verdict != Verdict::Accept) {
+          drop_answer(ctx, over_tcp, "lua-error");
+          if (env_.events_on()) emit_dns_event(ctx, true, "lua-error");
+          return;
+        }
+        break;
+    }
+  }
   if (!blocked.empty()) {
     c.dns_blocked.add();
     block_answer(ctx, wire, over_tcp, blocked);
@@ -346,6 +371,43 @@ void DnsObserver::on_answer(PacketContext& ctx, std::span<const uint8_t> wire, b
     }
   }
   if (env_.events_on()) emit_dns_event(ctx, true, "trusted");
+}
+
+DnsHookAction DnsObserver::ask_hook(DnsAnswerHook& hook, PacketContext& ctx, const ClientId& client,
+                                    bool over_tcp, std::string_view blocked) {
+  const Decoded& p = ctx.pkt;
+  answer_facts_.clear();
+  for (const DnsAnswer& a : msg_.answers)
+    answer_facts_.push_back({a.owner, a.type, a.ttl, a.addr, a.target});
+  hook_addrs_.clear();
+  if (blocked.empty() && msg_.rcode == kDnsRcodeNoError)
+    for (const ResolvedAddress& a : chain_.addrs) hook_addrs_.push_back(a.addr);
+  DnsAnswerInfo info{.ctx = ctx,
+                     .client = p.dst,
+                     .client_host = client.is_host() ? client.mac : MacAddr{},
+                     .resolver = p.src,
+                     .resolver_port = p.sport,
+                     .id = msg_.id,
+                     .proto = over_tcp ? kTcp : kUdp,
+                     .qname = msg_.question.name,
+                     .qtype = msg_.question.qtype,
+                     .rcode = msg_.rcode,
+                     .answers = answer_facts_,
+                     .chain = chain_.names,
+                     .addrs = hook_addrs_,
+                     .blocked_by = blocked};
+  return hook.on_dns_answer(info);
+}
+
+void DnsObserver::drop_answer(PacketContext& ctx, bool over_tcp, std::string_view reason) {
+  Decision d = ctx.decision;
+  d.verdict = Verdict::Drop;
+  d.has_mark = false;
+  d.reason = reason;
+  if (over_tcp)
+    ctx.decide_flow(d);
+  else
+    ctx.decide_packet(d);
 }
 
 void DnsObserver::block_answer(PacketContext& ctx, std::span<const uint8_t> wire, bool over_tcp,

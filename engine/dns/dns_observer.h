@@ -6,7 +6,9 @@
 // answer is rewritten (null / NXDOMAIN) or dropped and opens nothing, in every
 // [egress] mode. An answer that is unmatched (unsolicited, duplicate, late) or
 // malformed opens nothing, and only `enforce` drops it: `monitor` passes it and
-// says enforce would have dropped it, `off` only observes.
+// says enforce would have dropped it, `off` only observes. A trusted answer
+// is shown to the worker's DNS hook (a script's on_dns, stage/dns_answer_hook.h)
+// before the cache is written; the hook may drop it or have it blocked.
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
@@ -26,8 +28,10 @@
 
 namespace tripline {
 
+class DnsAnswerHook;
 class DnsCache;
 class NameRuleChain;
+enum class DnsHookAction : uint8_t;
 
 // Shared, read-only (name rules) or internally synchronised (cache) services.
 struct DnsServices {
@@ -95,6 +99,12 @@ class DnsObserver final : public Stage {
   std::string_view blocked_by(const ResolvedChain& chain);
   void block_answer(PacketContext& ctx, std::span<const uint8_t> wire, bool over_tcp,
                     std::string_view reason);
+  // Drops an answer (a TCP one with its connection).
+  void drop_answer(PacketContext& ctx, bool over_tcp, std::string_view reason);
+  // Hands a trusted answer to the worker's DNS hook (a script's on_dns)
+  // before anything is opened.
+  DnsHookAction ask_hook(DnsAnswerHook& hook, PacketContext& ctx, const ClientId& client,
+                         bool over_tcp, std::string_view blocked);
   // An answer enforce does not pass on (unmatched, malformed; `status` says
   // which): dropped in enforce, passed and reported as would-drop in monitor,
   // passed in off. Emits its event.
@@ -117,6 +127,7 @@ class DnsObserver final : public Stage {
   DnsMessage msg_;                                                  // reused between messages
   ResolvedChain chain_;                                             // reused between answers
   std::vector<DnsAnswerFacts> answer_facts_;                        // reused between events
+  std::vector<IpAddr> hook_addrs_;  // what an answer would open, for the DNS hook
   std::vector<uint8_t> rewrite_buf_;
   std::vector<uint8_t> packet_buf_;
   FragmentReassembler fragments_;

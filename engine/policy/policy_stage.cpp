@@ -93,11 +93,27 @@ Next PolicyStage::inspect(PacketContext& ctx) {
   if (facts_.looked_up() && facts_.dns().status == DnsLookupStatus::Open)
     ctx.flow.data.set_dns_name(facts_.dns().name.view());
 
+  // Alerts wait for the flow's final decision (on_new_flow_decided): a
+  // trigger after this stage has the last word, also on a blocked flow.
   if (env_.events_on()) {
-    for (const Rule* rule : eval_.matched)
-      if (rule->action.alerts()) emit_alert(ctx, *rule, blocked);
+    for (const Rule* rule : eval_.matched) alerts_pending_ |= rule->action.alerts();
+    blocked_ = blocked;
   }
-  return blocked ? Next::Stop : Next::Continue;
+  return Next::Continue;
+}
+
+void PolicyStage::on_new_flow_decided(const PacketContext& ctx) {
+  if (!alerts_pending_) return;
+  alerts_pending_ = false;
+  // What the flow keeps (a trigger's error decides its packet only).
+  const Decision& final = ctx.flow_decided ? ctx.flow_decision : ctx.decision;
+  const bool blocked = final.verdict != Verdict::Accept;
+  for (const Rule* rule : eval_.matched) {
+    if (!rule->action.alerts()) continue;
+    // The block's alert is written only when the block stands.
+    if (rule == eval_.decided_by && blocked_ && !blocked) continue;
+    emit_alert(ctx, *rule, blocked);
+  }
 }
 
 void PolicyStage::emit_alert(const PacketContext& ctx, const Rule& rule, bool blocked) {

@@ -2,6 +2,8 @@
 // then the egress chain built from [egress]) on every new flow and carries out
 // what matched: per-rule counters, captures, the flow's decision, and alerts.
 // Flows that passed keep passing until they end; only new flows are checked.
+// A blocked flow goes on to the stages after this one (triggers have the last
+// word); its alerts are written once the flow's decision is final.
 #pragma once
 
 #include <vector>
@@ -25,6 +27,7 @@ class PolicyStage final : public Stage {
   std::string_view name() const override { return "policy"; }
   bool likes(const PacketContext& ctx) const override;
   Next inspect(PacketContext& ctx) override;
+  void on_new_flow_decided(const PacketContext& ctx) override;
 
  private:
   std::string_view reason_of(const Rule& rule);
@@ -38,6 +41,8 @@ class PolicyStage final : public Stage {
   RuleEvaluation eval_;
   std::vector<Counter*> rule_counters_;  // by Rule::index, in this worker's counters
   std::vector<uint64_t> capture_of_;     // by Rule::index: the session its match started (0: none)
+  bool alerts_pending_ = false;          // eval_ has alerts for the flow being decided
+  bool blocked_ = false;                 // ... and the rules blocked it
 };
 
 }  // namespace tripline

@@ -23,15 +23,20 @@ struct PacketContext {
   Timestamp now;
   uint64_t frame;             // 1-based packet number in this worker (replay: pcap frame)
   Decision decision;          // what the packet gets unless a stage changes it
-  bool flow_decided = false;  // decision also applies to the rest of the flow
+  bool flow_decided = false;  // flow_decision applies to the rest of the flow
   // Interfaces, when the source knows them (live); outlives the context.
   const PacketMeta& meta = kNoPacketMeta;
+  // What the flow keeps when flow_decided: the last decide_flow(), even when a
+  // later stage decided this packet alone (a trigger's error must not change
+  // what the policy decided for the rest of the flow).
+  Decision flow_decision = {};
 
   // This packet only (e.g. dropping one forged DNS answer).
   void decide_packet(const Decision& d) { decision = d; }
   // This packet and every later packet of the flow.
   void decide_flow(const Decision& d) {
     decision = d;
+    flow_decision = d;
     flow_decided = true;
   }
 };
@@ -58,6 +63,10 @@ class Stage {
   // here instead and may change the decision for that fragment only.
   virtual bool likes_fragment(const FragmentContext&) const { return false; }
   virtual void inspect_fragment(FragmentContext&) {}
+  // Called on a new flow's first packet once every stage has run, with the
+  // decision it gets (a later stage, a trigger, may have replaced this
+  // stage's): what a stage reports about its own decision waits for this.
+  virtual void on_new_flow_decided(const PacketContext&) {}
   // Called for every flow end, after the flow event is written.
   virtual void on_flow_end(const Flow&, FlowEndReason, Timestamp) {}
 };

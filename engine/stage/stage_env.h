@@ -14,6 +14,7 @@
 namespace tripline {
 
 class CaptureRecorder;
+class DnsAnswerHook;
 class EventWriter;
 
 class StageEnv {
@@ -36,6 +37,10 @@ class StageEnv {
   unsigned worker_index() const { return worker_index_; }
   // Where the worker's time goes (`tripline bench`); null unless profiling.
   StageProfile* profile() const { return profile_; }
+  // Who sees the worker's trusted DNS answers before they open anything (a
+  // trigger script's on_dns); null: nobody. Set by that stage while it lives.
+  DnsAnswerHook* dns_hook() const { return dns_hook_; }
+  void set_dns_hook(DnsAnswerHook* hook) { dns_hook_ = hook; }
 
   // Events. Build one only when events_on(); eve() lays it out from facts
   // (events/eve.h, the one home of every layout) and emit() hands the finished
@@ -58,6 +63,7 @@ class StageEnv {
   Decision default_decision_;
   CaptureRecorder* capture_ = nullptr;
   StageProfile* profile_ = nullptr;
+  DnsAnswerHook* dns_hook_ = nullptr;
   unsigned worker_index_;
   EveBuilder eve_;
 };

@@ -117,11 +117,17 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
     if (!stages_[i]->likes(ctx)) continue;
     if (stages_[i]->inspect(ctx) == Next::Stop) break;
   }
+  if (ctx.new_flow) {
+    for (size_t i = 0; i < stages_.size(); ++i) {
+      charge(stage_profile_[i]);
+      stages_[i]->on_new_flow_decided(ctx);
+    }
+  }
   charge(ProfileStage::Worker);
   // The flow keeps what a stage decided for it; a new flow nobody decided for
   // keeps the default (a packet-only decision does not stick).
   if (ctx.flow_decided || !flow.decided) {
-    flow.decision = ctx.flow_decided ? ctx.decision : decision;
+    flow.decision = ctx.flow_decided ? ctx.flow_decision : decision;
     flow.decided = true;
   }
   if (capture_) {

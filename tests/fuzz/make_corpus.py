@@ -135,3 +135,16 @@ watched = IP(src=C, dst=S) / UDP(sport=43000, dport=9999) / b"\x07watch"
 for n in range(HOSTILE):
     again = IP(src=C, dst=S) / UDP(sport=43000, dport=9999) / (b"H" + bytes([n]))
     put("triggers", f"hostile-packet-{n:02d}", records(n % 4, [(1, watched), (1, again), (1, again)]))
+
+# ---- triggers, on_dns: variants 4..7 have [dns] and egress on. A trusted
+# answer to "hostileNN.example.test" makes on_dns return or raise hostile
+# value NN; a plain lookup and connects (resolved, literal) follow.
+for n in range(HOSTILE):
+    name = f"hostile{n:02d}.example.test"
+    hq = IP(src=C, dst=R) / UDP(sport=44000 + n, dport=53) / DNS(id=100 + n, rd=1, qd=DNSQR(qname=name, qtype="A"))
+    ha = IP(src=R, dst=C) / UDP(sport=53, dport=44000 + n) / answer(100 + n, name, "A", [
+        DNSRR(rrname=name, type="A", ttl=60, rdata="203.0.113.77")])
+    put("triggers", f"dns-hostile-{n:02d}", records(4 + n % 4, [(1, hq), (1, ha), (1, q), (1, ans), (1, syn),
+                                                              (1, literal)]))
+put("triggers", "dns-chain-tcp", records(5, [(1, chain_q), (1, chain_a), (1, tcp_q), (1, tcp_a1), (1, tcp_a2),
+                                            (1, syn), (1, literal)]))

@@ -6,7 +6,9 @@
 // errors and run into its instruction budget; a payload "H" + n makes the hook
 // return or raise hostile value n (tables and functions with metamethods,
 // error objects of every type, huge strings, nested tables, finalizers,
-// pathological patterns, C functions that allocate). Each packet must get exactly
+// pathological patterns, C functions that allocate). Variants with [dns] and
+// egress on run on_dns on trusted answers the same way (a query name
+// "hostileNN" picks hostile value NN). Each packet must get exactly
 // one verdict, Lua calls and errors must add up, and captures must account
 // for every packet they took.
 #include <spdlog/spdlog.h>
@@ -86,7 +88,8 @@ function on_flow(f)
   if p:byte(1) == 72 then return hostile[(p:byte(2) or 0) % #hostile + 1](f) end
   if p:byte(1) == 7 then tripline.watch() return nil end
   local b = (p:byte(1) or 0) + f.src_port
-  seen[f.flow_id] = { f.src_ip, f.dest_ip, f.proto, f.dns_name, f.state, f.len }
+  seen[f.flow_id] = { f.src_ip, f.dest_ip, f.proto, f.dns_name, f.state, f.len,
+                      f.policy_verdict, f.policy_reason, f.client_host }
   return act(f, b)
 end
 
@@ -94,7 +97,8 @@ function on_packet(p)
   local h = tripline.payload(1, 2)
   if h:byte(1) == 72 then return hostile[(h:byte(2) or 0) % #hostile + 1](p) end
   local b = (tripline.payload(-1):byte(1) or 0) + p.pkts_toserver + p.pkts_toclient
-  local _ = { p.dir, p.payload_len, p.tcp_flags, p.age, p.time, p.bytes_toserver, p.new }
+  local _ = { p.dir, p.payload_len, p.tcp_flags, p.age, p.time, p.bytes_toserver, p.new,
+              p.policy_verdict, p.policy_reason, p.client_host }
   return act(p, b)
 end
 
@@ -102,6 +106,29 @@ function on_flow_end(f)
   seen[f.flow_id] = nil
   local _ = f.reason .. f.pkts_toserver .. tostring(f.dir)
   if f.flow_id % 5 == 0 then tripline.alert("flow end " .. f.flow_id) end
+end
+
+-- Trusted answers (configs with [dns]): a query name "hostileNN..." makes the
+-- hook return or raise hostile value NN; otherwise the name and id choose.
+local dns_results = { "drop", "block", nil, "accept", "reject", 7 }
+function on_dns(d)
+  local q = d.qname
+  local _ = { d.client, d.client_host, d.resolver, d.resolver_port, d.id, d.proto, d.qtype,
+              d.rcode, d.blocked_by, d.time, d.flow_id }
+  for _, a in ipairs(d.answers) do _ = a.name .. a.type .. a.ttl .. tostring(a.data) end
+  _ = table.concat(d.chain, ",") .. table.concat(d.addresses, ",") .. tostring(d)
+  if q:sub(1, 7) == "hostile" then
+    return hostile[(tonumber(q:sub(8, 9)) or 0) % #hostile + 1](d)
+  end
+  local b = #q + d.id
+  if b % 11 == 0 then
+    local id, why = tripline.capture{ scope = scopes[b % 3 + 1], packets = 5, seconds = 1 }
+    assert(id ~= nil or type(why) == "string")
+  end
+  if b % 13 == 0 then tripline.alert{ signature = q, severity = b % 255 + 1 } end
+  if b % 29 == 0 then error("boom " .. b) end
+  if b % 31 == 0 then while true do end end
+  return dns_results[b % 6 + 1]
 end
 )";
 
@@ -131,6 +158,11 @@ std::shared_ptr<const tripline::Config> make_config(const Scratch& s, uint8_t va
       "pre_packets = " + std::to_string((variant & 1) ? 4 : 0) + "\n" +
       "[flows]\ncapacity = 32\nfragments = 16\n";
   if (variant & 2) toml += "[queue]\ndefault_verdict = \"drop\"\n";
+  // The DNS observer and the egress policy in front of the script: on_dns
+  // runs on trusted answers, on_flow on flows the policy blocks too.
+  if (variant & 4)
+    toml += "[dns]\nresolvers = [\"10.0.0.53\"]\nblock_mode = \"" +
+            std::string((variant & 1) ? "nxdomain" : "null") + "\"\n[egress]\nmode = \"enforce\"\n";
   return std::make_shared<const tripline::Config>(
       tripline::Config::load_string(toml, "triggers_fuzz.toml"));
 }
@@ -146,9 +178,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return true;
   }();
   (void)quiet;
-  static std::shared_ptr<const Config> configs[4];
-  auto& cfg = configs[data[0] % 4];
-  if (!cfg) cfg = make_config(scratch, data[0] % 4);
+  static std::shared_ptr<const Config> configs[8];
+  auto& cfg = configs[data[0] % 8];
+  if (!cfg) cfg = make_config(scratch, data[0] % 8);
   Pipeline pipeline(cfg, Pipeline::Mode::Replay);
   {
     Worker worker(cfg, 0, nullptr);
@@ -160,8 +192,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(c.lua_budget_exceeded.get() + c.lua_time_exceeded.get() + c.lua_memory_exceeded.get() <=
               c.lua_errors.get(),
           "budget, time and memory overruns are errors");
-    check(c.lua_calls.get() <= 2 * packets + c.flows_ended.get(),
-          "at most on_flow + on_packet per packet, on_flow_end per flow");
+    check(c.lua_calls.get() <= 2 * packets + c.flows_ended.get() + c.dns_answers_trusted.get(),
+          "at most on_flow + on_packet per packet, on_flow_end per flow, on_dns per answer");
   }
   pipeline.shutdown();  // flushes the capture writer
   return 0;
