@@ -557,6 +557,11 @@ int api_capture(lua_State* L) {
     lua_pushliteral(L, "capture is not configured ([capture] dir)");
     return 2;
   }
+  // The script by its file name (the folder differs between machines).
+  std::string_view script = self->script_name();
+  script = script.substr(script.rfind('/') + 1);        // npos + 1 == 0: no folder
+  std::string trigger = fmt::format("lua {}", script);  // per trigger, not per packet
+  req.trigger = trigger;
   uint64_t id = rec->start(req, ctx.pkt, ctx.flow, ctx.now);
   self->note_capture(id);
   if (id == 0) {
@@ -899,12 +904,16 @@ void LuaTriggers::fail(Hook hook) {
   }
 }
 
+const std::string& LuaTriggers::script_name() const { return cfg_.lua.script; }
+
 void LuaTriggers::emit_alerts(const Flow& flow, Timestamp now, bool blocked) {
   if (!env_.events_on()) return;
   std::string_view capture_file;
   if (capture_id_ != 0 && env_.capture()) capture_file = env_.capture()->file_of(capture_id_);
   for (size_t i = 0; i < n_alerts_; ++i) {
     const PendingAlert& a = alerts_[i];
+    if (i == 0 && capture_id_ != 0 && env_.capture())  // for the trigger packet's comment
+      env_.capture()->set_signature(capture_id_, a.signature);
     env_.emit(env_.eve().alert_event({.now = now,
                                       .flow = flow,
                                       .blocked = blocked,

@@ -71,6 +71,8 @@ class LuaTriggers final : public Stage, public DnsAnswerHook {
   };
   Call& call_state() { return call_; }
   StageEnv& env() { return env_; }
+  // The script's path, as configured ([lua] script): recordings name it.
+  const std::string& script_name() const;
   // A recording the current call started (session id; 0: none).
   void note_capture(uint64_t id) {
     if (id != 0) capture_id_ = id;

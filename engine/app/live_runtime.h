@@ -6,13 +6,12 @@
 #include <memory>
 
 #include "config.h"
+#include "version.h"
 
 namespace tripline {
 
 class EventWriter;
 class Pipeline;
-
-inline constexpr const char* kVersion = "0.1.0";
 
 // Runs until SIGTERM/SIGINT; returns the process exit code.
 int run_live(std::shared_ptr<const Config> cfg);

@@ -1,9 +1,14 @@
 #include "capture_recorder.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <iterator>
 #include <thread>
+
+#include "version.h"
 
 namespace tripline {
 
@@ -24,6 +29,35 @@ namespace {
 uint32_t orig_length(const Decoded& pkt) {
   uint32_t n = static_cast<uint32_t>(pkt.ip.size());
   return std::max(n, pkt.ip_len);
+}
+
+const char* proto_name(uint8_t p) {
+  switch (p) {
+    case 6:
+      return "tcp";
+    case 17:
+      return "udp";
+    case 1:
+      return "icmp";
+    case 58:
+      return "ipv6-icmp";
+  }
+  return "ip";
+}
+
+std::string endpoint(const IpAddr& a, uint16_t port) {
+  return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), port)
+                   : fmt::format("{}:{}", a.to_string(), port);
+}
+
+// A packet's comment into buf (no allocation): "<note>; verdict: V; reason: R"
+// or, without a note, only for a packet not accepted. Empty: no comment.
+std::string_view packet_comment(char* buf, size_t size, std::string_view note, Verdict v,
+                                std::string_view reason) {
+  if (note.empty() && v == Verdict::Accept) return {};
+  auto r = fmt::format_to_n(buf, size, "{}{}verdict: {}; reason: {}", note,
+                            note.empty() ? "" : "; ", to_string(v), reason.empty() ? "-" : reason);
+  return {buf, std::min(r.size, size)};
 }
 
 }  // namespace
@@ -89,7 +123,31 @@ uint64_t CaptureRecorder::start(const CaptureRequest& req, const Decoded& pkt, c
     return 0;
   }
   uint64_t id = next_id_;
-  if (!writer_.open(worker_, id, req.label, now)) {
+  // Why this file exists (its section comment): per session start, not per packet.
+  Timestamp duration = req.duration > 0 ? req.duration : cfg_.default_duration;
+  uint64_t max_packets = req.max_packets ? req.max_packets : cfg_.default_max_packets;
+  uint64_t max_bytes = req.max_bytes ? req.max_bytes : cfg_.default_max_bytes;
+  std::string scope;
+  switch (req.scope) {
+    case CaptureScope::Flow:
+      scope = fmt::format("flow {} -> {} {}", endpoint(flow.src(), flow.sport()),
+                          endpoint(flow.dst(), flow.dport()), proto_name(flow.proto()));
+      break;
+    case CaptureScope::Host:
+      scope = fmt::format("host {}", client.to_string());
+      break;
+    case CaptureScope::All:
+      scope = "all";
+      break;
+  }
+  std::string comment = fmt::format(
+      "tripline {} recording\ntrigger: {}\nlabel: {}\nscope: {}\nlimits: {} s, {} packets, {} "
+      "bytes\npre-trigger packets: up to {}\nstarted: {}",
+      kVersion, req.trigger.empty() ? "-" : req.trigger, req.label.empty() ? "-" : req.label, scope,
+      static_cast<double>(duration) / kNsPerSec, max_packets, max_bytes, cfg_.pre_packets,
+      format_iso8601(now));
+  if (!req.signature.empty()) comment += fmt::format("\nsignature: {}", req.signature);
+  if (!writer_.open(worker_, id, req.label, now, comment)) {
     counters_.sessions_refused.add();
     return 0;
   }
@@ -100,10 +158,14 @@ uint64_t CaptureRecorder::start(const CaptureRequest& req, const Decoded& pkt, c
   s.scope = req.scope;
   s.flow_id = flow.id;
   s.host = client;
-  s.end = now + (req.duration > 0 ? req.duration : cfg_.default_duration);
-  s.max_packets = req.max_packets ? req.max_packets : cfg_.default_max_packets;
-  s.max_bytes = req.max_bytes ? req.max_bytes : cfg_.default_max_bytes;
+  s.end = now + duration;
+  s.max_packets = max_packets;
+  s.max_bytes = max_bytes;
   s.file = writer_.path_of(worker_, id, req.label, now);  // per session start, not per packet
+  s.trigger_pending = true;
+  s.trigger_note = fmt::format("trigger packet: {}", req.trigger.empty() ? "-" : req.trigger);
+  if (!req.label.empty()) s.trigger_note += fmt::format("; label: {}", req.label);
+  if (!req.signature.empty()) s.trigger_note += fmt::format("; signature: {}", req.signature);
   ++active_;
   counters_.sessions_started.add();
 
@@ -115,19 +177,31 @@ uint64_t CaptureRecorder::start(const CaptureRequest& req, const Decoded& pkt, c
     const PreSlot& p = pre_[i];
     if (!matches(s, p.flow_id, p.src, p.dst)) continue;
     auto bytes = std::span<const uint8_t>(pre_data_.data() + i * pre_slot_bytes_, p.caplen);
-    if (!deliver(s, bytes, p.orig_len, p.ts)) break;
+    char buf[CaptureWriter::kMaxPacketComment];
+    if (!deliver(s, bytes, p.orig_len, p.ts,
+                 packet_comment(buf, sizeof buf, {}, p.verdict, p.reason)))
+      break;
   }
   return id;
 }
 
+void CaptureRecorder::set_signature(uint64_t id, std::string_view signature) {
+  for (Session& s : sessions_) {
+    if (id == 0 || s.id != id || !s.trigger_pending || signature.empty()) continue;
+    if (s.trigger_note.find("; signature: ") == std::string::npos)
+      s.trigger_note += fmt::format("; signature: {}", signature);
+  }
+}
+
 bool CaptureRecorder::deliver(Session& s, std::span<const uint8_t> bytes, uint32_t orig_len,
-                              Timestamp ts) {
+                              Timestamp ts, std::string_view comment) {
+  if (cfg_.format != CaptureFormat::Pcapng) comment = {};  // pcap has no comments
   uint64_t kept = std::min<uint64_t>(bytes.size(), cfg_.snaplen);
   if (s.bytes + kept > s.max_bytes) {
     end(s);
     return false;
   }
-  if (writer_.write(worker_, s.id, ts, bytes, orig_len)) {
+  if (writer_.write(worker_, s.id, ts, bytes, orig_len, comment)) {
     counters_.packets.add();
     ++s.packets;
     s.bytes += kept;
@@ -162,7 +236,8 @@ void CaptureRecorder::retry_closes() {
   }
 }
 
-void CaptureRecorder::on_packet(const Decoded& pkt, const Flow* flow, Timestamp now) {
+void CaptureRecorder::on_packet(const Decoded& pkt, const Flow* flow, Timestamp now,
+                                const Decision* decision) {
   if (active_ == 0 && closing_ == 0 && pre_.empty()) return;
   if (closing_) retry_closes();
   if (active_) {
@@ -174,19 +249,31 @@ void CaptureRecorder::on_packet(const Decoded& pkt, const Flow* flow, Timestamp 
         end(s);
         continue;
       }
-      if (!pkt.ip.empty() && matches(s, flow_id, pkt.src, pkt.dst)) deliver(s, pkt.ip, orig, now);
+      if (pkt.ip.empty() || !matches(s, flow_id, pkt.src, pkt.dst)) continue;
+      Verdict v = decision ? decision->verdict : Verdict::Accept;
+      std::string_view reason = decision ? decision->reason : std::string_view();
+      std::string_view note;
+      if (s.trigger_pending) {
+        s.trigger_pending = false;
+        note = s.trigger_note;
+      }
+      char buf[CaptureWriter::kMaxPacketComment];
+      deliver(s, pkt.ip, orig, now, packet_comment(buf, sizeof buf, note, v, reason));
     }
   }
-  if (!pre_.empty() && !pkt.ip.empty()) remember(pkt, flow, now);
+  if (!pre_.empty() && !pkt.ip.empty()) remember(pkt, flow, now, decision);
 }
 
-void CaptureRecorder::remember(const Decoded& pkt, const Flow* flow, Timestamp now) {
+void CaptureRecorder::remember(const Decoded& pkt, const Flow* flow, Timestamp now,
+                               const Decision* decision) {
   PreSlot& p = pre_[pre_next_];
   p.flow_id = flow ? flow->id : 0;
   p.src = pkt.src;
   p.dst = pkt.dst;
   p.ts = now;
   p.orig_len = orig_length(pkt);
+  p.verdict = decision ? decision->verdict : Verdict::Accept;
+  p.reason = decision ? decision->reason : std::string_view();
   p.caplen = static_cast<uint32_t>(std::min<size_t>(pkt.ip.size(), pre_slot_bytes_));
   if (p.caplen)
     std::memcpy(pre_data_.data() + pre_next_ * pre_slot_bytes_, pkt.ip.data(), p.caplen);

@@ -15,6 +15,7 @@
 #include "flow_table.h"
 #include "ip_address.h"
 #include "timestamp.h"
+#include "verdict.h"
 
 namespace tripline {
 
@@ -39,6 +40,10 @@ struct CaptureRequest {
   uint64_t max_packets = 0;  // 0 = config default
   uint64_t max_bytes = 0;    // 0 = config default; captured bytes of the packets
   std::string_view label;    // e.g. the trigger's name; may be empty
+  // For the recording's comments (pcapng): what started it ("rule NAME",
+  // "lua SCRIPT") and the signature of the alert it raised, if any.
+  std::string_view trigger;
+  std::string_view signature;
 };
 
 // Single-threaded: owned and called by one worker, which is the only producer
@@ -69,7 +74,13 @@ class CaptureRecorder {
   // A request that an active session already covers (same flow or host, a
   // Host session covering the flow, an All session covering anything) starts
   // nothing, extends nothing, and returns that session's id.
+  // The file's section comment (pcapng) names the trigger, label, scope and
+  // limits; the trigger packet's comment its trigger, signature and verdict.
   uint64_t start(const CaptureRequest& req, const Decoded& pkt, const Flow& flow, Timestamp now);
+  // The alert session `id` raised, known only after start() (a script's
+  // alert): its signature goes into the trigger packet's comment, if that
+  // packet is not written yet.
+  void set_signature(uint64_t id, std::string_view signature);
 
   // Every decoded packet, after its verdict (the trigger packet too): ends
   // sessions whose time is up, writes the packet to each matching session
@@ -77,8 +88,11 @@ class CaptureRecorder {
   // that reached their packet or byte limit (a packet that would exceed
   // max_bytes ends the session unwritten), and remembers the packet in the
   // pre-trigger ring. flow may be null (a fragment of an unknown flow): only
-  // Host and All sessions see it. Allocates nothing.
-  void on_packet(const Decoded& pkt, const Flow* flow, Timestamp now);
+  // Host and All sessions see it. `decision` is the packet's (null: accept):
+  // a packet not accepted, and a session's trigger packet, get a comment
+  // saying so (pcapng). Allocates nothing.
+  void on_packet(const Decoded& pkt, const Flow* flow, Timestamp now,
+                 const Decision* decision = nullptr);
   // A flow ended: its flow-scope sessions end kFlowEndLinger later (so the
   // last ACK after a FIN is still recorded), unless they end sooner anyway.
   void on_flow_end(const Flow& flow, Timestamp now);
@@ -102,7 +116,9 @@ class CaptureRecorder {
     Timestamp end = 0;
     uint64_t max_packets = 0, max_bytes = 0;
     uint64_t packets = 0, bytes = 0;
-    std::string file;  // what alerts name (capture_file)
+    std::string file;              // what alerts name (capture_file)
+    bool trigger_pending = false;  // the trigger packet is still to come (its comment)
+    std::string trigger_note;      // "trigger: ...; signature: ..." for that comment
   };
   struct PreSlot {
     uint64_t flow_id = 0;  // 0: no flow
@@ -110,14 +126,17 @@ class CaptureRecorder {
     Timestamp ts = 0;
     uint32_t orig_len = 0;
     uint32_t caplen = 0;
+    Verdict verdict = Verdict::Accept;
+    std::string_view reason;  // static or configuration-owned (Decision::reason)
   };
 
   static bool matches(const Session& s, uint64_t flow_id, const IpAddr& src, const IpAddr& dst);
   // Writes one packet to a session, accounting limits; false when it ended it.
-  bool deliver(Session& s, std::span<const uint8_t> bytes, uint32_t orig_len, Timestamp ts);
+  bool deliver(Session& s, std::span<const uint8_t> bytes, uint32_t orig_len, Timestamp ts,
+               std::string_view comment = {});
   void end(Session& s);
   void retry_closes();
-  void remember(const Decoded& pkt, const Flow* flow, Timestamp now);
+  void remember(const Decoded& pkt, const Flow* flow, Timestamp now, const Decision* decision);
 
   CaptureWriter& writer_;
   unsigned worker_;

@@ -1,6 +1,7 @@
 #include "capture_writer.h"
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <pcap/pcap.h>
@@ -24,18 +25,22 @@
 #include <utility>
 
 #include "capture_ring.h"
+#include "pcapng_blocks.h"
+#include "version.h"
 
 namespace tripline {
 
 namespace {
 
-// A record in a worker's ring: this header, then its bytes (the packet, cut
-// to snaplen, or the label); the record's length gives their count.
+// A record in a worker's ring: this header, its note (note_len bytes: the
+// packet's comment, or the section comment of an open), then its bytes (the
+// packet, cut to snaplen, or the label); the record's length gives their count.
 enum RecordType : uint8_t { kOpen = 1, kPacket = 2, kClose = 3 };
 
 struct RecordHeader {
   uint8_t type = kPacket;
-  uint8_t reserved[3] = {0, 0, 0};
+  uint8_t reserved = 0;
+  uint16_t note_len = 0;
   uint32_t orig_len = 0;
   uint64_t session = 0;
   int64_t ts = 0;
@@ -45,6 +50,24 @@ static_assert(sizeof(RecordHeader) == 24);
 constexpr size_t kMaxLabel = 48;
 constexpr auto kIdleWait = std::chrono::milliseconds(10);
 constexpr int kFileBuffer = 1 << 16;
+constexpr size_t kMaxNamedAddrs = 4096;  // addresses per file looked up for names
+constexpr long kPcapHeader = 24;
+
+// The IP source and destination of a raw IP packet, if its header holds them.
+int addresses_of(std::span<const uint8_t> ip, IpAddr out[2]) {
+  if (ip.empty()) return 0;
+  if ((ip[0] >> 4) == 4 && ip.size() >= 20) {
+    out[0] = IpAddr::v4(ip.data() + 12);
+    out[1] = IpAddr::v4(ip.data() + 16);
+    return 2;
+  }
+  if ((ip[0] >> 4) == 6 && ip.size() >= 40) {
+    out[0] = IpAddr::v6(ip.data() + 8);
+    out[1] = IpAddr::v6(ip.data() + 24);
+    return 2;
+  }
+  return 0;
+}
 
 char label_char(char c) {
   bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -87,13 +110,18 @@ struct CaptureWriter::Impl {
     }
   };
   struct Session {
-    FILE* fp = nullptr;
-    pcap_dumper_t* dumper = nullptr;  // null once failed: later records are discarded
+    FILE* fp = nullptr;               // null once failed: later records are discarded
+    pcap_dumper_t* dumper = nullptr;  // pcap format only (pcapng: our own blocks)
     uint64_t serial = 0;              // of its entry in `files`
     bool dirty = false;               // written since the last flush
     long good = 0;                    // file bytes known written: whole records
+    long header = 0;                  // bytes before the first packet
     uint64_t pending = 0;             // records buffered since, not yet known written
     std::string path;
+    // pcapng: addresses looked up for names, and those that had none yet
+    // (looked up again when the file ends).
+    absl::flat_hash_set<IpAddr> looked_up;
+    std::vector<IpAddr> unnamed;
   };
   struct FileEntry {
     std::string path;
@@ -106,11 +134,11 @@ struct CaptureWriter::Impl {
   void handle(unsigned w, const RecordHeader& hd, std::span<const uint8_t> data) {
     switch (hd.type) {
       case kOpen:
-        open_file(w, hd.session,
-                  std::string_view(reinterpret_cast<const char*>(data.data()), data.size()), hd.ts);
+        open_file(w, hd.session, as_text(data.subspan(hd.note_len)), hd.ts,
+                  as_text(data.first(hd.note_len)));
         break;
       case kPacket:
-        write_packet(w, hd, data);
+        write_packet(w, hd, data.subspan(hd.note_len), as_text(data.first(hd.note_len)));
         break;
       case kClose:
         close_file(w, hd.session);
@@ -121,17 +149,26 @@ struct CaptureWriter::Impl {
     }
   }
 
+  static std::string_view as_text(std::span<const uint8_t> b) {
+    return {reinterpret_cast<const char*>(b.data()), b.size()};
+  }
+
   // Flushes every file written since the last flush (all = every open file).
   void flush_files(bool all) {
     for (auto& [key, s] : sessions) {
-      if (!s.dumper || (!s.dirty && !all)) continue;
+      if (!s.fp || (!s.dirty && !all)) continue;
       s.dirty = false;
-      if (pcap_dump_flush(s.dumper) != 0 || std::ferror(s.fp)) {
+      if (flush_one(s) != 0) {
         fail(key, s, errno);
         continue;
       }
       committed(s);
     }
+  }
+
+  static int flush_one(Session& s) {
+    int rc = s.dumper ? pcap_dump_flush(s.dumper) : std::fflush(s.fp);
+    return rc != 0 || std::ferror(s.fp) ? -1 : 0;
   }
 
   // A successful flush: what was buffered is in the file.
@@ -165,12 +202,13 @@ struct CaptureWriter::Impl {
     std::string name = fmt::format("{}/tripline-{}-w{}-s{}", cfg.dir, when, w, session);
     if (!label.empty()) fmt::format_to(std::back_inserter(name), "-{}", label);
     if (attempt) fmt::format_to(std::back_inserter(name), ".{}", attempt);
-    name += ".pcap";
+    name += cfg.format == CaptureFormat::Pcapng ? ".pcapng" : ".pcap";
     return name;
   }
 
   // The recordings in the folder now, tripline's file names only
-  // (tripline-<YYYYmmddTHHMMSSZ>-w<N>-s<N>[-label][.N].pcap), oldest first:
+  // (tripline-<YYYYmmddTHHMMSSZ>-w<N>-s<N>[-label][.N].pcap or .pcapng, both
+  // formats, whichever this run writes), oldest first:
   // by start time, then worker and session number. Other files are never
   // counted nor touched.
   struct Recording {
@@ -189,10 +227,15 @@ struct CaptureWriter::Impl {
     return n > 0;
   }
   static std::optional<Recording> parse_recording(std::string_view name) {
-    constexpr std::string_view kPrefix = "tripline-", kSuffix = ".pcap";
-    if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix)) return std::nullopt;
+    constexpr std::string_view kPrefix = "tripline-", kPcap = ".pcap", kPcapng = ".pcapng";
+    if (!name.starts_with(kPrefix)) return std::nullopt;
     std::string_view rest = name.substr(kPrefix.size());
-    rest.remove_suffix(kSuffix.size());
+    if (rest.ends_with(kPcap))
+      rest.remove_suffix(kPcap.size());
+    else if (rest.ends_with(kPcapng))
+      rest.remove_suffix(kPcapng.size());
+    else
+      return std::nullopt;
     Recording r;
     if (rest.size() < 16 || rest[8] != 'T' || rest[15] != 'Z') return std::nullopt;
     for (size_t i = 0; i < 15; ++i)
@@ -261,7 +304,8 @@ struct CaptureWriter::Impl {
     trim(cfg.max_files - 1);
   }
 
-  void open_file(unsigned w, uint64_t session, std::string_view label, Timestamp ts) {
+  void open_file(unsigned w, uint64_t session, std::string_view label, Timestamp ts,
+                 std::string_view comment) {
     Key key{w, session};
     if (sessions.contains(key)) {  // a caller bug; keep the first file
       discarded.fetch_add(1, std::memory_order_relaxed);
@@ -295,25 +339,103 @@ struct CaptureWriter::Impl {
       files.push_back({path, s.serial, true});
     }
     opened.fetch_add(1, std::memory_order_relaxed);
-    s.dumper = pcap_dump_fopen(dead, fp);
-    if (!s.dumper) {
-      std::fclose(fp);
-      s.fp = nullptr;
-      mark_closed(s.serial);
-      errors.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("capture: cannot start {}: {}", path, pcap_geterr(dead));
-      return;
+    if (cfg.format == CaptureFormat::Pcap) {
+      s.dumper = pcap_dump_fopen(dead, fp);
+      if (!s.dumper) {
+        std::fclose(fp);
+        s.fp = nullptr;
+        mark_closed(s.serial);
+        errors.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("capture: cannot start {}: {}", path, pcap_geterr(dead));
+        return;
+      }
+      s.header = kPcapHeader;
+    } else {
+      block.clear();
+      pcapng::append_section_header(block, comment, fmt::format("tripline {}", kVersion));
+      std::string_view ifname =
+          w < interfaces.size() && !interfaces[w].empty() ? std::string_view(interfaces[w]) : "";
+      std::string fallback = ifname.empty() ? fmt::format("worker{}", w) : std::string();
+      pcapng::append_interface(block, pcapng::kLinktypeRaw, cfg.snaplen,
+                               ifname.empty() ? std::string_view(fallback) : ifname);
+      s.header = static_cast<long>(block.size());
+      if (!put_block(key, s)) return;
     }
     s.dirty = true;
   }
 
-  void write_packet(unsigned w, const RecordHeader& hd, std::span<const uint8_t> data) {
+  // pcapng: writes `block` to the session's file; false (the session failed)
+  // on a write error.
+  bool put_block(const Key& key, Session& s) {
+    if (std::fwrite(block.data(), 1, block.size(), s.fp) != block.size() || std::ferror(s.fp)) {
+      fail(key, s, errno);
+      return false;
+    }
+    return true;
+  }
+
+  // pcapng: a name resolution block for the packet's addresses this file has
+  // not looked up yet (and that the cache has names for), before the packet.
+  bool name_addresses(const Key& key, Session& s, std::span<const uint8_t> ip) {
+    if (!names_fn || s.looked_up.size() >= kMaxNamedAddrs) return true;
+    IpAddr addrs[2];
+    int n = addresses_of(ip, addrs);
+    std::vector<std::string> found[2];
+    pcapng::NameRecord recs[2];
+    size_t nrec = 0;
+    for (int i = 0; i < n; ++i) {
+      if (!s.looked_up.insert(addrs[i]).second) continue;
+      found[nrec] = names_fn(addrs[i]);
+      if (found[nrec].empty()) {
+        s.unnamed.push_back(addrs[i]);
+        continue;
+      }
+      recs[nrec] = {addrs[i], found[nrec]};
+      ++nrec;
+    }
+    if (nrec == 0) return true;
+    block.clear();
+    pcapng::append_names(block, std::span(recs, nrec));
+    return block.empty() || put_block(key, s);
+  }
+
+  // pcapng, as a file ends: names that reached the cache after their
+  // address's first packet (the answer came later), in one last block.
+  void name_late(const Key& key, Session& s) {
+    if (!names_fn || s.unnamed.empty()) return;
+    std::vector<std::vector<std::string>> found;
+    std::vector<pcapng::NameRecord> recs;
+    found.reserve(s.unnamed.size());
+    for (const IpAddr& a : s.unnamed) {
+      found.push_back(names_fn(a));
+      if (!found.back().empty()) recs.push_back({a, found.back()});
+    }
+    s.unnamed.clear();
+    if (recs.empty()) return;
+    block.clear();
+    pcapng::append_names(block, recs);
+    if (!block.empty()) put_block(key, s);
+  }
+
+  void write_packet(unsigned w, const RecordHeader& hd, std::span<const uint8_t> data,
+                    std::string_view comment) {
     auto it = sessions.find(Key{w, hd.session});
-    if (it == sessions.end() || !it->second.dumper) {
+    if (it == sessions.end() || !it->second.fp) {
       lose(w, 1);
       return;
     }
     Session& s = it->second;
+    if (!s.dumper) {  // pcapng
+      if (!name_addresses(it->first, s, data)) {
+        lose(w, 1);
+        return;
+      }
+      block.clear();
+      pcapng::append_packet(block, hd.ts, data, hd.orig_len, comment);
+      ++s.pending;
+      if (put_block(it->first, s)) s.dirty = true;
+      return;
+    }
     pcap_pkthdr ph{};
     int64_t sec = hd.ts / kNsPerSec, nsec = hd.ts % kNsPerSec;
     if (nsec < 0) {
@@ -345,16 +467,26 @@ struct CaptureWriter::Impl {
 
   // Flushes and closes a session's file (if it still has one).
   void finish(const Key& key, Session& s) {
-    if (!s.dumper) return;
-    if (pcap_dump_flush(s.dumper) != 0 || std::ferror(s.fp)) {
+    if (!s.fp) return;
+    if (!s.dumper) name_late(key, s);
+    if (!s.fp) return;  // that failed
+    if (flush_one(s) != 0) {
       fail(key, s, errno);
       return;
     }
     committed(s);
-    pcap_dump_close(s.dumper);  // fcloses s.fp
-    s.dumper = nullptr;
+    close_fp(s);
     s.fp = nullptr;
     mark_closed(s.serial);
+  }
+
+  void close_fp(Session& s) {
+    if (s.dumper)
+      pcap_dump_close(s.dumper);  // fcloses s.fp
+    else
+      std::fclose(s.fp);
+    s.dumper = nullptr;
+    s.fp = nullptr;
   }
 
   // A write error (a full disk): count it and every record not known written,
@@ -368,14 +500,11 @@ struct CaptureWriter::Impl {
     lose(key.worker, s.pending);
     s.pending = 0;
     __fpurge(s.fp);  // what stdio still holds must not reach the file at close
-    constexpr long kPcapHeader = 24;
-    bool empty = s.good <= kPcapHeader;
+    bool empty = s.good <= s.header;
     if (!empty && ::ftruncate(fileno(s.fp), s.good) != 0)
       spdlog::warn("capture: cannot cut {} back to its last whole packet: {}", s.path,
                    std::strerror(errno));
-    pcap_dump_close(s.dumper);
-    s.dumper = nullptr;
-    s.fp = nullptr;
+    close_fp(s);
     mark_closed(s.serial);
     if (empty && !s.path.empty() && ::unlink(s.path.c_str()) == 0) {
       std::lock_guard lk(files_mu);
@@ -404,6 +533,9 @@ struct CaptureWriter::Impl {
   mutable std::mutex files_mu;
   uint64_t next_serial = 1;
   std::function<FILE*(const std::string&)> open_file_fn;
+  std::function<std::vector<std::string>(const IpAddr&)> names_fn;
+  std::vector<std::string> interfaces;
+  std::vector<uint8_t> block;  // pcapng: the block being written (reused)
   std::chrono::milliseconds retry_after{1000};
   std::chrono::steady_clock::time_point no_open_until{};
   uint64_t opens_refused = 0;
@@ -429,7 +561,8 @@ CaptureWriter::CaptureWriter(const CaptureConfig& cfg, unsigned workers, Capture
   if (cfg_.dir.empty()) throw std::runtime_error("capture: no directory configured");
   uint64_t cap = cfg_.ring_bytes ? std::bit_floor(uint64_t{cfg_.ring_bytes}) : 0;
   // Room for two of the largest records: one then always fits an empty ring.
-  uint64_t need = 2 * uint64_t{std::max(record_bytes(cfg_.snaplen), record_bytes(kMaxLabel))};
+  uint64_t need = 2 * uint64_t{std::max(record_bytes(cfg_.snaplen + kMaxPacketComment),
+                                        record_bytes(kMaxLabel + kMaxSectionComment))};
   if (cap < need)
     throw std::runtime_error(
         fmt::format("capture: ring_bytes {} is too small for snaplen {} (needs at least {})",
@@ -449,6 +582,8 @@ CaptureWriter::CaptureWriter(const CaptureConfig& cfg, unsigned workers, Capture
   if (!impl_->dead) throw std::runtime_error("capture: pcap_open_dead failed");
   impl_->open_file_fn = opts.open_file ? std::move(opts.open_file) : open_exclusive;
   impl_->retry_after = opts.retry_after;
+  impl_->names_fn = std::move(opts.names);
+  impl_->interfaces = std::move(opts.interfaces);
   impl_->lost_counters.assign(workers, nullptr);
   // Recordings of earlier runs count toward max_files from the start.
   if (cfg_.max_files > 0) impl_->trim(cfg_.max_files);
@@ -473,7 +608,8 @@ CaptureWriter::~CaptureWriter() {
 // Producer side
 
 bool CaptureWriter::push(unsigned w, uint8_t type, uint64_t session, Timestamp ts,
-                         std::span<const uint8_t> bytes, uint32_t orig_len, bool is_label) {
+                         std::span<const uint8_t> bytes, uint32_t orig_len, bool is_label,
+                         std::string_view note) {
   if (w >= rings_.size()) {
     std::fprintf(stderr, "capture: worker %u out of range (%zu rings)\n", w, rings_.size());
     std::abort();
@@ -481,11 +617,18 @@ bool CaptureWriter::push(unsigned w, uint8_t type, uint64_t session, Timestamp t
   Ring& r = *rings_[w];
   size_t limit = is_label ? kMaxLabel : cfg_.snaplen;
   size_t n = bytes.size() < limit ? bytes.size() : limit;
+  // The header and the note go in one stack buffer (the ring takes two parts).
+  size_t note_max = type == kOpen ? kMaxSectionComment : kMaxPacketComment;
+  if (note.size() > note_max) note = note.substr(0, note_max);
   RecordHeader hd;
   hd.type = type;
+  hd.note_len = static_cast<uint16_t>(note.size());
   hd.orig_len = orig_len;
   hd.session = session;
   hd.ts = ts;
+  uint8_t head[sizeof(RecordHeader) + kMaxSectionComment];
+  std::memcpy(head, &hd, sizeof hd);
+  if (!note.empty()) std::memcpy(head + sizeof hd, note.data(), note.size());
   std::span<const uint8_t> body = bytes.first(n);
   uint8_t label[kMaxLabel];
   if (is_label) {
@@ -493,7 +636,7 @@ bool CaptureWriter::push(unsigned w, uint8_t type, uint64_t session, Timestamp t
       label[i] = static_cast<uint8_t>(label_char(static_cast<char>(bytes[i])));
     body = {label, n};
   }
-  if (!r.ring.push({reinterpret_cast<const uint8_t*>(&hd), sizeof hd}, body)) {
+  if (!r.ring.push({head, sizeof hd + note.size()}, body)) {
     r.dropped.store(r.dropped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     return false;
   }
@@ -514,9 +657,10 @@ void CaptureWriter::wake_if_sleeping() {
   if (sleeping_.exchange(false, std::memory_order_acq_rel)) cv_.notify_one();
 }
 
-bool CaptureWriter::open(unsigned w, uint64_t session, std::string_view label, Timestamp now) {
+bool CaptureWriter::open(unsigned w, uint64_t session, std::string_view label, Timestamp now,
+                         std::string_view comment) {
   auto bytes = std::span(reinterpret_cast<const uint8_t*>(label.data()), label.size());
-  return push(w, kOpen, session, now, bytes, 0, true);
+  return push(w, kOpen, session, now, bytes, 0, true, comment);
 }
 
 std::string CaptureWriter::path_of(unsigned w, uint64_t session, std::string_view label,
@@ -527,13 +671,14 @@ std::string CaptureWriter::path_of(unsigned w, uint64_t session, std::string_vie
 }
 
 bool CaptureWriter::write(unsigned w, uint64_t session, Timestamp ts,
-                          std::span<const uint8_t> ip_packet, uint32_t orig_len) {
+                          std::span<const uint8_t> ip_packet, uint32_t orig_len,
+                          std::string_view comment) {
   uint32_t len = static_cast<uint32_t>(ip_packet.size());
-  return push(w, kPacket, session, ts, ip_packet, orig_len > len ? orig_len : len, false);
+  return push(w, kPacket, session, ts, ip_packet, orig_len > len ? orig_len : len, false, comment);
 }
 
 bool CaptureWriter::close(unsigned w, uint64_t session) {
-  return push(w, kClose, session, 0, {}, 0, false);
+  return push(w, kClose, session, 0, {}, 0, false, {});
 }
 
 // ---------------------------------------------------------------------------
@@ -592,6 +737,10 @@ void CaptureWriter::run() {
         std::abort();
       }
       std::memcpy(&hd, record.data(), sizeof hd);
+      if (record.size() < sizeof hd + hd.note_len) {
+        std::fprintf(stderr, "capture: corrupt ring record note of %u bytes\n", hd.note_len);
+        std::abort();
+      }
       drainer.handle(w, hd, record.subspan(sizeof hd));
     }) > 0;
   };

@@ -1,7 +1,8 @@
 // The capture writer: workers hand packet records to one writer thread through
 // a preallocated lock-free byte ring per worker, and the thread writes them to
-// pcap files (raw IP, nanosecond stamps). A full ring drops and counts; a
-// worker never waits on disk.
+// pcapng files (raw IP, nanosecond stamps, comments, the names the DNS cache
+// knew) or classic pcap. A full ring drops and counts; a worker never waits on
+// disk.
 #pragma once
 
 #include <atomic>
@@ -20,6 +21,7 @@
 
 #include "config.h"
 #include "counter.h"
+#include "ip_address.h"
 #include "timestamp.h"
 
 namespace tripline {
@@ -45,6 +47,14 @@ struct CaptureWriterOptions {
   std::function<FILE*(const std::string& path)> open_file;
   // After a write error no new file is opened for this long (a full disk).
   std::chrono::milliseconds retry_after{1000};
+  // pcapng only: the names known for an address (the DNS cache's, most recent
+  // first), written into the file's name resolution blocks. Called by the
+  // writer thread, once per address per file (again at the file's end for an
+  // address that had none); must be thread-safe. Null: no names.
+  std::function<std::vector<std::string>(const IpAddr&)> names;
+  // pcapng only: each worker's interface name (e.g. "nfqueue0"), by worker
+  // index; missing ones are "worker<N>".
+  std::vector<std::string> interfaces;
 };
 
 class CaptureWriter {
@@ -63,16 +73,22 @@ class CaptureWriter {
   // block and never allocate; false (and a counted drop) when the ring is full.
   // Session ids are chosen by the caller, unique per worker and never reused.
   //
-  // open: starts the file <dir>/tripline-<YYYYmmddTHHMMSSZ of now>-w<w>-s<session>[-<label>].pcap,
-  // label reduced to [A-Za-z0-9._-] (others become '_') and at most 48 chars.
-  bool open(unsigned w, uint64_t session, std::string_view label, Timestamp now);
+  // open: starts the file <dir>/tripline-<YYYYmmddTHHMMSSZ of now>-w<w>-s<session>[-<label>].pcapng
+  // (.pcap in the pcap format), label reduced to [A-Za-z0-9._-] (others become
+  // '_') and at most 48 chars. pcapng: `comment` (at most kMaxSectionComment
+  // bytes) is the section comment: why the file exists.
+  bool open(unsigned w, uint64_t session, std::string_view label, Timestamp now,
+            std::string_view comment = {});
   // The path open() with these arguments writes to (unless that name is
   // taken, when it adds ".1", ".2", ...): what an alert names in capture_file.
   std::string path_of(unsigned w, uint64_t session, std::string_view label, Timestamp now) const;
   // One raw IP packet, cut to snaplen. orig_len is the packet's length on the
-  // wire when the bytes are already truncated (0: ip_packet.size()).
+  // wire when the bytes are already truncated (0: ip_packet.size()). pcapng:
+  // `comment` (at most kMaxPacketComment bytes) is the packet's comment.
   bool write(unsigned w, uint64_t session, Timestamp ts, std::span<const uint8_t> ip_packet,
-             uint32_t orig_len = 0);
+             uint32_t orig_len = 0, std::string_view comment = {});
+  static constexpr size_t kMaxSectionComment = 1024;
+  static constexpr size_t kMaxPacketComment = 256;
   bool close(unsigned w, uint64_t session);
 
   // Blocks until everything enqueued before the call is written and fflushed.
@@ -96,7 +112,8 @@ class CaptureWriter {
   struct Impl;  // writer-thread state: open files, the file list, stats (capture_writer.cpp)
 
   bool push(unsigned w, uint8_t type, uint64_t session, Timestamp ts,
-            std::span<const uint8_t> bytes, uint32_t orig_len, bool is_label);
+            std::span<const uint8_t> bytes, uint32_t orig_len, bool is_label,
+            std::string_view note);
   void wake_if_sleeping();
   void run();
 

@@ -287,6 +287,14 @@ Config Config::load_string(std::string_view text, const std::string& name) {
       {"capture",
        [&](TableReader& r) {
          auto& k = c.capture;
+         if (auto v = r.get<std::string>("format")) {
+           if (*v == "pcapng")
+             k.format = CaptureFormat::Pcapng;
+           else if (*v == "pcap")
+             k.format = CaptureFormat::Pcap;
+           else
+             r.fail(r.node("format"), "format", "expected \"pcapng\" or \"pcap\"");
+         }
          if (auto v = r.get<std::string>("dir")) {
            if (v->empty()) r.fail(r.node("dir"), "dir", "expected a folder");
            k.dir = relative_to(name, *v);
@@ -337,6 +345,12 @@ Config Config::load_string(std::string_view text, const std::string& name) {
            c.log.queue_mb = *v;
          }
          if (auto v = r.get<uint32_t>("stats_interval")) c.log.stats_interval = *v;
+
+         // Suricata's DNS event layout (issue 11: fever reads version 2).
+         if (auto v = r.get<uint32_t>("dns_version")) {
+           if (*v != 2 && *v != 3) r.fail(r.node("dns_version"), "dns_version", "expected 2 or 3");
+           c.log.dns_version = static_cast<uint8_t>(*v);
+         }
        }},
   };
 

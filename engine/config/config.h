@@ -71,6 +71,10 @@ struct LogConfig {
   uint32_t queue_mb = 64;         // writer queue bound (MiB of queued lines)
   uint32_t stats_interval = 0;    // seconds between EVE `stats` events; 0 = none
 
+  // Suricata's layout of `dns` events: 3 (Suricata 8) or 2 (Suricata 6/7,
+  // "type": "answer"; what fever and other older consumers read).
+  uint8_t dns_version = 3;
+
   // Where `replay` writes events: `cli_events` (--events) if given, else an
   // explicit [log] events, else nowhere: the built-in default is the live
   // daemon's log, and a test run must not append to it.
@@ -120,8 +124,12 @@ struct EgressConfig {
   uint32_t reject_mark = 0x7470;   // packet mark the contrib rules turn into REJECT
 };
 
+// The file format of recordings: pcapng (comments, names, interfaces) or classic pcap.
+enum class CaptureFormat : uint8_t { Pcapng, Pcap };
+
 // Conditional capture: trigger-started pcap recordings (engine/capture/capture_writer.h).
 struct CaptureConfig {
+  CaptureFormat format = CaptureFormat::Pcapng;  // [capture] format = "pcapng" | "pcap"
   std::string dir;                 // where files go; created if missing; "" = no capture
   uint32_t ring_bytes = 4u << 20;  // per-worker ring, rounded down to a power of two
   uint32_t snaplen = 65535;        // bytes kept per packet

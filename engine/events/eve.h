@@ -1,9 +1,9 @@
 // Every EVE JSON layout tripline writes, in one place: Suricata's layouts and
 // field names (checked against Suricata's schema, contrib/eve/), so Suricata's
 // tools take them as they are; tripline's own fields go in one top-level
-// `tripline` object. The common header and the `flow`, `dns` (version 3),
-// `alert` and `stats` events. Callers hand facts (eve_facts.h) and get
-// finished lines back; no JSON leaves engine/events.
+// `tripline` object. The common header and the `flow`, `dns` (version 3, or
+// 2 on request), `alert` and `stats` events. Callers hand facts (eve_facts.h)
+// and get finished lines back; no JSON leaves engine/events.
 #pragma once
 
 #include <cstdint>
@@ -48,10 +48,18 @@ class EveBuilder {
   // counter): a 63-bit hash of it, the worker and the run seed; 0 for 0.
   uint64_t flow_id(uint64_t local_id) const;
 
+  // The layout of `dns` events ([log] dns_version): 3 (Suricata 8, the
+  // default) or 2 (Suricata 6/7: a query is "type": "query" with rrname and
+  // rrtype in `dns`, an answer "type": "answer" with them and `answers`; what
+  // older consumers such as fever read). Anything else is taken as 3.
+  void set_dns_version(int version) { dns_version_ = version == 2 ? 2 : 3; }
+  int dns_version() const { return dns_version_; }
+
  private:
   std::unique_ptr<EveJson> json_;
   unsigned worker_;
   uint64_t run_seed_;
+  int dns_version_ = 3;
 };
 
 }  // namespace tripline

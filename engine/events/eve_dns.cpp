@@ -1,7 +1,9 @@
 // The EVE `dns` event in Suricata's version 3 layout (Suricata 8: "version":
 // 3, "type" request/response, "queries" and "answers" arrays; endpoints as the
-// packet went, so an answer's src_ip is the responder): a query, or an answer
-// with its records; what tripline made of an answer is `tripline.dns_status`.
+// packet went, so an answer's src_ip is the responder), or on request
+// ([log] dns_version = 2) in version 2's (Suricata 6/7: "type" query/answer,
+// the question's rrname/rrtype in `dns` itself): a query, or an answer with its
+// records; what tripline made of an answer is `tripline.dns_status`.
 #include <cstdio>
 #include <iterator>
 
@@ -55,19 +57,46 @@ std::string EveBuilder::dns_event(const DnsEventFacts& f) {
   char num[8];
   w.Key("dns");
   w.StartObject();
-  w.Key("version");
-  w.Uint(3);
-  w.Key("type");
-  w.String(f.answer ? "response" : "request");
-  w.Key("id");
-  w.Uint(f.id);
-  if (f.answer) {
-    w.Key("qr");
-    w.Bool(true);
-    w.Key("rcode");
-    w.String(rcode_name(f.rcode));
+  const bool v2 = dns_version_ == 2;
+  if (v2) {
+    // Suricata's schema requires `version` on every dns event (Suricata 7's
+    // query logger wrote none; consumers of version 2 ignore it there).
+    w.Key("version");
+    w.Uint(2);
+    w.Key("type");
+    w.String(f.answer ? "answer" : "query");
+    w.Key("id");
+    w.Uint(f.id);
+    if (!f.rrname.empty()) {
+      w.Key("rrname");
+      write_string(w, f.rrname);
+      w.Key("rrtype");
+      w.String(rrtype_name(f.rrtype, num));
+    }
+    if (f.answer) {
+      w.Key("qr");
+      w.Bool(true);
+      w.Key("rcode");
+      w.String(rcode_name(f.rcode));
+    } else {
+      w.Key("tx_id");
+      w.Uint(0);
+    }
+  } else {
+    w.Key("version");
+    w.Uint(3);
+    w.Key("type");
+    w.String(f.answer ? "response" : "request");
+    w.Key("id");
+    w.Uint(f.id);
+    if (f.answer) {
+      w.Key("qr");
+      w.Bool(true);
+      w.Key("rcode");
+      w.String(rcode_name(f.rcode));
+    }
   }
-  if (!f.rrname.empty()) {
+  if (!v2 && !f.rrname.empty()) {
     w.Key("queries");
     w.StartArray();
     w.StartObject();

@@ -60,15 +60,26 @@ Pipeline::Pipeline(std::shared_ptr<const Config> cfg, Mode mode)
       throw ConfigError(fmt::format("{}: lua.script: {}", cfg_->source, e.what()));
     }
   }
+  load_dns();
   if (!cfg_->capture.dir.empty() && mode_ != Mode::Check) {
     unsigned workers = mode_ == Mode::Live ? cfg_->queue.count : 1;
+    CaptureWriterOptions opts;
+    // Recordings name each worker's queue, and the names the DNS cache holds
+    // for their addresses (any client's: the global entries).
+    for (unsigned w = 0; w < workers; ++w)
+      opts.interfaces.push_back(mode_ == Mode::Live
+                                    ? fmt::format("nfqueue{}", cfg_->queue.first + w)
+                                    : std::string("replay"));
+    if (cache_) {
+      const DnsCache* cache = cache_.get();
+      opts.names = [cache](const IpAddr& a) { return cache->names(ClientId{}, a); };
+    }
     try {
-      capture_ = std::make_unique<CaptureWriter>(cfg_->capture, workers);
+      capture_ = std::make_unique<CaptureWriter>(cfg_->capture, workers, std::move(opts));
     } catch (const std::runtime_error& e) {
       throw ConfigError(fmt::format("{}: capture.dir: {}", cfg_->source, e.what()));
     }
   }
-  load_dns();
   // Zone interfaces exist only live; replay packets carry none.
   InterfaceNames names = mode_ == Mode::Live    ? InterfaceNames::Resolve
                          : mode_ == Mode::Check ? InterfaceNames::Report
@@ -134,6 +145,7 @@ Pipeline::~Pipeline() { shutdown(); }
 
 StageFactory Pipeline::stage_factory() {
   return [this](Worker& worker) {
+    worker.env().eve().set_dns_version(cfg_->log.dns_version);
     if (cache_) {
       DnsServices services{cache_.get(), dns_rules_.get(), hosts_.get()};
       worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker.env()));

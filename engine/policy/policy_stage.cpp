@@ -1,5 +1,7 @@
 #include "policy_stage.h"
 
+#include <fmt/format.h>
+
 #include "capture_recorder.h"
 #include "dns_cache.h"
 
@@ -46,6 +48,9 @@ void PolicyStage::start_capture(const PacketContext& ctx, const Rule& rule) {
   req.max_packets = a.capture_packets;
   req.max_bytes = a.capture_bytes;
   req.label = rule.name;
+  std::string trigger = fmt::format("rule {}", rule.name);  // per trigger, not per packet
+  req.trigger = trigger;
+  if (a.alerts()) req.signature = a.signature;
   capture_of_[rule.index] = rec->start(req, ctx.pkt, ctx.flow, ctx.now);
 }
 

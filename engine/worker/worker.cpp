@@ -94,7 +94,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
     counters_.fragments_unmatched.add();
     decision.reason = "fragment-unmatched";
     decision = inspect_fragment(pkt, nullptr, kToServer, now, decision);
-    if (capture_) capture_->on_packet(pkt, nullptr, now);
+    if (capture_) capture_->on_packet(pkt, nullptr, now, &decision);
     count_verdict(decision);
     return decision;
   }
@@ -106,7 +106,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   // fate unless a reassembling stage decides otherwise for it.
   if (pkt.is_fragment && !pkt.has_ports) {
     decision = inspect_fragment(pkt, &flow, tracked.dir, now, decision);
-    if (capture_) capture_->on_packet(pkt, &flow, now);
+    if (capture_) capture_->on_packet(pkt, &flow, now, &decision);
     count_verdict(decision);
     return decision;
   }
@@ -132,7 +132,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   }
   if (capture_) {
     charge(ProfileStage::Capture);
-    capture_->on_packet(pkt, &flow, now);
+    capture_->on_packet(pkt, &flow, now, &ctx.decision);
     charge(ProfileStage::Worker);
   }
   count_verdict(ctx.decision);

@@ -97,7 +97,7 @@ stop_tripline "$PID"
 judged=$(counter_value "$LOG" packets)
 (( judged == queued )) || fail "kernel queued $queued packets, tripline judged $judged"
 [[ -s $STATE/dns-cache.state ]] || fail "no DNS state file written in $STATE"
-mapfile -t caps < <(find "$STATE/capture" -name '*.pcap')
+mapfile -t caps < <(find "$STATE/capture" -name 'tripline-*.pcapng')
 (( ${#caps[@]} == 1 )) || fail "expected one capture file in $STATE/capture, found ${#caps[@]}"
 [[ $(stat -c %u "${caps[0]}") == "$RUN_UID" ]] || fail "capture file not owned by $RUN_UID"
 # Root-only /proc/net/netfilter/nfnetlink_queue: said once, and no packet is

@@ -18,7 +18,10 @@ A case may hold expected-captures.json: the replay then writes captures to a
 scratch folder (--capture-dir), and every pcap file there is read back with
 capinfos (packet count, encapsulation) and tshark (one line of fields per
 frame), as Wireshark would open it; the file names and those readings must
-match.
+match. A pcapng recording also gives its section comment (capinfos -k), its
+packet comments (tshark frame.comment) and the host names tshark shows with
+name resolution from the file only (its name resolution blocks: no DNS
+lookups, no names learnt from DNS packets, no hosts files).
 
 usage: run_case.py TRIPLINE_BINARY CASE_DIR
 """
@@ -67,18 +70,43 @@ TSHARK_FIELDS = ["frame.time_epoch", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst",
                  "tcp.dstport", "udp.srcport", "udp.dstport", "tcp.flags", "tcp.len"]
 
 
+# Names from the file only: tshark's own resolver off, nothing learnt from the
+# DNS packets in the file, only the (empty) profile hosts file.
+TSHARK_NAMES_FROM_FILE = ["-N", "n", "-o", "nameres.use_external_name_resolver:FALSE",
+                          "-o", "nameres.dns_pkt_addr_resolution:FALSE",
+                          "-o", "nameres.hosts_file_handling:TRUE"]
+
+
 def read_captures(folder):
-    """{file name: {"packets", "encapsulation", "frames"}} via capinfos and tshark."""
+    """{file name: {"packets", "encapsulation", "frames"}} via capinfos and tshark;
+    pcapng files also {"section_comment", "packet_comments", "host_names"}."""
     out = {}
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        info = subprocess.run(["capinfos", "-T", "-r", "-c", "-E", path], capture_output=True,
-                              text=True, check=True).stdout.strip().split("\t")
-        frames = subprocess.run(
-            ["tshark", "-n", "-r", path, "-T", "fields", "-E", "separator=|"] +
-            [a for f in TSHARK_FIELDS for a in ("-e", f)],
-            capture_output=True, text=True, check=True).stdout.splitlines()
-        out[name] = {"encapsulation": info[1], "packets": int(info[2]), "frames": frames}
+    with tempfile.TemporaryDirectory(prefix="tripline-wireshark-") as conf:
+        env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf, HOME=conf)
+        for name in sorted(os.listdir(folder)):
+            path = os.path.join(folder, name)
+            info = subprocess.run(["capinfos", "-T", "-r", "-c", "-E", path], capture_output=True,
+                                  text=True, check=True).stdout.strip().split("\t")
+            frames = subprocess.run(
+                ["tshark", "-n", "-r", path, "-T", "fields", "-E", "separator=|"] +
+                [a for f in TSHARK_FIELDS for a in ("-e", f)],
+                capture_output=True, text=True, check=True).stdout.splitlines()
+            out[name] = {"encapsulation": info[1], "packets": int(info[2]), "frames": frames}
+            if not name.endswith(".pcapng"):
+                continue
+            comment = subprocess.run(["capinfos", "-k", "-T", "-r", path], capture_output=True,
+                                     text=True, check=True, env=env).stdout
+            out[name]["section_comment"] = comment.rstrip("\n").split("\t", 1)[-1]
+            pkt = subprocess.run(
+                ["tshark", "-n", "-r", path, "-T", "fields", "-E", "separator=|",
+                 "-e", "frame.number", "-e", "frame.comment"],
+                capture_output=True, text=True, check=True, env=env).stdout.splitlines()
+            out[name]["packet_comments"] = [l for l in pkt if l.split("|", 1)[1:] != [""]]
+            hosts = subprocess.run(
+                ["tshark", "-r", path] + TSHARK_NAMES_FROM_FILE +
+                ["-T", "fields", "-E", "separator=|", "-e", "ip.src_host", "-e", "ip.dst_host"],
+                capture_output=True, text=True, check=True, env=env).stdout.split()
+            out[name]["host_names"] = sorted({h for l in hosts for h in l.split("|")})
     return out
 
 

@@ -4,6 +4,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -391,6 +393,65 @@ TEST_F(CaptureRecorderTest, IdleRecorderSendsNothing) {
   EXPECT_TRUE(writer_->files().empty());
   EXPECT_EQ(writer_->stats().records_written, 0u);
   EXPECT_EQ(counters_.capture_packets.get(), 0u);
+}
+
+}  // namespace
+}  // namespace tripline
+
+namespace tripline {
+namespace {
+
+size_t count_of(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// pcapng: the section comment says why the file exists; the trigger packet's
+// comment names the trigger, the signature (set after start, as a script's
+// alert is) and its verdict; packets not accepted say their verdict, also
+// from the pre-trigger ring; accepted packets carry no comment.
+TEST_F(CaptureRecorderTest, CommentsNameTheTriggerAndVerdictsNotAccept) {
+  make();
+  auto feed_with = [&](const Path& p, uint32_t seq, const Decision& d,
+                       std::optional<CaptureRequest> trigger = {}) {
+    craft::Bytes b = udp_packet(p, seq);
+    Decoded pkt;
+    EXPECT_EQ(decode(LinkType::Raw, b, pkt), DecodeError::None);
+    auto r = flows_.track(pkt, now_);
+    uint64_t id = 0;
+    if (trigger) id = rec_->start(*trigger, pkt, *r.flow, now_);
+    if (id) rec_->set_signature(id, "a signature");
+    rec_->on_packet(pkt, r.flow, now_, &d);
+    now_ += kMs;
+    return id;
+  };
+  Decision accept, drop;
+  drop.verdict = Verdict::Drop;
+  drop.reason = "rule:x";
+  feed_with(kA, 1, drop);    // pre-trigger, dropped
+  feed_with(kA, 2, accept);  // pre-trigger, accepted
+  CaptureRequest req = request(CaptureScope::Flow);
+  req.trigger = "rule x";
+  uint64_t id = feed_with(kA, 3, drop, req);
+  ASSERT_NE(id, 0u);
+  feed_with(kA, 4, accept);
+  feed_with(kA.reverse(), 5, drop);
+  rec_->shutdown();
+  EXPECT_EQ(captured(id), (std::vector<uint32_t>{1, 2, 3, 4, 5}));
+  std::ifstream in(file_of(writer_->files(), 0, id), std::ios::binary);
+  std::string bytes{std::istreambuf_iterator<char>(in), {}};
+  EXPECT_EQ(count_of(bytes,
+                     "trigger: rule x\nlabel: test\nscope: flow 10.0.0.1:1000 -> "
+                     "93.184.216.34:443 udp\nlimits: 60 s, 10000 packets, 10485760 bytes"),
+            1u);
+  EXPECT_EQ(count_of(bytes,
+                     "trigger packet: rule x; label: test; signature: a signature; "
+                     "verdict: drop; reason: rule:x"),
+            1u);
+  // Packets 1 and 5 (dropped); the trigger packet's comment is the one above.
+  EXPECT_EQ(count_of(bytes, "verdict: drop; reason: rule:x"), 3u);
+  EXPECT_EQ(count_of(bytes, "verdict: accept"), 0u);
 }
 
 }  // namespace

@@ -32,14 +32,32 @@ std::vector<uint8_t> payload(uint64_t session, uint32_t i, size_t len) {
   return b;
 }
 
+// Every test runs for both formats: the format under test, set by the fixture.
+CaptureFormat g_format = CaptureFormat::Pcapng;
+
 CaptureConfig config(const std::string& dir) {
   CaptureConfig cfg;
   cfg.dir = dir;
   cfg.ring_bytes = 1u << 20;
+  cfg.format = g_format;
   return cfg;
 }
 
-TEST(CaptureWriterTest, WritesSessionsThatReadBackExactly) {
+// The file name ending of the format under test.
+std::string ext() { return g_format == CaptureFormat::Pcapng ? ".pcapng" : ".pcap"; }
+
+class CaptureWriterTest : public testing::TestWithParam<CaptureFormat> {
+ protected:
+  void SetUp() override { g_format = GetParam(); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Formats, CaptureWriterTest,
+                         testing::Values(CaptureFormat::Pcapng, CaptureFormat::Pcap),
+                         [](const testing::TestParamInfo<CaptureFormat>& i) {
+                           return std::string(i.param == CaptureFormat::Pcapng ? "pcapng" : "pcap");
+                         });
+
+TEST_P(CaptureWriterTest, WritesSessionsThatReadBackExactly) {
   TempDir tmp;
   CaptureConfig cfg = config(tmp.path());
   cfg.snaplen = 200;
@@ -70,8 +88,8 @@ TEST(CaptureWriterTest, WritesSessionsThatReadBackExactly) {
     ASSERT_EQ(files.size(), 2u);
     auto f0 = std::filesystem::path(file_of(files, 0, 1)).filename().string();
     auto f1 = std::filesystem::path(file_of(files, 1, 1)).filename().string();
-    EXPECT_EQ(f0, "tripline-20260101T000000Z-w0-s1-dns_tunnel_.pcap");
-    EXPECT_EQ(f1, "tripline-20260101T000005Z-w1-s1-other_..label.pcap");
+    EXPECT_EQ(f0, "tripline-20260101T000000Z-w0-s1-dns_tunnel_" + ext());
+    EXPECT_EQ(f1, "tripline-20260101T000005Z-w1-s1-other_..label" + ext());
   }
   // After the writer is gone the files are complete.
   for (unsigned w = 0; w < 2; ++w) {
@@ -96,7 +114,7 @@ TEST(CaptureWriterTest, WritesSessionsThatReadBackExactly) {
   }
 }
 
-TEST(CaptureWriterTest, FlushMakesPacketsOfAnOpenSessionReadable) {
+TEST_P(CaptureWriterTest, FlushMakesPacketsOfAnOpenSessionReadable) {
   TempDir tmp;
   CaptureWriter writer(config(tmp.path()), 1);
   ASSERT_TRUE(writer.open(0, 7, "", kT0));
@@ -104,13 +122,13 @@ TEST(CaptureWriterTest, FlushMakesPacketsOfAnOpenSessionReadable) {
   writer.flush();
   auto path = file_of(writer.files(), 0, 7);
   EXPECT_EQ(std::filesystem::path(path).filename().string(),
-            "tripline-20260101T000000Z-w0-s7.pcap");
+            "tripline-20260101T000000Z-w0-s7" + ext());
   auto pcap = read_pcap(path);
   ASSERT_TRUE(pcap.ok) << pcap.error;
   EXPECT_EQ(pcap.records.size(), 5u);
 }
 
-TEST(CaptureWriterTest, LabelIsCutTo48Characters) {
+TEST_P(CaptureWriterTest, LabelIsCutTo48Characters) {
   TempDir tmp;
   CaptureWriter writer(config(tmp.path()), 1);
   std::string label(100, 'x');
@@ -118,13 +136,13 @@ TEST(CaptureWriterTest, LabelIsCutTo48Characters) {
   ASSERT_TRUE(writer.close(0, 1));
   writer.flush();
   auto name = std::filesystem::path(file_of(writer.files(), 0, 1)).filename().string();
-  EXPECT_EQ(name, "tripline-20260101T000000Z-w0-s1-" + std::string(48, 'x') + ".pcap");
+  EXPECT_EQ(name, "tripline-20260101T000000Z-w0-s1-" + std::string(48, 'x') + ext());
 }
 
 // A paused writer never drains: the ring fills after a fixed number of
 // records, every further write is refused and counted, and nothing is lost
 // once it drains again.
-TEST(CaptureWriterTest, FullRingRefusesAndCounts) {
+TEST_P(CaptureWriterTest, FullRingRefusesAndCounts) {
   TempDir tmp;
   CaptureConfig cfg = config(tmp.path());
   cfg.snaplen = 1500;
@@ -164,7 +182,7 @@ TEST(CaptureWriterTest, FullRingRefusesAndCounts) {
 // Many records of varying sizes through a small ring: records never wrap, so
 // the producer skips the buffer's tail; every packet must still come out
 // whole and in order.
-TEST(CaptureWriterTest, RingWrapsWithoutCorruptingRecords) {
+TEST_P(CaptureWriterTest, RingWrapsWithoutCorruptingRecords) {
   TempDir tmp;
   CaptureConfig cfg = config(tmp.path());
   cfg.snaplen = 1500;
@@ -188,7 +206,7 @@ TEST(CaptureWriterTest, RingWrapsWithoutCorruptingRecords) {
   }
 }
 
-TEST(CaptureWriterTest, RecordsOfUnknownSessionsAreDroppedAndCounted) {
+TEST_P(CaptureWriterTest, RecordsOfUnknownSessionsAreDroppedAndCounted) {
   TempDir tmp;
   CaptureWriter writer(config(tmp.path()), 2);
   EXPECT_TRUE(writer.write(0, 42, kT0, payload(42, 0, 40)));  // queued, then discarded
@@ -200,7 +218,7 @@ TEST(CaptureWriterTest, RecordsOfUnknownSessionsAreDroppedAndCounted) {
   EXPECT_EQ(writer.stats().records_written, 0u);
 }
 
-TEST(CaptureWriterTest, MaxFilesDeletesTheOldestClosedFile) {
+TEST_P(CaptureWriterTest, MaxFilesDeletesTheOldestClosedFile) {
   TempDir tmp;
   CaptureConfig cfg = config(tmp.path());
   cfg.max_files = 3;
@@ -236,12 +254,13 @@ TEST(CaptureWriterTest, MaxFilesDeletesTheOldestClosedFile) {
 
 // max_files counts what is in the folder: earlier runs' recordings too, at
 // start and at every new file; files with other names are never touched.
-TEST(CaptureWriterTest, MaxFilesCountsEarlierRunsInTheFolder) {
+TEST_P(CaptureWriterTest, MaxFilesCountsEarlierRunsInTheFolder) {
   TempDir tmp;
   const std::vector<std::string> earlier = {
       "tripline-20250101T000000Z-w0-s1-old.pcap", "tripline-20250101T000000Z-w0-s2.pcap",
-      "tripline-20250102T000000Z-w1-s1-x.1.pcap", "tripline-20250103T000000Z-w0-s9-keep.pcap"};
+      "tripline-20250102T000000Z-w1-s1-x.1.pcapng", "tripline-20250103T000000Z-w0-s9-keep.pcap"};
   const std::vector<std::string> foreign = {"notes.txt", "tripline-manual.pcap",
+                                            "tripline-x.pcapng",
                                             "tripline-20250101T000000Z-w0-s1-old.pcap.bak"};
   for (const auto& n : earlier) std::ofstream(tmp.path() + "/" + n) << "x";
   for (const auto& n : foreign) std::ofstream(tmp.path() + "/" + n) << "x";
@@ -265,14 +284,15 @@ TEST(CaptureWriterTest, MaxFilesCountsEarlierRunsInTheFolder) {
   writer.flush();
   std::vector<std::string> names = on_disk();
   size_t recordings = 0;
-  for (const auto& n : names) recordings += n.starts_with("tripline-2") && n.ends_with(".pcap");
+  for (const auto& n : names)
+    recordings += n.starts_with("tripline-2") && (n.ends_with(".pcap") || n.ends_with(".pcapng"));
   EXPECT_EQ(recordings, 3u);
   for (const auto& n : foreign) EXPECT_TRUE(std::filesystem::exists(tmp.path() + "/" + n)) << n;
   EXPECT_EQ(writer.stats().files_deleted, 5u);
   EXPECT_NE(file_of(writer.files(), 0, 103), "");
 }
 
-TEST(CaptureWriterTest, UnusableDirectoryThrows) {
+TEST_P(CaptureWriterTest, UnusableDirectoryThrows) {
   TempDir tmp;
   std::string file = tmp.path() + "/plain_file";
   std::ofstream(file) << "x";
@@ -293,7 +313,7 @@ TEST(CaptureWriterTest, UnusableDirectoryThrows) {
 // A real ENOSPC: the file of session 1 is /dev/full (the kernel fails every
 // write with "No space left on device"). The error is counted, that session's
 // later records are dropped, and other sessions go on.
-TEST(CaptureWriterTest, WriteErrorEndsOnlyThatSession) {
+TEST_P(CaptureWriterTest, WriteErrorEndsOnlyThatSession) {
   if (access("/dev/full", W_OK) != 0) GTEST_SKIP() << "/dev/full is not writable here";
   TempDir tmp;
   CaptureWriterOptions opts;
@@ -342,7 +362,7 @@ TEST(CaptureWriterTest, WriteErrorEndsOnlyThatSession) {
 // A full disk: every record is either in a file or counted lost; every file
 // left reads back to its last whole packet, none is empty; no new file is
 // opened while the disk is full, and recording starts again after.
-TEST(CaptureWriterTest, FullDiskLosesOnlyCountedRecordsAndLeavesReadableFiles) {
+TEST_P(CaptureWriterTest, FullDiskLosesOnlyCountedRecordsAndLeavesReadableFiles) {
   TempDir tmp;
   SmallDisk disk(tmp.path(), "256k");
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
@@ -410,7 +430,7 @@ std::string find_on_path(const char* prog) {
 }
 
 // Wireshark's own reader agrees on what we wrote.
-TEST(CaptureWriterTest, CapinfosCountsThePackets) {
+TEST_P(CaptureWriterTest, CapinfosCountsThePackets) {
   std::string capinfos = find_on_path("capinfos");
   if (capinfos.empty()) GTEST_SKIP() << "capinfos (wireshark/tshark package) is not on PATH";
   TempDir tmp;

@@ -230,3 +230,36 @@ ring_mb = 1
 
 }  // namespace
 }  // namespace tripline
+
+namespace tripline {
+namespace {
+
+// Issue 11: the recording format and Suricata's DNS layout version.
+TEST(Config, CaptureFormatAndDnsVersion) {
+  Config d = Config::defaults();
+  EXPECT_EQ(d.capture.format, CaptureFormat::Pcapng);
+  EXPECT_EQ(d.log.dns_version, 3);
+  Config c =
+      Config::load_string("[capture]\nformat = \"pcap\"\n[log]\ndns_version = 2\n", "t.toml");
+  EXPECT_EQ(c.capture.format, CaptureFormat::Pcap);
+  EXPECT_EQ(c.log.dns_version, 2);
+  EXPECT_EQ(Config::load_string("[capture]\nformat = \"pcapng\"\n", "t.toml").capture.format,
+            CaptureFormat::Pcapng);
+  try {
+    Config::load_string("[capture]\nformat = \"erf\"\n", "t.toml");
+    ADD_FAILURE() << "format erf accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("t.toml:2: capture.format", 0), 0u) << e.what();
+  }
+  for (const char* v : {"1", "4"}) {
+    try {
+      Config::load_string(std::string("[log]\ndns_version = ") + v + "\n", "t.toml");
+      ADD_FAILURE() << "dns_version " << v << " accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("t.toml:2: log.dns_version", 0), 0u) << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tripline
