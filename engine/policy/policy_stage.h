@@ -38,6 +38,8 @@ class PolicyStage final : public Stage {
   RuleEvaluation eval_;
   std::vector<Counter*> rule_counters_;  // by Rule::index, in this worker's counters
   std::vector<uint64_t> capture_of_;     // by Rule::index: the session its match started (0: none)
+  // By Rule::index: its reason, interned: a flow keeps it after a reload frees the rules.
+  std::vector<std::string_view> reasons_;
 };
 
 }  // namespace tripline
