@@ -208,16 +208,35 @@ StageFactory Pipeline::stage_factory() {
   };
 }
 
+namespace {
+
+// What a worker's stages refer to (Worker::stage_inputs): the inputs they
+// were built from, and the configuration its Lua stage was built with (older
+// when that stage was kept across a reload).
+struct WorkerInputs {
+  std::shared_ptr<const StageInputs> in;
+  std::shared_ptr<const Config> lua_cfg;
+};
+
+bool same_lua(const Config& a, const Config& b) {
+  return a.lua.budget == b.lua.budget && a.lua.max_call_ms == b.lua.max_call_ms &&
+         a.lua.memory_mb == b.lua.memory_mb &&
+         a.lua.max_consecutive_errors == b.lua.max_consecutive_errors;
+}
+
+}  // namespace
+
 void Pipeline::install_stages(Worker& worker, std::shared_ptr<const StageInputs> in,
                               std::vector<std::unique_ptr<Stage>> old) {
   const Config& cfg = *in->cfg;
+  auto prev = std::static_pointer_cast<const WorkerInputs>(worker.stage_inputs());
   DnsObserver* old_dns = nullptr;
   std::unique_ptr<Stage> old_lua;
   for (auto& stage : old) {
     if (auto* d = dynamic_cast<DnsObserver*>(stage.get())) old_dns = d;
     if (dynamic_cast<LuaTriggers*>(stage.get())) old_lua = std::move(stage);
   }
-  std::shared_ptr<const void> keep = in;
+  auto keep = std::make_shared<WorkerInputs>(WorkerInputs{in, in->cfg});
   std::vector<std::unique_ptr<Stage>> next;
   if (cache_) {
     DnsServices services{cache_.get(), in->dns_rules.get(), hosts_.get()};
@@ -229,11 +248,17 @@ void Pipeline::install_stages(Worker& worker, std::shared_ptr<const StageInputs>
     next.push_back(
         std::make_unique<PolicyStage>(cfg, *in->rules, cache_.get(), worker.env(), hosts_.get()));
   if (in->lua) {
-    if (!old_lua) {
+    const StageInputs* was = prev ? prev->in.get() : nullptr;
+    if (old_lua && was && was->lua && was->lua->path == in->lua->path &&
+        was->lua->code == in->lua->code && same_lua(*prev->lua_cfg, cfg)) {
+      // The same script with the same limits: its state (globals) stays.
+      next.push_back(std::move(old_lua));
+      keep->lua_cfg = prev->lua_cfg;
+    } else if (!old_lua) {
       next.push_back(std::make_unique<LuaTriggers>(cfg, *in->lua, worker.env()));
     } else {
-      // A reload: the script was checked when the reload was read; a worker
-      // that still cannot load it (memory) keeps running the old one.
+      // A new script: checked when the reload was read; a worker that still
+      // cannot load it (memory) keeps running the old one.
       try {
         next.push_back(std::make_unique<LuaTriggers>(cfg, *in->lua, worker.env()));
       } catch (const LuaError& e) {
@@ -242,10 +267,7 @@ void Pipeline::install_stages(Worker& worker, std::shared_ptr<const StageInputs>
             "one stays",
             worker.index(), e.what());
         next.push_back(std::move(old_lua));
-        // The old stage refers to the configuration it was built from.
-        keep =
-            std::make_shared<std::pair<std::shared_ptr<const void>, std::shared_ptr<const void>>>(
-                std::move(keep), worker.stage_inputs());
+        keep->lua_cfg = prev->lua_cfg;
       }
     }
   }

@@ -89,7 +89,7 @@ new_flows() {  # new_flows ADDR PORT N TAG
 }
 # For ports other than the sink's: a sink per port is not needed, the
 # verdict counters tell. Prints tripline's counter $1 now.
-counter_now() { dump_counters "$PID" "$LOG"; counter_value "$LOG" "$1"; }
+counter_now() { sleep 0.3; dump_counters "$PID" "$LOG"; counter_value "$LOG" "$1"; }
 
 # Before any reload: v4 allowed, v6 blocked by egress.
 (( $(new_flows "$SERVER4" 5001 3 before4) == 3 )) || fail "v4 to the allowed server did not pass"

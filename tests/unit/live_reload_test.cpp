@@ -259,6 +259,27 @@ TEST(LiveReload, ScriptIsReplacedAndABrokenOneRefused) {
   EXPECT_EQ(f.judge(25), Verdict::Accept);
 }
 
+// A reload that leaves the script as it was keeps its state (logrotate's
+// reload); a changed script starts with empty globals.
+TEST(LiveReload, UnchangedScriptKeepsItsGlobals) {
+  TempDir dir;
+  const std::string counting =
+      "n = 0\nfunction on_flow(f)\n  n = n + 1\n  if n == 3 then return \"drop\" end\nend\n";
+  std::string script = dir.file("c.lua", counting);
+  std::string conf =
+      dir.file("c.toml", "[log]\nevents = \"\"\n[lua]\nscript = \"" + script + "\"\n");
+  LiveFixture f(conf);
+  EXPECT_EQ(f.judge(80), Verdict::Accept);
+  EXPECT_EQ(f.judge(80), Verdict::Accept);
+  ASSERT_TRUE(f.reload().applied);
+  EXPECT_EQ(f.judge(80), Verdict::Drop);  // n went on counting: 3
+  dir.file("c.lua", "-- changed\n" + counting);
+  ASSERT_TRUE(f.reload().applied);
+  EXPECT_EQ(f.judge(80), Verdict::Accept);  // n starts again
+  EXPECT_EQ(f.judge(80), Verdict::Accept);
+  EXPECT_EQ(f.judge(80), Verdict::Drop);
+}
+
 // Restart-only keys keep their running values; the rest applies.
 TEST(LiveReload, RestartKeysKeptEgressApplied) {
   TempDir dir;
