@@ -123,15 +123,20 @@ PipelineReload Pipeline::reload(std::shared_ptr<const Config> cfg) {
   std::shared_ptr<const StageInputs> in = build_inputs(cfg);  // throws: nothing changed
   if (cache_) cache_->set_ttl_bounds(cfg->dns.min_ttl, cfg->dns.max_ttl, cfg->dns.grace);
   if (capture_) capture_->set_max_files(cfg->capture.max_files);
+  std::shared_ptr<const StageInputs> was = current();
+  const char* script_state = !in->lua                                       ? ""
+                             : !was->lua || was->lua->code != in->lua->code ? " (new script)"
+                                                                            : " (unchanged)";
   PipelineReload r;
-  r.summary = fmt::format(
-      "egress {}{}, {} rules, {} block-list names, {} allow-list names, triggers {}",
-      mode_name(cfg->egress.mode),
-      cfg->egress.mode == EgressMode::Off
-          ? ""
-          : fmt::format(" (action {})", to_string(cfg->egress.action)),
-      in->rules ? in->rules->rule_count() : 0, in->block ? in->block->size() : 0,
-      in->allow ? in->allow->size() : 0, in->lua ? in->lua->path : std::string("(none)"));
+  r.summary =
+      fmt::format("egress {}{}, {} rules, {} block-list names, {} allow-list names, triggers {}{}",
+                  mode_name(cfg->egress.mode),
+                  cfg->egress.mode == EgressMode::Off
+                      ? ""
+                      : fmt::format(" (action {})", to_string(cfg->egress.action)),
+                  in->rules ? in->rules->rule_count() : 0, in->block ? in->block->size() : 0,
+                  in->allow ? in->allow->size() : 0,
+                  in->lua ? in->lua->path : std::string("(none)"), script_state);
   {
     std::lock_guard lock(inputs_mu_);
     inputs_ = std::move(in);
