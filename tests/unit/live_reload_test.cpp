@@ -18,6 +18,8 @@
 
 #include "config.h"
 #include "config_reload.h"
+#include "dns_cache.h"
+#include "dns_wire_builder.h"
 #include "packet_craft.h"
 #include "pipeline.h"
 #include "worker.h"
@@ -157,6 +159,38 @@ TEST(StageReload, FlowsKeepTheirDecisionAcrossAReload) {
   EXPECT_EQ(d.verdict, Verdict::Drop);
   EXPECT_EQ(d.reason, "rule:gone");
   EXPECT_EQ(worker.process(LinkType::Raw, new_flow, 1'002'000'000).verdict, Verdict::Accept);
+}
+
+// A query asked before a reload is still matched by its answer after it: the
+// new DNS observer takes over the outstanding queries.
+TEST(StageReload, OutstandingDnsQueriesSurviveAReload) {
+  const std::string toml =
+      "[log]\nevents = \"\"\n[dns]\nresolvers = [\"10.0.0.53\"]\nclient_identity = "
+      "\"address\"\n[egress]\nmode = \"enforce\"\n";
+  auto cfg = std::make_shared<Config>(load(toml));
+  auto cfg2 = std::make_shared<Config>(load(toml + "allow = [\"192.0.2.0/24\"]\n"));
+  Pipeline pipeline(cfg, Pipeline::Mode::Live);
+  Worker worker(cfg, 0, nullptr);
+  pipeline.stage_factory()(worker);
+  auto cli = ip("10.0.0.10"), res = ip("10.0.0.53");
+  Timestamp now = 1767225600 * kNsPerSec;
+  worker.process(LinkType::Raw,
+                 craft::udp(cli, 33000, res, 53,
+                            test::build_dns("r.example.test.", LDNS_RR_TYPE_A, {}, false, 11)),
+                 now);
+  pipeline.reload(cfg2);
+  worker.between_batches();
+  ASSERT_EQ(worker.stage_generation(), 1u);
+  Decision d = worker.process(
+      LinkType::Raw,
+      craft::udp(res, 53, cli, 33000,
+                 test::build_dns("r.example.test.", LDNS_RR_TYPE_A,
+                                 {"r.example.test. 300 IN A 203.0.113.9"}, true, 11)),
+      now + kNsPerSec / 100);
+  EXPECT_EQ(d.verdict, Verdict::Accept) << d.reason;
+  EXPECT_EQ(worker.counters().dns_answers_unmatched.get(), 0u);
+  EXPECT_EQ(pipeline.dns_cache()->lookup(cli, ip("203.0.113.9"), now + kNsPerSec).status,
+            DnsLookupStatus::Open);
 }
 
 class TempDir {
