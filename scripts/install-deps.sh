@@ -11,6 +11,7 @@ PKGS=(
   iproute2 iptables nftables dnsmasq-base curl dnsutils netcat-openbsd
   tshark python3-scapy python3 procps
   nettle-dev python3-jsonschema fever
+  logrotate  # tests/contrib: contrib/logrotate/tripline checked with `logrotate -d`
   chromium  # tests/bench: the `tripline bench --report` page, drawn headless
   debhelper dpkg-dev fakeroot lintian pandoc man-db  # scripts/package.sh: the Debian package, its man pages
 )

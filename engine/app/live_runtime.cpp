@@ -15,6 +15,7 @@
 
 #include "capture_writer.h"
 #include "event_writer.h"
+#include "live_reload.h"
 #include "nfqueue_source.h"
 #include "pipeline.h"
 #include "queue_accounting.h"
@@ -56,7 +57,7 @@ constexpr std::chrono::milliseconds kNotifyInterval{1000};
 constexpr std::chrono::milliseconds kMinWatchdogCheck{250};
 
 // The signals the daemon takes: TERM/INT stop it, USR1 prints the counters,
-// HUP is refused (no reload yet).
+// HUP reloads the configuration (live_reload.h).
 sigset_t daemon_signals() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -210,6 +211,8 @@ int run_live(std::shared_ptr<const Config> cfg) {
                                                 notifier.watchdog() / 2)));
   }
   auto next = Clock::now() + period;
+  // What SIGHUP last applied (restart-only keys stay as in cfg).
+  std::shared_ptr<const Config> running = cfg;
   auto last_status = Clock::now();
   uint64_t last_packets = 0;
   bool was_stalled = false;
@@ -253,7 +256,10 @@ int run_live(std::shared_ptr<const Config> cfg) {
       continue;
     }
     if (sig == SIGHUP) {
-      spdlog::info("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+      notifier.reloading();
+      reload_live(running, LiveReloadTarget{pipeline, events.get(), workers});
+      notifier.ready(
+          packet_rate_status(0, 0, snapshot().packets, cfg->queue.first, cfg->queue.count));
       continue;
     }
     spdlog::info("signal {}: stopping", sig);

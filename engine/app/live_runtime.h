@@ -1,6 +1,7 @@
 // The live daemon: binds one NFQUEUE per worker, runs each worker on its own
 // thread, takes signals in the calling thread (TERM/INT stop, USR1 prints the
-// counters) and shuts down in order: queues, flows, events, DNS state.
+// counters, HUP reloads the configuration) and shuts down in order: queues, flows, events, DNS
+// state.
 #pragma once
 
 #include <memory>

@@ -33,6 +33,8 @@ void SystemdNotifier::watchdog_ping() {
   if (watchdog_.count() > 0) send("WATCHDOG=1");
 }
 
+void SystemdNotifier::reloading() { send("RELOADING=1\nSTATUS=reloading the configuration"); }
+
 void SystemdNotifier::stopping() { send("STOPPING=1\nSTATUS=stopping"); }
 
 std::vector<size_t> ProgressWatch::stalled(std::span<const uint64_t> progress) {

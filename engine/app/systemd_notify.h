@@ -25,6 +25,8 @@ class SystemdNotifier {
   void status(const std::string& status);
   void watchdog_ping();
   void stopping();
+  // A reload started; ready() again when it is done.
+  void reloading();
 
  private:
   void send(const std::string& message);

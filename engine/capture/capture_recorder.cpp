@@ -74,6 +74,14 @@ CaptureRecorder::CaptureRecorder(CaptureWriter& writer, unsigned worker, const C
   }
 }
 
+void CaptureRecorder::set_limits(const CaptureConfig& cfg) {
+  cfg_.default_duration = cfg.default_duration;
+  cfg_.default_max_packets = cfg.default_max_packets;
+  cfg_.default_max_bytes = cfg.default_max_bytes;
+  cfg_.max_sessions = cfg.max_sessions;
+  if (sessions_.size() < cfg.max_sessions) sessions_.resize(cfg.max_sessions);
+}
+
 CaptureRecorder::~CaptureRecorder() {
   shutdown();
   writer_.attach_lost(worker_, nullptr);
@@ -118,7 +126,7 @@ uint64_t CaptureRecorder::start(const CaptureRequest& req, const Decoded& pkt, c
     }
     if (covered) return s.id;
   }
-  if (!free_slot) {
+  if (!free_slot || active_ >= cfg_.max_sessions) {  // a reload may lower max_sessions
     counters_.sessions_refused.add();
     return 0;
   }

@@ -102,6 +102,10 @@ class CaptureRecorder {
   void tick(Timestamp now);
   // Ends every session. Waits briefly (bounded) for ring space to close them.
   void shutdown();
+  // Reload (worker thread): the limits of sessions started from now on
+  // (default duration, packets, bytes) and max_sessions; running sessions
+  // keep theirs. ring, snaplen and pre_packets need a restart.
+  void set_limits(const CaptureConfig& cfg);
   size_t active() const { return active_; }
   // The file of active session `id` (CaptureWriter::path_of); empty if none.
   std::string_view file_of(uint64_t id) const;

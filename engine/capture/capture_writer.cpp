@@ -129,7 +129,7 @@ struct CaptureWriter::Impl {
     bool open = false;
   };
 
-  explicit Impl(const CaptureConfig& c) : cfg(c) {}
+  explicit Impl(const CaptureConfig& c) : cfg(c), max_files(c.max_files) {}
 
   void handle(unsigned w, const RecordHeader& hd, std::span<const uint8_t> data) {
     switch (hd.type) {
@@ -300,8 +300,9 @@ struct CaptureWriter::Impl {
 
   // Room for one more file under max_files, counting what is in the folder.
   void rotate() {
-    if (cfg.max_files == 0) return;  // 0: unlimited
-    trim(cfg.max_files - 1);
+    uint32_t max = max_files.load(std::memory_order_relaxed);
+    if (max == 0) return;  // 0: unlimited
+    trim(max - 1);
   }
 
   void open_file(unsigned w, uint64_t session, std::string_view label, Timestamp ts,
@@ -527,6 +528,7 @@ struct CaptureWriter::Impl {
   }
 
   const CaptureConfig& cfg;
+  std::atomic<uint32_t> max_files;  // cfg.max_files, or what a reload set
   pcap_t* dead = nullptr;
   absl::flat_hash_map<Key, Session> sessions;
   std::deque<FileEntry> files;  // oldest first; edited under files_mu
@@ -548,6 +550,10 @@ struct CaptureWriter::Impl {
   std::atomic<uint64_t> deleted{0};
   std::atomic<uint64_t> errors{0};
 };
+
+void CaptureWriter::set_max_files(uint32_t max_files) {
+  impl_->max_files.store(max_files, std::memory_order_relaxed);
+}
 
 uint32_t CaptureWriter::record_bytes(uint32_t n) {
   return static_cast<uint32_t>(CaptureRing::frame_bytes(sizeof(RecordHeader) + uint64_t{n}));

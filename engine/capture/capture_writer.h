@@ -94,6 +94,8 @@ class CaptureWriter {
   // Blocks until everything enqueued before the call is written and fflushed.
   // While paused it waits for resume().
   void flush();
+  // Reload: the max_files rotation from the next new file on. Any thread.
+  void set_max_files(uint32_t max_files);
   void resume();
 
   // Where the writer thread counts worker w's records it could not write

@@ -20,6 +20,11 @@ enum class Verdict : uint8_t {
 
 // "accept", "drop", "reject"
 std::string_view to_string(Verdict v);
+// A stable copy of a reason that configuration built ("rule:<name>", a list's
+// label): valid until the process exits, so a flow's decision may keep it
+// after a reload freed the configuration it came from. Takes a lock: for set
+// up and rare paths, not for every packet; equal texts share one copy.
+std::string_view intern_reason(std::string_view reason);
 std::optional<Verdict> parse_verdict(std::string_view text);
 
 struct Decision {

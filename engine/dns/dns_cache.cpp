@@ -316,6 +316,7 @@ DnsCache::DnsCache(const DnsCacheConfig& config) : config_(config) {
   size_t n = choose_shards(config_.shards, config_.max_entries);
   config_.shards = static_cast<uint32_t>(n);
   if (config_.max_ttl < config_.min_ttl) config_.max_ttl = config_.min_ttl;
+  set_ttl_bounds(config_.min_ttl, config_.max_ttl, config_.grace);
   if (config_.max_addrs_per_name == 0) config_.max_addrs_per_name = 1;
   shard_count_ = n;
   per_shard_max_ = std::max<size_t>(1, (size_t{config_.max_entries} + n - 1) / n);
@@ -330,8 +331,17 @@ Shard& DnsCache::shard_for(const IpAddr& addr) const {
   return shards_[addr_hash(addr) % shard_count_];
 }
 
+void DnsCache::set_ttl_bounds(uint32_t min_ttl, uint32_t max_ttl, uint32_t grace) {
+  // A reader may see the old min with the new max (or the reverse) for a
+  // moment; insert() clamps with max(min, max) so that mix stays defined.
+  min_ttl_.store(min_ttl, std::memory_order_relaxed);
+  max_ttl_.store(std::max(min_ttl, max_ttl), std::memory_order_relaxed);
+  grace_.store(grace, std::memory_order_relaxed);
+}
+
 Timestamp DnsCache::removable_before(Timestamp now) const {
-  return now - (Timestamp{config_.grace} + config_.keep_expired) * kNsPerSec;
+  return now -
+         (Timestamp{grace_.load(std::memory_order_relaxed)} + config_.keep_expired) * kNsPerSec;
 }
 
 void DnsCache::insert(const ClientId& client, const IpAddr& addr,
@@ -354,7 +364,9 @@ void DnsCache::insert(const ClientId& client, const IpAddr& addr,
     s.rejected.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  uint32_t ttl = std::clamp(ttl_seconds, config_.min_ttl, config_.max_ttl);
+  const uint32_t lo = min_ttl_.load(std::memory_order_relaxed);
+  const uint32_t ttl =
+      std::clamp(ttl_seconds, lo, std::max(lo, max_ttl_.load(std::memory_order_relaxed)));
   Timestamp expiry = now + Timestamp{ttl} * kNsPerSec;
   ClientId scope = config_.scope_client ? client : ClientId{};
   {
@@ -416,7 +428,7 @@ void DnsCache::apply_name_cap(const ClientId& scope, const IpAddr& addr, std::st
 DnsLookup DnsCache::lookup(const ClientId& client, const IpAddr& addr, Timestamp now) const {
   DnsLookup r;
   Shard& s = shard_for(addr);
-  Timestamp grace = Timestamp{config_.grace} * kNsPerSec;
+  Timestamp grace = Timestamp{grace_.load(std::memory_order_relaxed)} * kNsPerSec;
   std::shared_lock lock(s.mu);
   auto own = s.map.find(Key{config_.scope_client ? client : ClientId{}, addr});
   if (own != s.map.end()) {
@@ -605,7 +617,7 @@ DnsCacheLoadResult DnsCache::load_from_string(std::string_view text, Timestamp n
                                               std::string_view name) {
   DnsStateReadOptions opts;
   opts.expired_before = removable_before(now);
-  opts.latest = now + Timestamp{config_.max_ttl} * kNsPerSec;
+  opts.latest = now + Timestamp{max_ttl_.load(std::memory_order_relaxed)} * kNsPerSec;
   opts.scope_client = config_.scope_client;
   opts.name = name;
   DnsStateReadResult read = DnsStateReader(opts).read(text, [&](const DnsStateEntry& entry) {

@@ -122,7 +122,11 @@ class DnsCache {
   DnsCache(const DnsCache&) = delete;
   DnsCache& operator=(const DnsCache&) = delete;
 
+  // As built; min_ttl, max_ttl and grace as first configured (see ttl_bounds()).
   const DnsCacheConfig& config() const { return config_; }
+  // Reload: new TTL clamp and grace, for answers and lookups from now on
+  // (entries keep the expiry they were given). Any thread.
+  void set_ttl_bounds(uint32_t min_ttl, uint32_t max_ttl, uint32_t grace);
 
   // Opens addr for client (or globally) by the chain of names that led to it,
   // qname first (chain[0] is "the name it was reached by"). The TTL is clamped;
@@ -180,6 +184,8 @@ class DnsCache {
   Timestamp removable_before(Timestamp now) const;  // expiry below this: gone for good
 
   DnsCacheConfig config_;
+  // What reload may change (set_ttl_bounds), read relaxed where config_'s were.
+  std::atomic<uint32_t> min_ttl_{0}, max_ttl_{0}, grace_{0};
   size_t shard_count_ = 0;
   size_t per_shard_max_ = 0;
   size_t per_name_shard_max_ = 0;

@@ -54,6 +54,13 @@ DnsObserver::DnsObserver(const Config& cfg, DnsServices services, StageEnv& env)
 
 DnsObserver::~DnsObserver() = default;
 
+void DnsObserver::adopt_state(DnsObserver& old) {
+  queries_ = std::move(old.queries_);
+  tcp_ = std::move(old.tcp_);
+  fragments_ = std::move(old.fragments_);
+  fragments_timed_out_ = old.fragments_timed_out_;
+}
+
 bool DnsObserver::is_resolver(const IpAddr& addr, uint16_t port) const {
   for (const auto& r : cfg_.dns.resolvers)
     if (r.port == port && r.addr == addr) return true;
@@ -420,10 +427,13 @@ void DnsObserver::block_answer(PacketContext& ctx, std::span<const uint8_t> wire
     // so a retransmitted answer cannot slip through either. Nor can a
     // fragmented datagram: its completing fragment is dropped.
     d.verdict = Verdict::Drop;
-    if (over_tcp)
+    if (over_tcp) {
+      // The flow keeps the reason: it must outlive a reload that frees the lists.
+      d.reason = intern_reason(reason);
       ctx.decide_flow(d);
-    else
+    } else {
       ctx.decide_packet(d);
+    }
     return;
   }
   DnsRewriteResult r = cfg_.dns.block_mode == BlockMode::Nxdomain

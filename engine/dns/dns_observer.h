@@ -47,6 +47,10 @@ class DnsObserver final : public Stage {
  public:
   DnsObserver(const Config& cfg, DnsServices services, StageEnv& env);
   ~DnsObserver() override;
+  // Reload: takes over what the observer this one replaces was tracking
+  // (outstanding queries, TCP streams, fragments), so an answer to a query
+  // asked before the reload is still matched. Same worker thread.
+  void adopt_state(DnsObserver& old);
 
   std::string_view name() const override { return "dns"; }
   bool likes(const PacketContext& ctx) const override;

@@ -287,6 +287,14 @@ void EventWriter::account(const Item* items, size_t n, size_t ok) {
   (abandoned ? discarded_ : write_errors_).fetch_add(l, std::memory_order_release);
 }
 
+void EventWriter::reopen(std::string path) {
+  {
+    std::lock_guard lock(reopen_mu_);
+    reopen_path_ = std::move(path);
+  }
+  reopen_.store(true, std::memory_order_release);
+}
+
 void EventWriter::run() {
   // A FIFO whose reader left makes write() fail with EPIPE instead of
   // killing the process with SIGPIPE.
@@ -305,6 +313,15 @@ void EventWriter::run() {
   for (;;) {
     const bool stopping = stop_.load(std::memory_order_acquire);
     if (stopping && all_done()) break;
+    if (reopen_.exchange(false, std::memory_order_acq_rel)) {
+      {
+        std::lock_guard lock(reopen_mu_);
+        path_ = reopen_path_;
+      }
+      if (fd_ >= 0 && owns_fd_) ::close(fd_);
+      fd_ = -1;
+      spdlog::info("event log reopened: {}", path_);
+    }
     if (fd_ < 0 && !abandoning()) {
       if (!open_output()) {
         // No reader yet (or the path cannot be opened now): events wait in

@@ -71,6 +71,11 @@ class EventWriter {
   // reader), what was submitted until then is given up and counted lost
   // (within a second), and false is returned. For shutdown.
   bool flush();
+  // Reload and log rotation: the writer thread closes the log and opens
+  // `path` (the same path once logrotate moved the file away, or a new one)
+  // before it writes the next lines; nothing queued is lost. Lines already
+  // written stay in the old file. For files, not "-".
+  void reopen(std::string path);
 
   uint64_t written() const { return written_.load(std::memory_order_relaxed); }
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
@@ -121,6 +126,9 @@ class EventWriter {
   bool failing_ = false;
 
   std::atomic<bool> stop_{false};
+  std::mutex reopen_mu_;
+  std::string reopen_path_;  // under reopen_mu_
+  std::atomic<bool> reopen_{false};
   std::atomic<bool> drain_expired_{false};       // a flush() timed out
   std::atomic<uint64_t> discard_upto_{0};        // lines up to this count are given up
   std::atomic<int64_t> deadline_ns_{INT64_MAX};  // steady clock; past it queued lines are lost

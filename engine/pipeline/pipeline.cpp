@@ -19,6 +19,18 @@
 #include "worker.h"
 
 namespace tripline {
+
+// One configuration's lists, rule chains and trigger script: immutable once
+// built. Workers keep the one their stages were built from alive.
+struct StageInputs {
+  std::shared_ptr<const Config> cfg;
+  std::shared_ptr<const DomainSet> block;
+  std::shared_ptr<const DomainSet> allow;
+  std::unique_ptr<NameRuleChain> dns_rules;  // chain dns (answer names); null when none
+  std::unique_ptr<RuleSet> rules;  // [[rule]] and the egress chain; null when there are none
+  std::optional<LuaScript> lua;
+};
+
 namespace {
 
 // How long an expired entry is kept so a blocked flow can say "expired"
@@ -53,13 +65,7 @@ const char* mode_name(EgressMode m) {
 
 Pipeline::Pipeline(std::shared_ptr<const Config> cfg, Mode mode)
     : cfg_(std::move(cfg)), mode_(mode) {
-  if (!cfg_->lua.script.empty()) {
-    try {
-      lua_ = load_lua_script(*cfg_);
-    } catch (const LuaError& e) {
-      throw ConfigError(fmt::format("{}: lua.script: {}", cfg_->source, e.what()));
-    }
-  }
+  inputs_ = build_inputs(cfg_);
   load_dns();
   if (!cfg_->capture.dir.empty() && mode_ != Mode::Check) {
     unsigned workers = mode_ == Mode::Live ? cfg_->queue.count : 1;
@@ -80,23 +86,82 @@ Pipeline::Pipeline(std::shared_ptr<const Config> cfg, Mode mode)
       throw ConfigError(fmt::format("{}: capture.dir: {}", cfg_->source, e.what()));
     }
   }
+}
+
+bool Pipeline::dns_on(const Config& c) const {
+  return !c.dns.resolvers.empty() || c.egress.mode != EgressMode::Off;
+}
+
+std::shared_ptr<const StageInputs> Pipeline::build_inputs(std::shared_ptr<const Config> cfg) const {
+  auto in = std::make_shared<StageInputs>();
+  in->cfg = cfg;
+  const Config& c = *cfg;
+  if (!c.lua.script.empty()) {
+    try {
+      in->lua = load_lua_script(c);
+    } catch (const LuaError& e) {
+      throw ConfigError(fmt::format("{}: lua.script: {}", c.source, e.what()));
+    }
+  }
+  if (dns_on(c)) {
+    if (!c.dns.block_lists.empty()) in->block = load_domain_lists(c.dns.block_lists, "blocklist");
+    if (!c.dns.allow_lists.empty()) in->allow = load_domain_lists(c.dns.allow_lists, "allowlist");
+    in->dns_rules = build_dns_name_rules(in->allow, in->block);
+  }
   // Zone interfaces exist only live; replay packets carry none.
   InterfaceNames names = mode_ == Mode::Live    ? InterfaceNames::Resolve
                          : mode_ == Mode::Check ? InterfaceNames::Report
                                                 : InterfaceNames::Ignore;
-  rules_ = build_rule_set(*cfg_, names);
-  if (rules_->empty()) rules_.reset();
+  in->rules = build_rule_set(c, names);
+  if (in->rules->empty()) in->rules.reset();
+  return in;
+}
+
+std::shared_ptr<const StageInputs> Pipeline::current() const {
+  std::lock_guard lock(inputs_mu_);
+  return inputs_;
+}
+
+const RuleSet* Pipeline::rules() const { return current()->rules.get(); }
+const NameRuleChain* Pipeline::dns_rules() const { return current()->dns_rules.get(); }
+
+PipelineReload Pipeline::reload(std::shared_ptr<const Config> cfg) {
+  if (!cache_ && dns_on(*cfg))
+    throw ConfigError(fmt::format(
+        "{}: [egress] mode: the DNS-gated egress policy was off with no [dns] resolvers at "
+        "start; turning it on needs a restart",
+        cfg->source));
+  std::shared_ptr<const StageInputs> in = build_inputs(cfg);  // throws: nothing changed
+  if (cache_) cache_->set_ttl_bounds(cfg->dns.min_ttl, cfg->dns.max_ttl, cfg->dns.grace);
+  if (capture_) capture_->set_max_files(cfg->capture.max_files);
+  std::shared_ptr<const StageInputs> was = current();
+  const char* script_state = !in->lua                                       ? ""
+                             : !was->lua || was->lua->code != in->lua->code ? " (new script)"
+                                                                            : " (unchanged)";
+  PipelineReload r;
+  r.summary =
+      fmt::format("egress {}{}, {} rules, {} block-list names, {} allow-list names, triggers {}{}",
+                  mode_name(cfg->egress.mode),
+                  cfg->egress.mode == EgressMode::Off
+                      ? ""
+                      : fmt::format(" (action {})", to_string(cfg->egress.action)),
+                  in->rules ? in->rules->rule_count() : 0, in->block ? in->block->size() : 0,
+                  in->allow ? in->allow->size() : 0,
+                  in->lua ? in->lua->path : std::string("(none)"), script_state);
+  {
+    std::lock_guard lock(inputs_mu_);
+    inputs_ = std::move(in);
+    r.generation = generation_.load(std::memory_order_relaxed) + 1;
+    generation_.store(r.generation, std::memory_order_release);
+  }
+  return r;
 }
 
 void Pipeline::load_dns() {
   const DnsConfig& d = cfg_->dns;
-  bool dns_on = !d.resolvers.empty() || cfg_->egress.mode != EgressMode::Off;
-  if (!dns_on) return;
+  if (!dns_on(*cfg_)) return;
   cache_ = std::make_unique<DnsCache>(cache_config(d));
   load_hosts();
-  if (!d.block_lists.empty()) block_ = load_domain_lists(d.block_lists, "blocklist");
-  if (!d.allow_lists.empty()) allow_ = load_domain_lists(d.allow_lists, "allowlist");
-  dns_rules_ = build_dns_name_rules(allow_, block_);
   if (mode_ == Mode::Live && !d.state_file.empty()) {
     DnsCacheLoadResult r = cache_->load(d.state_file, wall_clock_now());
     if (r.missing) {
@@ -146,22 +211,89 @@ Pipeline::~Pipeline() { shutdown(); }
 StageFactory Pipeline::stage_factory() {
   return [this](Worker& worker) {
     worker.env().eve().set_dns_version(cfg_->log.dns_version);
-    if (cache_) {
-      DnsServices services{cache_.get(), dns_rules_.get(), hosts_.get()};
-      worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker.env()));
-    }
-    if (rules_)
-      worker.add_stage(
-          std::make_unique<PolicyStage>(*cfg_, *rules_, cache_.get(), worker.env(), hosts_.get()));
-    if (lua_) worker.add_stage(std::make_unique<LuaTriggers>(*cfg_, *lua_, worker.env()));
+    install_stages(worker, current(), {});
     if (capture_)
       worker.set_capture(std::make_unique<CaptureRecorder>(*capture_, worker.index(), cfg_->capture,
                                                            capture_counters(worker.counters())));
+    if (mode_ == Mode::Live) {
+      worker.set_stage_updates(&generation_, [this](Worker& w) {
+        std::shared_ptr<const StageInputs> in = current();
+        if (CaptureRecorder* rec = w.env().capture()) rec->set_limits(in->cfg->capture);
+        install_stages(w, std::move(in), w.take_stages());
+      });
+    }
   };
 }
 
+namespace {
+
+// What a worker's stages refer to (Worker::stage_inputs): the inputs they
+// were built from, and the configuration its Lua stage was built with (older
+// when that stage was kept across a reload).
+struct WorkerInputs {
+  std::shared_ptr<const StageInputs> in;
+  std::shared_ptr<const Config> lua_cfg;
+};
+
+bool same_lua(const Config& a, const Config& b) {
+  return a.lua.budget == b.lua.budget && a.lua.max_call_ms == b.lua.max_call_ms &&
+         a.lua.memory_mb == b.lua.memory_mb &&
+         a.lua.max_consecutive_errors == b.lua.max_consecutive_errors;
+}
+
+}  // namespace
+
+void Pipeline::install_stages(Worker& worker, std::shared_ptr<const StageInputs> in,
+                              std::vector<std::unique_ptr<Stage>> old) {
+  const Config& cfg = *in->cfg;
+  auto prev = std::static_pointer_cast<const WorkerInputs>(worker.stage_inputs());
+  DnsObserver* old_dns = nullptr;
+  std::unique_ptr<Stage> old_lua;
+  for (auto& stage : old) {
+    if (auto* d = dynamic_cast<DnsObserver*>(stage.get())) old_dns = d;
+    if (dynamic_cast<LuaTriggers*>(stage.get())) old_lua = std::move(stage);
+  }
+  auto keep = std::make_shared<WorkerInputs>(WorkerInputs{in, in->cfg});
+  std::vector<std::unique_ptr<Stage>> next;
+  if (cache_) {
+    DnsServices services{cache_.get(), in->dns_rules.get(), hosts_.get()};
+    auto dns = std::make_unique<DnsObserver>(cfg, services, worker.env());
+    if (old_dns) dns->adopt_state(*old_dns);
+    next.push_back(std::move(dns));
+  }
+  if (in->rules)
+    next.push_back(
+        std::make_unique<PolicyStage>(cfg, *in->rules, cache_.get(), worker.env(), hosts_.get()));
+  if (in->lua) {
+    const StageInputs* was = prev ? prev->in.get() : nullptr;
+    if (old_lua && was && was->lua && was->lua->path == in->lua->path &&
+        was->lua->code == in->lua->code && same_lua(*prev->lua_cfg, cfg)) {
+      // The same script with the same limits: its state (globals) stays.
+      next.push_back(std::move(old_lua));
+      keep->lua_cfg = prev->lua_cfg;
+    } else if (!old_lua) {
+      next.push_back(std::make_unique<LuaTriggers>(cfg, *in->lua, worker.env()));
+    } else {
+      // A new script: checked when the reload was read; a worker that still
+      // cannot load it (memory) keeps running the old one.
+      try {
+        next.push_back(std::make_unique<LuaTriggers>(cfg, *in->lua, worker.env()));
+      } catch (const LuaError& e) {
+        spdlog::error(
+            "worker {}: lua: the reloaded script does not load here ({}); the running "
+            "one stays",
+            worker.index(), e.what());
+        next.push_back(std::move(old_lua));
+        keep->lua_cfg = prev->lua_cfg;
+      }
+    }
+  }
+  worker.set_stages(std::move(next), std::move(keep));
+}
+
 std::string Pipeline::describe() const {
-  const Config& c = *cfg_;
+  std::shared_ptr<const StageInputs> in = current();
+  const Config& c = *in->cfg;
   std::string inside;
   for (const auto& p : c.network.inside.prefixes())
     inside += (inside.empty() ? "" : ", ") + p.to_string();
@@ -188,19 +320,19 @@ std::string Pipeline::describe() const {
   out += fmt::format(
       "rule chains   new flows; the first accept/drop/reject/return decides; counters "
       "rule.<name>\n{}",
-      rules_ ? rules_->to_string() : "  (none: no [[rule]], [egress] mode = off)\n");
+      in->rules ? in->rules->to_string() : "  (none: no [[rule]], [egress] mode = off)\n");
   out += fmt::format(
       "dns rules     trusted answers; the first matching name rule decides; counters "
       "rule.<name>\n{}",
-      dns_rules_ ? dns_rules_->to_string(block_mode_name(c.dns.block_mode))
-      : cache_   ? "  (none: no [dns] block_lists/allow_lists)\n"
-                 : "  (none: no answers are watched: no [dns] resolvers, [egress] mode = off)\n");
+      in->dns_rules ? in->dns_rules->to_string(block_mode_name(c.dns.block_mode))
+      : cache_      ? "  (none: no [dns] block_lists/allow_lists)\n"
+               : "  (none: no answers are watched: no [dns] resolvers, [egress] mode = off)\n");
   if (cache_) out += describe_clients();
-  if (block_) out += fmt::format("block lists   {} names\n", block_->size());
-  if (allow_) out += fmt::format("allow lists   {} names\n", allow_->size());
-  if (lua_)
-    out += fmt::format("triggers      {} (budget {} instructions, {} MB per worker)\n", lua_->path,
-                       c.lua.budget, c.lua.memory_mb);
+  if (in->block) out += fmt::format("block lists   {} names\n", in->block->size());
+  if (in->allow) out += fmt::format("allow lists   {} names\n", in->allow->size());
+  if (in->lua)
+    out += fmt::format("triggers      {} (budget {} instructions, {} MB per worker)\n",
+                       in->lua->path, c.lua.budget, c.lua.memory_mb);
   if (!c.capture.dir.empty())
     out += fmt::format(
         "capture       {} (max {} files, {} sessions per worker, {} packets before)\n",

@@ -1,6 +1,9 @@
 // What the configuration turns into at start: the shared services (DNS cache,
-// domain lists) and the stages every worker gets. Built once from an
-// immutable Config; live and replay use the same Pipeline.
+// domain lists) and the stages every worker gets. Built from an immutable
+// Config; live and replay use the same Pipeline. Live, reload() builds the
+// stages' inputs (lists, rule chains, script) from a new Config and publishes
+// them; each worker rebuilds its stages from them between two batches, while
+// flows, the DNS cache, the host table and capture sessions stay.
 #pragma once
 
 #include <atomic>
@@ -10,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config.h"
 #include "lua_triggers.h"
@@ -24,6 +28,14 @@ class NeighbourMonitor;
 class DomainSet;
 class NameRuleChain;
 class RuleSet;
+struct StageInputs;
+
+// What a reload published: the generation number workers pick up, and what
+// it loaded (for the log line).
+struct PipelineReload {
+  uint64_t generation = 0;
+  std::string summary;
+};
 
 class Pipeline {
  public:
@@ -35,8 +47,16 @@ class Pipeline {
   Pipeline(std::shared_ptr<const Config> cfg, Mode mode);
   ~Pipeline();
 
-  // Adds this pipeline's stages to a worker.
+  // Adds this pipeline's stages to a worker; live, the worker also takes
+  // reloads (Worker::set_stage_updates).
   StageFactory stage_factory();
+  // Live: builds the stages' inputs from `cfg` (a configuration plan_reload()
+  // made: restart-only keys as running) and publishes them. Throws
+  // ConfigError ("file:line: what", a list or the script that does not load)
+  // and then changes nothing. Control thread only.
+  PipelineReload reload(std::shared_ptr<const Config> cfg);
+  // The generation workers must reach to run the last reload.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   // Human-readable summary for `tripline check`.
   std::string describe() const;
   // Live: saves the DNS cache every save_interval seconds (and purges it)
@@ -47,8 +67,8 @@ class Pipeline {
 
   DnsCache* dns_cache() { return cache_.get(); }
   const HostTable* host_table() const { return hosts_.get(); }
-  const RuleSet* rules() const { return rules_.get(); }
-  const NameRuleChain* dns_rules() const { return dns_rules_.get(); }
+  const RuleSet* rules() const;
+  const NameRuleChain* dns_rules() const;
   CaptureWriter* capture_writer() { return capture_.get(); }
 
  private:
@@ -56,17 +76,24 @@ class Pipeline {
   void load_dns();
   void load_hosts();
   std::string describe_clients() const;
+  bool dns_on(const Config& c) const;
+  // Lists, rule chains and script of one configuration (throws ConfigError).
+  std::shared_ptr<const StageInputs> build_inputs(std::shared_ptr<const Config> cfg) const;
+  std::shared_ptr<const StageInputs> current() const;
+  // Builds a worker's stage chain from `in`, reusing what `old` held that
+  // must outlive a reload (the DNS observer's outstanding queries).
+  void install_stages(Worker& worker, std::shared_ptr<const StageInputs> in,
+                      std::vector<std::unique_ptr<Stage>> old);
 
   std::shared_ptr<const Config> cfg_;
   Mode mode_;
   std::unique_ptr<DnsCache> cache_;
   std::unique_ptr<HostTable> hosts_;              // who clients are (with the DNS cache)
   std::unique_ptr<NeighbourMonitor> neighbours_;  // live, client_identity = "host"
-  std::shared_ptr<const DomainSet> block_;
-  std::shared_ptr<const DomainSet> allow_;
-  std::unique_ptr<NameRuleChain> dns_rules_;  // chain dns (answer names); null when none
-  std::unique_ptr<RuleSet> rules_;  // [[rule]] and the egress chain; null when there are none
-  std::optional<LuaScript> lua_;
+  // What the stages are built from; replaced by reload() under inputs_mu_.
+  mutable std::mutex inputs_mu_;
+  std::shared_ptr<const StageInputs> inputs_;
+  std::atomic<uint64_t> generation_{0};
   std::unique_ptr<CaptureWriter> capture_;
   std::string load_summary_;
   bool state_not_saved_ = false;  // the state file did not load: it is never overwritten

@@ -13,15 +13,18 @@ PolicyStage::PolicyStage(const Config& cfg, const RuleSet& rules, const DnsCache
   eval_.matched.reserve(rules.rule_count());
   rule_counters_.resize(rules.rule_count());
   capture_of_.resize(rules.rule_count());
+  reasons_.resize(rules.rule_count());
   for (const RuleChain& chain : rules.chains())
-    for (const Rule& rule : chain.rules)
+    for (const Rule& rule : chain.rules) {
       rule_counters_[rule.index] = &env.counters().named.add("rule." + rule.name);
+      reasons_[rule.index] = intern_reason(rule.action.reason);
+    }
 }
 
 bool PolicyStage::likes(const PacketContext& ctx) const { return ctx.new_flow; }
 
 std::string_view PolicyStage::reason_of(const Rule& rule) {
-  if (!rule.action.reason_from_dns) return rule.action.reason;
+  if (!rule.action.reason_from_dns) return reasons_[rule.index];
   switch (facts_.dns().status) {
     case DnsLookupStatus::Expired:
       return "expired";

@@ -43,6 +43,8 @@ class PolicyStage final : public Stage {
   std::vector<uint64_t> capture_of_;     // by Rule::index: the session its match started (0: none)
   bool alerts_pending_ = false;          // eval_ has alerts for the flow being decided
   bool blocked_ = false;                 // ... and the rules blocked it
+  // By Rule::index: its reason, interned: a flow keeps it after a reload frees the rules.
+  std::vector<std::string_view> reasons_;
 };
 
 }  // namespace tripline

@@ -436,6 +436,8 @@ void NfqueueSource::Impl::flush() {
 void NfqueueSource::Impl::run(const std::atomic<bool>& stop) {
   if (!nl) return;
   while (!stop.load(std::memory_order_relaxed)) {
+    // A reload is picked up here, between two batches (one atomic load).
+    worker.between_batches();
     // Blocks (up to the receive timeout) for the first datagram only.
     int n = receive(MSG_WAITFORONE);
     if (n > 0) {

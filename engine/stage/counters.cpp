@@ -14,15 +14,14 @@ void CounterSnapshot::add(const Counters& c) {
   TRIPLINE_COUNTERS(TRIPLINE_ADD)
 #undef TRIPLINE_ADD
   for (size_t i = 0; i < std::size(decode_error); ++i) decode_error[i] += c.decode_error[i].get();
-  for (const auto& item : c.named.items()) {
-    const std::string& name = item.first;
+  c.named.for_each([&](const std::string& name, const Counter& counter) {
     auto it =
         std::find_if(named.begin(), named.end(), [&](const auto& n) { return n.first == name; });
     if (it == named.end())
-      named.emplace_back(name, item.second.get());
+      named.emplace_back(name, counter.get());
     else
-      it->second += item.second.get();
-  }
+      it->second += counter.get();
+  });
 }
 
 std::string CounterSnapshot::to_text() const {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,19 +85,33 @@ namespace tripline {
 struct CounterSnapshot;
 
 // Counters a stage names when a worker is set up (one per policy rule,
-// "rule.<name>"): added before the worker runs, afterwards only counted into.
-// A deque: references handed out stay valid as more are added.
+// "rule.<name>"): added when stages are built (at start and on reload, on the
+// worker's thread), otherwise only counted into. A name added again gets the
+// counter it already has, so a reload keeps the counts. A deque: references
+// handed out stay valid as more are added; the lock keeps readers (snapshots
+// from other threads) apart from an add.
 class NamedCounters {
  public:
   Counter& add(std::string name) {
+    std::lock_guard lock(mu_);
+    for (auto& item : items_)
+      if (item.first == name) return item.second;
     return items_
         .emplace_back(std::piecewise_construct, std::forward_as_tuple(std::move(name)),
                       std::forward_as_tuple())
         .second;
   }
+  // Calls f(name, counter) for each, in the order added, under the lock.
+  template <typename F>
+  void for_each(F f) const {
+    std::lock_guard lock(mu_);
+    for (const auto& item : items_) f(item.first, item.second);
+  }
+  // Unlocked: only while nothing can add (single-threaded tests).
   const std::deque<std::pair<std::string, Counter>>& items() const { return items_; }
 
  private:
+  mutable std::mutex mu_;
   std::deque<std::pair<std::string, Counter>> items_;
 };
 

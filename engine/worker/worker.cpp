@@ -1,5 +1,7 @@
 #include "worker.h"
 
+#include <chrono>
+
 #include "capture_recorder.h"
 
 namespace tripline {
@@ -33,6 +35,38 @@ Worker::~Worker() = default;
 void Worker::add_stage(std::unique_ptr<Stage> stage) {
   stage_profile_.push_back(profile_stage_of(stage->name()));
   stages_.push_back(std::move(stage));
+}
+
+void Worker::set_stage_updates(const std::atomic<uint64_t>* generation, StageUpdate update) {
+  generation_ = generation;
+  update_ = std::move(update);
+  seen_generation_ = generation_ ? generation_->load(std::memory_order_acquire) : 0;
+  applied_generation_.store(seen_generation_, std::memory_order_release);
+}
+
+void Worker::update_stages() {
+  auto started = std::chrono::steady_clock::now();
+  uint64_t g = generation_->load(std::memory_order_acquire);
+  update_(*this);
+  seen_generation_ = g;
+  last_update_ns_.store(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                  std::chrono::steady_clock::now() - started)
+                                                  .count()),
+                        std::memory_order_relaxed);
+  applied_generation_.store(g, std::memory_order_release);
+}
+
+std::vector<std::unique_ptr<Stage>> Worker::take_stages() {
+  stage_profile_.clear();
+  return std::move(stages_);
+}
+
+void Worker::set_stages(std::vector<std::unique_ptr<Stage>> stages,
+                        std::shared_ptr<const void> inputs) {
+  stages_.clear();
+  stage_profile_.clear();
+  for (auto& s : stages) add_stage(std::move(s));
+  stage_inputs_ = std::move(inputs);
 }
 
 void Worker::set_profile(StageProfile* profile) {

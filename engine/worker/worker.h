@@ -3,6 +3,7 @@
 // replay one worker reads the whole file. Same code either way.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <span>
@@ -26,6 +27,9 @@ class Worker;
 // Adds the configured stages to a worker (the composition root's job, shared
 // by live and replay); it builds them with the worker's env().
 using StageFactory = std::function<void(Worker&)>;
+// Rebuilds a worker's stages from the newest published configuration
+// (reload); runs on the worker's own thread, between two batches.
+using StageUpdate = std::function<void(Worker&)>;
 
 class Worker final : public FlowObserver {
  public:
@@ -43,6 +47,27 @@ class Worker final : public FlowObserver {
   // Charges this worker's time to stages (`tripline bench`); set before the
   // stages are added (they see it through env()). Null: not profiling.
   void set_profile(StageProfile* profile);
+
+  // Reload hand-over. The composition root publishes a new stage
+  // configuration by storing a higher number in *generation; the source calls
+  // between_batches() after every batch and idle tick, and when the number
+  // moved the worker runs `update` on its own thread before the next packet.
+  // Costs one atomic load per batch, nothing per packet.
+  void set_stage_updates(const std::atomic<uint64_t>* generation, StageUpdate update);
+  void between_batches() {
+    if (generation_ && generation_->load(std::memory_order_acquire) != seen_generation_)
+        [[unlikely]]
+      update_stages();
+  }
+  // The generation this worker's stages were last built from (any thread).
+  uint64_t stage_generation() const { return applied_generation_.load(std::memory_order_acquire); }
+  // How long the last update kept this worker from packets (any thread).
+  uint64_t last_update_ns() const { return last_update_ns_.load(std::memory_order_relaxed); }
+  // For a StageUpdate: takes the running stages out (to reuse or drop them)
+  // and puts the new chain in; `inputs` is kept alive while they run.
+  std::vector<std::unique_ptr<Stage>> take_stages();
+  void set_stages(std::vector<std::unique_ptr<Stage>> stages, std::shared_ptr<const void> inputs);
+  const std::shared_ptr<const void>& stage_inputs() const { return stage_inputs_; }
 
   // Judges one packet. Always returns a decision; never throws. `meta` is what
   // the source knows beyond the bytes (live: interfaces).
@@ -75,6 +100,7 @@ class Worker final : public FlowObserver {
   };
 
   void count_verdict(const Decision& d);
+  void update_stages();
   // Charges the time so far to the current stage and enters `s` (profiling only).
   void charge(ProfileStage s) {
     if (profile_) [[unlikely]]
@@ -96,6 +122,13 @@ class Worker final : public FlowObserver {
   Timestamp last_tick_ = 0;
   Counter ticks_;
   uint64_t frame_ = 0;
+  // Reload (set_stage_updates): what the stages were last built from.
+  const std::atomic<uint64_t>* generation_ = nullptr;
+  StageUpdate update_;
+  uint64_t seen_generation_ = 0;
+  std::atomic<uint64_t> applied_generation_{0};
+  std::atomic<uint64_t> last_update_ns_{0};
+  std::shared_ptr<const void> stage_inputs_;
 };
 
 }  // namespace tripline

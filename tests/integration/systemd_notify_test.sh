@@ -10,7 +10,8 @@
 #      (the largest instruction budget, stopped only by max_call_ms = 3000)
 #      leaves a gap longer than WATCHDOG_USEC, so systemd would restart the
 #      daemon; the pings resume once the call is cut off;
-#   5. SIGTERM sends STOPPING=1 and the daemon exits 0.
+#   5. SIGHUP (ExecReload) sends RELOADING=1, then READY=1 once reloaded;
+#   6. SIGTERM sends STOPPING=1 and the daemon exits 0.
 #   systemd_notify_test.sh PATH_TO_TRIPLINE
 set -euo pipefail
 TRIPLINE=${1:?usage: systemd_notify_test.sh PATH_TO_TRIPLINE}
@@ -123,7 +124,20 @@ read -r after _ < <(ping_gaps "$(awk -v t="$t2" 'BEGIN { print t - 1.2 }')")
 (( after >= 2 )) || fail "WATCHDOG pings did not resume after the worker came back"
 log "stuck worker: pings stopped for $max_gap s (> $((WATCHDOG_USEC / 1000)) ms), then resumed"
 
-# 5. STOPPING on SIGTERM, clean exit.
+# 5. A reload (ExecReload sends SIGHUP): RELOADING=1, then READY=1 again.
+readies=$(grep -c 'READY=1' "$MSGS" || true)
+kill -HUP "$PID"
+for _ in $(seq 100); do
+  (( $(grep -c 'READY=1' "$MSGS" || true) > readies )) && break
+  sleep 0.05
+done
+grep -q 'RELOADING=1' "$MSGS" || fail "no RELOADING=1 after SIGHUP"
+(( $(grep -c 'READY=1' "$MSGS" || true) > readies )) || fail "no READY=1 after the reload"
+[[ $(grep -n 'RELOADING=1' "$MSGS" | tail -1 | cut -d: -f1) -lt \
+   $(grep -n 'READY=1' "$MSGS" | tail -1 | cut -d: -f1) ]] || fail "READY=1 came before RELOADING=1"
+log "SIGHUP: RELOADING=1, then READY=1"
+
+# 6. STOPPING on SIGTERM, clean exit.
 stop_tripline "$PID"
 grep -q 'STOPPING=1' "$MSGS" || fail "no STOPPING=1 after SIGTERM"
 log "STOPPING=1 sent; tripline exited 0"
