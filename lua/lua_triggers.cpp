@@ -11,6 +11,7 @@
 
 #include "capture_recorder.h"
 #include "config.h"
+#include "duration_histogram.h"
 #include "eve.h"
 #include "lua_profile.h"
 
@@ -574,7 +575,9 @@ bool LuaTriggers::run(Hook hook, int fn_ref, bool* has_verdict, Verdict* verdict
   lua_pushinteger(L, fn_ref);
   lua_pushinteger(L, static_cast<int>(hook));
   uint64_t started = profiler_ ? profiler_->begin() : 0;
+  const uint64_t call_start = monotonic_ns();
   LuaCallResult r = sandbox_->call(2, 1);
+  env_.counters().lua_call_time.observe(monotonic_ns() - call_start);
   if (profiler_) profiler_->end(static_cast<int>(hook), call_.flow, started);
   call_.active = false;
   *has_verdict = false;

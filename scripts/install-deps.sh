@@ -12,6 +12,8 @@ PKGS=(
   tshark python3-scapy python3 procps
   nettle-dev python3-jsonschema fever
   chromium  # tests/bench: the `tripline bench --report` page, drawn headless
+  prometheus-cpp-dev  # the /metrics endpoint ([metrics] listen)
+  prometheus  # tests: `promtool check metrics` on a real scrape
 )
 missing=()
 for p in "${PKGS[@]}"; do
