@@ -11,6 +11,7 @@
 
 #include "capture_recorder.h"
 #include "config.h"
+#include "duration_histogram.h"
 #include "eve.h"
 #include "lua_profile.h"
 
@@ -852,7 +853,9 @@ bool LuaTriggers::run(Hook hook, int fn_ref, int64_t* code) {
   // on_dns time shows in the dns stage's.
   LuaProfiler* profiler = hook == Hook::Dns ? nullptr : profiler_.get();
   uint64_t started = profiler ? profiler->begin() : 0;
+  const uint64_t call_start = monotonic_ns();
   LuaCallResult r = sandbox_->call(2, 1);
+  env_.counters().lua_call_time.observe(monotonic_ns() - call_start);
   if (profiler) profiler->end(static_cast<int>(hook), call_.flow, started);
   call_.active = false;
   call_.dns = nullptr;

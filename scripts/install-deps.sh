@@ -14,6 +14,8 @@ PKGS=(
   logrotate  # tests/contrib: contrib/logrotate/tripline checked with `logrotate -d`
   chromium  # tests/bench: the `tripline bench --report` page, drawn headless
   debhelper dpkg-dev fakeroot lintian pandoc man-db  # scripts/package.sh: the Debian package, its man pages
+  prometheus-cpp-dev  # the /metrics endpoint ([metrics] listen)
+  prometheus  # tests: `promtool check metrics` on a real scrape
 )
 missing=()
 for p in "${PKGS[@]}"; do

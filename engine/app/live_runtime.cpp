@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "capture_writer.h"
+#include "dns_cache.h"
 #include "event_writer.h"
 #include "live_reload.h"
+#include "metrics_exporter.h"
 #include "nfqueue_source.h"
 #include "pipeline.h"
 #include "queue_accounting.h"
@@ -114,6 +116,33 @@ class ShutdownSignals {
   std::thread thread_;
 };
 
+// The [metrics] endpoint over the workers' counters, the kernel's queue table,
+// the DNS cache and the queue accounting; null when [metrics] listen is "".
+std::unique_ptr<MetricsServer> start_metrics(const Config& cfg,
+                                             const std::vector<std::unique_ptr<Worker>>& workers,
+                                             Pipeline& pipeline,
+                                             const QueueAccounting& accounting) {
+  if (cfg.metrics.listen.empty()) return nullptr;
+  auto address = parse_listen_address(cfg.metrics.listen);
+  if (!address) throw MetricsError("[metrics] listen: bad address " + cfg.metrics.listen);
+  MetricsSources sources;
+  for (const auto& w : workers) sources.workers.push_back(&w->counters());
+  sources.queue_table = [] { return read_queue_table(); };
+  sources.first_queue = cfg.queue.first;
+  sources.queue_count = static_cast<uint16_t>(cfg.queue.count);
+  if (DnsCache* cache = pipeline.dns_cache())
+    sources.dns_cache_entries = [cache] { return static_cast<uint64_t>(cache->size()); };
+  sources.uninspected = [&accounting]() -> std::optional<uint64_t> {
+    if (!accounting.has_rule_counter()) return std::nullopt;
+    CounterSnapshot snap;
+    accounting.add_to(snap);
+    return snap.nfq_uninspected;
+  };
+  auto server = std::make_unique<MetricsServer>(*address, std::move(sources));
+  spdlog::info("metrics: http://{}/metrics", cfg.metrics.listen);
+  return server;
+}
+
 }  // namespace
 
 int run_live(std::shared_ptr<const Config> cfg) {
@@ -175,7 +204,11 @@ int run_live(std::shared_ptr<const Config> cfg) {
   // Each worker starts as soon as its queue is bound: with many queues the
   // first ones are read while the last are still being bound. A queue that
   // cannot be bound stops the ones already running, cleanly.
+  std::unique_ptr<MetricsServer> metrics;
   try {
+    // The /metrics endpoint, before any queue is bound: a port in use stops
+    // the start here, with the queues untouched.
+    metrics = start_metrics(*cfg, workers, pipeline, accounting);
     for (unsigned i = 0; i < cfg->queue.count; ++i) {
       sources.push_back(std::make_unique<NfqueueSource>(
           cfg->queue, static_cast<uint16_t>(cfg->queue.first + i), *workers[i]));

@@ -105,6 +105,28 @@ std::optional<ResolverAddr> parse_resolver(std::string_view text) {
 
 }  // namespace
 
+std::optional<ListenAddress> parse_listen_address(std::string_view text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::string_view host = text.substr(0, colon), port = text.substr(colon + 1);
+  ListenAddress out;
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+    out.ipv6 = true;
+  }
+  auto ip = IpAddr::parse(host);
+  if (!ip || ip->is_v6() != out.ipv6) return std::nullopt;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || end != port.data() + port.size() || port.empty() || value == 0 ||
+      value > 65535)
+    return std::nullopt;
+  out.host = std::string(host);
+  out.port = static_cast<uint16_t>(value);
+  return out;
+}
+
 namespace config_detail {
 
 std::string relative_to(const std::string& config_file, const std::string& path) {
@@ -328,6 +350,16 @@ Config Config::load_string(std::string_view text, const std::string& name) {
          if (auto v = r.get<uint32_t>("megabytes")) {
            if (*v == 0) r.fail(r.node("megabytes"), "megabytes", "must be > 0");
            k.default_max_bytes = uint64_t{*v} << 20;
+         }
+       }},
+      {"metrics",
+       [&](TableReader& r) {
+         if (auto v = r.get<std::string>("listen")) {
+           if (!v->empty() && !parse_listen_address(*v))
+             r.fail(r.node("listen"), "listen",
+                    "expected \"ADDRESS:PORT\" (\"127.0.0.1:9740\", \"[::1]:9740\"; port "
+                    "1..65535) or \"\" for no metrics endpoint");
+           c.metrics.listen = *v;
          }
        }},
       {"log",

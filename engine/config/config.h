@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -150,6 +151,19 @@ struct LuaConfig {
   uint32_t max_consecutive_errors = 100;  // then the worker stops calling the script
 };
 
+// The Prometheus endpoint (app/metrics_exporter.h).
+struct MetricsConfig {
+  std::string listen = "127.0.0.1:9740";  // "ADDRESS:PORT", "[IPV6]:PORT"; "" = off
+};
+// An address and port to listen on, as [metrics] listen writes it: an IPv4
+// address or an IPv6 address in brackets, a colon and a port 1..65535.
+struct ListenAddress {
+  std::string host;  // the address without brackets
+  bool ipv6 = false;
+  uint16_t port = 0;
+};
+std::optional<ListenAddress> parse_listen_address(std::string_view text);
+
 struct Config {
   QueueConfig queue;
   NetworkConfig network;
@@ -159,6 +173,7 @@ struct Config {
   EgressConfig egress;
   LuaConfig lua;
   CaptureConfig capture;
+  MetricsConfig metrics;
   std::vector<ZoneConfig> zones;  // [zones.NAME], by name
   std::vector<RuleConfig> rules;  // [[rule]], in file order; run before the egress chain
   std::string source = "<built-in defaults>";  // file it came from

@@ -21,6 +21,7 @@
 #include <string>
 #include <thread>
 
+#include "duration_histogram.h"
 #include "timestamp.h"
 #include "verdict_batcher.h"
 
@@ -146,6 +147,7 @@ struct NfqueueSource::Impl final : VerdictSink {
   int ack_error = 0;
 
   uint32_t last_id = 0;               // highest packet id seen
+  uint64_t batch_packets = 0;         // packets in the batch being handled
   std::optional<QueueRow> final_row;  // read after the drain, before the unbind
 
   bool warned_repeat = false;
@@ -288,6 +290,10 @@ int NfqueueSource::Impl::receive(int flags) {
 }
 
 void NfqueueSource::Impl::handle_batch(int datagrams) {
+  // Every packet of the batch arrived when recvmmsg returned and has its
+  // verdict once flush() sent it: that wait is each one's verdict latency.
+  const uint64_t received = monotonic_ns();
+  batch_packets = 0;
   counters.nfq_batches.add();
   for (int i = 0; i < datagrams; ++i) {
     const mmsghdr& m = msgs[static_cast<size_t>(i)];
@@ -298,6 +304,7 @@ void NfqueueSource::Impl::handle_batch(int datagrams) {
     handle_datagram(rx.data() + static_cast<size_t>(i) * slot_size, m.msg_len);
   }
   flush();
+  if (batch_packets > 0) counters.verdict_latency.observe(monotonic_ns() - received, batch_packets);
 }
 
 void NfqueueSource::Impl::handle_datagram(const uint8_t* data, size_t len) {
@@ -331,6 +338,7 @@ void NfqueueSource::Impl::handle_message(const nlmsghdr* nlh) {
   const auto* ph =
       static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
   const uint32_t id = ntohl(ph->packet_id);
+  ++batch_packets;
   // The kernel numbers a queue's packets 1, 2, ... from the bind on. A gap is
   // packets it numbered but could not deliver (our socket buffer was full):
   // with fail_open they passed uninspected, without it they were dropped.

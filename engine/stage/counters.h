@@ -13,6 +13,7 @@
 #include "capture_recorder.h"
 #include "counter.h"
 #include "decode.h"
+#include "duration_histogram.h"
 #include "eve.h"
 
 namespace tripline {
@@ -121,6 +122,10 @@ struct Counters {
 #undef TRIPLINE_DECLARE
   Counter decode_error[static_cast<size_t>(DecodeError::kCount)];
   NamedCounters named;
+  // Durations for the metrics endpoint (app/metrics_exporter.h): receive to
+  // verdict per packet (live source, per received batch) and per call into Lua.
+  DurationHistogram verdict_latency;
+  DurationHistogram lua_call_time;
 };
 
 // The capture recorder's view of a worker's counters.

@@ -33,4 +33,13 @@ awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' ||
   { echo "FAIL: systemd-analyze security exposure $score, expected <= 2.0" >&2; exit 1; }
 grep -q "exposure level $score" "$ROOT/contrib/README.md" ||
   { echo "FAIL: contrib/README.md does not state the exposure level $score" >&2; exit 1; }
+# The [metrics] listener (TCP on 127.0.0.1:9740 by default) needs AF_INET and
+# AF_INET6 sockets and localhost reachable.
+families=$(sed -n 's/^RestrictAddressFamilies=//p' "$UNIT")
+for family in AF_INET AF_INET6; do
+  [[ " $families " == *" $family "* ]] ||
+    { echo "FAIL: RestrictAddressFamilies lacks $family (the [metrics] listener)" >&2; exit 1; }
+done
+grep -q '^IPAddressAllow=.*localhost' "$UNIT" ||
+  { echo "FAIL: IPAddressAllow does not allow localhost (the [metrics] listener)" >&2; exit 1; }
 echo "unit verified; systemd-analyze security exposure $score"

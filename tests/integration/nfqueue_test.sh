@@ -49,9 +49,11 @@ write_config "$TL_WORK/accept.toml" accept "$TL_WORK/events.json"
 start_tripline "$TRIPLINE" "$TL_WORK/accept.toml" "$TL_WORK/tripline-accept.log"
 ACCEPT_PID=$TL_DAEMON
 
-# A second daemon on the same queues must fail cleanly, leaving the first alone.
+# A second daemon on the same queues must fail cleanly, leaving the first alone
+# (with a metrics port of its own, so that it is the queues it fails on).
+{ cat "$TL_WORK/accept.toml"; printf '[metrics]\nlisten = "127.0.0.1:9741"\n'; } >"$TL_WORK/second.toml"
 rc=0
-in_ns "$NS_G" timeout 10 "$TRIPLINE" run -c "$TL_WORK/accept.toml" \
+in_ns "$NS_G" timeout 10 "$TRIPLINE" run -c "$TL_WORK/second.toml" \
   >"$TL_WORK/tripline-second.log" 2>&1 || rc=$?
 (( rc != 0 && rc != 124 )) || fail "a second tripline on bound queues did not fail (status $rc)"
 kill -0 "$ACCEPT_PID" 2>/dev/null || fail "first tripline died when a second one tried its queues"
