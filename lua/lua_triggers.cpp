@@ -51,6 +51,7 @@ enum Field : int {
   kTcpFlags,
   kTime,
   kNew,
+  kClientName,
 };
 constexpr std::pair<const char*, Field> kFields[] = {
     {"flow_id", kFlowId},
@@ -75,6 +76,7 @@ constexpr std::pair<const char*, Field> kFields[] = {
     {"tcp_flags", kTcpFlags},
     {"time", kTime},
     {"new", kNew},
+    {"client_name", kClientName},
 };
 
 LuaTriggers* self_of(lua_State* L) { return *static_cast<LuaTriggers**>(lua_getextraspace(L)); }
@@ -140,6 +142,14 @@ int event_index(lua_State* L) {
     case kDnsName:
       if (f.data.has_dns_name()) {
         std::string_view name = f.data.dns_name();
+        lua_pushlstring(L, name.data(), name.size());
+      } else {
+        lua_pushnil(L);
+      }
+      break;
+    case kClientName:  // from the DHCP leases ([clients] leases); nil when unnamed
+      if (f.data.has_client_name()) {
+        std::string_view name = f.data.client_name();
         lua_pushlstring(L, name.data(), name.size());
       } else {
         lua_pushnil(L);

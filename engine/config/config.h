@@ -115,9 +115,9 @@ enum class EgressMode : uint8_t { Off, Monitor, Enforce };
 
 struct EgressConfig {
   EgressMode mode = EgressMode::Off;
-  Verdict action = Verdict::Drop;  // Drop or Reject for blocked new outbound flows
-  CidrSet allow;                   // always open
-  uint32_t reject_mark = 0x7470;   // packet mark the contrib rules turn into REJECT
+  Verdict action = Verdict::Reject;  // Reject (fail fast) or Drop for blocked new outbound flows
+  CidrSet allow;                     // always open
+  uint32_t reject_mark = 0x7470;     // packet mark the contrib rules turn into REJECT
 };
 
 // Conditional capture: trigger-started pcap recordings (engine/capture/capture_writer.h).
@@ -142,6 +142,12 @@ struct LuaConfig {
   uint32_t max_consecutive_errors = 100;  // then the worker stops calling the script
 };
 
+// Client names ([clients]): DHCP lease files read for host names.
+struct ClientsConfig {
+  std::vector<std::string> leases;  // dnsmasq, ISC dhcpd or Kea lease files
+  uint32_t reload_check_ms = 2000;  // how often the files are checked for changes
+};
+
 struct Config {
   QueueConfig queue;
   NetworkConfig network;
@@ -151,6 +157,7 @@ struct Config {
   EgressConfig egress;
   LuaConfig lua;
   CaptureConfig capture;
+  ClientsConfig clients;
   std::vector<ZoneConfig> zones;  // [zones.NAME], by name
   std::vector<RuleConfig> rules;  // [[rule]], in file order; run before the egress chain
   std::string source = "<built-in defaults>";  // file it came from

@@ -1,17 +1,20 @@
 #include "pipeline.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <net/if.h>
 #include <spdlog/spdlog.h>
 
 #include "capture_recorder.h"
 #include "capture_writer.h"
+#include "client_names.h"
 #include "dns_cache.h"
 #include "dns_name_rules.h"
 #include "dns_observer.h"
 #include "dns_state_file.h"
 #include "domain_set.h"
 #include "host_table.h"
+#include "lease_monitor.h"
 #include "name_rule_chain.h"
 #include "neighbour_monitor.h"
 #include "policy_stage.h"
@@ -75,6 +78,19 @@ Pipeline::Pipeline(std::shared_ptr<const Config> cfg, Mode mode)
                                                 : InterfaceNames::Ignore;
   rules_ = build_rule_set(*cfg_, names);
   if (rules_->empty()) rules_.reset();
+  load_client_names();
+}
+
+void Pipeline::load_client_names() {
+  const ClientsConfig& c = cfg_->clients;
+  if (c.leases.empty()) return;
+  names_ = std::make_unique<ClientNames>();
+  leases_ = std::make_unique<LeaseMonitor>(*names_, c.leases,
+                                           [](const std::string& w) { spdlog::warn("{}", w); });
+  leases_->poll();  // the names are there before the first packet
+  spdlog::info("client names: {} named addresses from {} DHCP lease file(s)", names_->size(),
+               c.leases.size());
+  if (mode_ == Mode::Live) leases_->start(std::chrono::milliseconds(c.reload_check_ms));
 }
 
 void Pipeline::load_dns() {
@@ -139,8 +155,8 @@ StageFactory Pipeline::stage_factory() {
       worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker.env()));
     }
     if (rules_)
-      worker.add_stage(
-          std::make_unique<PolicyStage>(*cfg_, *rules_, cache_.get(), worker.env(), hosts_.get()));
+      worker.add_stage(std::make_unique<PolicyStage>(*cfg_, *rules_, cache_.get(), worker.env(),
+                                                     hosts_.get(), names_.get()));
     if (lua_) worker.add_stage(std::make_unique<LuaTriggers>(*cfg_, *lua_, worker.env()));
     if (capture_)
       worker.set_capture(std::make_unique<CaptureRecorder>(*capture_, worker.index(), cfg_->capture,
@@ -184,6 +200,10 @@ std::string Pipeline::describe() const {
       : cache_   ? "  (none: no [dns] block_lists/allow_lists)\n"
                  : "  (none: no answers are watched: no [dns] resolvers, [egress] mode = off)\n");
   if (cache_) out += describe_clients();
+  if (names_)
+    out +=
+        fmt::format("client names  {} named addresses from DHCP leases ({}), re-read on change\n",
+                    names_->size(), fmt::join(cfg_->clients.leases, ", "));
   if (block_) out += fmt::format("block lists   {} names\n", block_->size());
   if (allow_) out += fmt::format("allow lists   {} names\n", allow_->size());
   if (lua_)

@@ -19,7 +19,9 @@ namespace tripline {
 
 class CaptureWriter;
 class DnsCache;
+class ClientNames;
 class HostTable;
+class LeaseMonitor;
 class NeighbourMonitor;
 class DomainSet;
 class NameRuleChain;
@@ -47,6 +49,8 @@ class Pipeline {
 
   DnsCache* dns_cache() { return cache_.get(); }
   const HostTable* host_table() const { return hosts_.get(); }
+  // Client names from [clients] leases (ClientNames::lookup); null when none are configured.
+  const ClientNames* client_names() const { return names_.get(); }
   const RuleSet* rules() const { return rules_.get(); }
   const NameRuleChain* dns_rules() const { return dns_rules_.get(); }
   CaptureWriter* capture_writer() { return capture_.get(); }
@@ -55,6 +59,7 @@ class Pipeline {
   void save_state();
   void load_dns();
   void load_hosts();
+  void load_client_names();
   std::string describe_clients() const;
 
   std::shared_ptr<const Config> cfg_;
@@ -62,6 +67,8 @@ class Pipeline {
   std::unique_ptr<DnsCache> cache_;
   std::unique_ptr<HostTable> hosts_;              // who clients are (with the DNS cache)
   std::unique_ptr<NeighbourMonitor> neighbours_;  // live, client_identity = "host"
+  std::unique_ptr<ClientNames> names_;            // [clients] leases; null when none
+  std::unique_ptr<LeaseMonitor> leases_;          // keeps names_ in step with the files
   std::shared_ptr<const DomainSet> block_;
   std::shared_ptr<const DomainSet> allow_;
   std::unique_ptr<NameRuleChain> dns_rules_;  // chain dns (answer names); null when none

@@ -124,6 +124,15 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
     flow.decision = ctx.flow_decided ? ctx.decision : decision;
     flow.decided = true;
   }
+  // A flow refused for good ends now, in the events too (its packets still
+  // coming keep the decision while the closed entry lingers).
+  if (!flow.end_reported &&
+      (flow.decision.verdict == Verdict::Drop || flow.decision.verdict == Verdict::Reject)) {
+    flows_.end_blocked(
+        flow,
+        flow.decision.verdict == Verdict::Reject ? FlowEndReason::Rejected : FlowEndReason::Dropped,
+        now);
+  }
   if (capture_) {
     charge(ProfileStage::Capture);
     capture_->on_packet(pkt, &flow, now);
