@@ -12,7 +12,9 @@
 #   2. every literal one fails, each within a second (a reject, not a drop);
 #   3. the page's own count of loaded and failed resources (it writes it into
 #      its DOM; read with --dump-dom) is 5 and 2;
-#   4. the events end the refused flows at once (reason "rejected").
+#   4. the events end the refused flows at once (reason "rejected");
+#   0. (first) `tripline check` warns about missing reject rules only where
+#      the ruleset lacks them.
 # TL_MEASURE=1 then loads a page with one literal resource with action
 # "drop" and prints how long the browser waits for it (the README figure).
 #   clients_browser_test.sh PATH_TO_TRIPLINE
@@ -127,8 +129,16 @@ print(html.unescape(m.group(1)) if m else "{}")' "$1"
 
 # ---------------------------------------------------------------- reject (default)
 browser_config "$TL_WORK/reject.toml" reject
-"$TRIPLINE" check -c "$TL_WORK/reject.toml" >"$TL_WORK/check.txt" 2>&1 || fail "tripline check failed"
-grep -q "no rule rejects" "$TL_WORK/check.txt" && fail "check warns although the contrib reject rules are loaded"
+# check reads the ruleset back: quiet in the gw (contrib rules loaded), a
+# warning in the client namespace (no rules at all).
+in_ns "$NS_G" "$TRIPLINE" check -c "$TL_WORK/reject.toml" >"$TL_WORK/check-gw.txt" 2>&1 ||
+  fail "tripline check failed"
+grep -q "no rule rejects" "$TL_WORK/check-gw.txt" && fail "check warns although the contrib reject rules are loaded"
+in_ns "$NS_C" "$TRIPLINE" check -c "$TL_WORK/reject.toml" >"$TL_WORK/check-client.txt" 2>&1 ||
+  fail "tripline check failed"
+grep -q "no rule rejects IPv4 and IPv6 packets" "$TL_WORK/check-client.txt" ||
+  fail "check does not warn about missing reject rules"
+log "0. check: no warning with the contrib rules, a warning without them"
 start_tripline "$TRIPLINE" "$TL_WORK/reject.toml" "$TL_WORK/tripline-reject.log"
 
 browse "http://page.test/" 60 "$TL_WORK/dom-reject.html" || fail "chromium failed or hung (rc $?)"
