@@ -7,7 +7,7 @@
 namespace tripline {
 namespace {
 
-constexpr int64_t kNow = 1795000000;  // 2026-11-17
+constexpr int64_t kNow = 1795000000;  // 2026-11-18 11:06:40 UTC
 
 std::string name_of(const LeaseParse& p, const char* addr) {
   for (const Lease& l : p.leases)
@@ -82,9 +82,9 @@ authoring-byte-order little-endian;
 server-duid "\000\001\000\001,\177b\365RT\000\022\064V";
 
 lease 192.168.1.50 {
-  starts 2 2026/11/17 10:00:00;
-  ends 2 2026/11/17 22:00:00;
-  cltt 2 2026/11/17 10:00:00;
+  starts 2 2026/11/18 10:00:00;
+  ends 2 2026/11/18 22:00:00;
+  cltt 2 2026/11/18 10:00:00;
   binding state active;
   next binding state free;
   rewind binding state free;
@@ -93,28 +93,28 @@ lease 192.168.1.50 {
   client-hostname "desktop";
 }
 lease 192.168.1.51 {
-  starts 2 2026/11/17 10:00:00;
-  ends 2 2026/11/17 22:00:00;
+  starts 2 2026/11/18 10:00:00;
+  ends 2 2026/11/18 22:00:00;
   binding state active;
   hardware ethernet 52:54:00:aa:bb:02;
   client-hostname "tv";
 }
 lease 192.168.1.51 {
-  starts 2 2026/11/17 11:00:00;
-  ends 2 2026/11/17 11:05:00;
-  tstp 2 2026/11/17 11:05:00;
+  starts 2 2026/11/18 11:00:00;
+  ends 2 2026/11/18 11:05:00;
+  tstp 2 2026/11/18 11:05:00;
   binding state free;
   hardware ethernet 52:54:00:aa:bb:02;
 }
 lease 192.168.1.52 {
-  starts 1 2026/11/16 10:00:00;
-  ends 1 2026/11/16 12:00:00;
+  starts 1 2026/11/17 10:00:00;
+  ends 1 2026/11/17 12:00:00;
   binding state active;
   hardware ethernet 52:54:00:aa:bb:03;
   client-hostname "old";
 }
 lease 192.168.1.53 {
-  starts 2 2026/11/17 10:00:00;
+  starts 2 2026/11/18 10:00:00;
   ends never;
   binding state active;
   hardware ethernet 52:54:00:aa:bb:04;
