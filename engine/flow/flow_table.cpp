@@ -143,6 +143,9 @@ Timestamp FlowTable::timeout_of(uint8_t tclass) const {
 uint8_t FlowTable::class_of(const Flow& f) const {
   switch (f.key.proto) {
     case kProtoTcp:
+      // A refused connection attempt lingers as long as an unanswered one
+      // would, absorbing the SYN sent again (1, 3, 7, 15 s later).
+      if (f.ended_blocked) return kTcpNew;
       switch (f.state) {
         case FlowState::New:
           return kTcpNew;

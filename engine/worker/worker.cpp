@@ -174,10 +174,10 @@ void Worker::on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) 
     stages_[i]->on_flow_end(flow, reason, now);
   }
   charge(ProfileStage::Capture);
-  // A flow its verdict refused lingers (closed) for tcp_closed and its
-  // packets still come (a dropped SYN sent again): its recording keeps them.
+  // A flow its verdict refused lingers (closed) for tcp_new and its packets
+  // still come (a dropped SYN sent again): its recording keeps them.
   bool blocked = reason == FlowEndReason::Rejected || reason == FlowEndReason::Dropped;
-  if (capture_) capture_->on_flow_end(flow, blocked ? now + cfg_->flows.tcp_closed : now);
+  if (capture_) capture_->on_flow_end(flow, blocked ? now + cfg_->flows.tcp_new : now);
   charge(was);
 }
 

@@ -244,14 +244,16 @@ TEST(FlowTable, BlockedFlowEndsAtOnceAndAbsorbsItsRetransmissions) {
   ASSERT_EQ(rec.ends.size(), 1u);
   EXPECT_EQ(rec.ends[0].reason, FlowEndReason::Dropped);
   FlowTablePeer::check_lists(t);
-  // The SYN sent again (same ports, within tcp_closed): the same entry, no new flow.
+  // The SYN sent again (same ports, within tcp_new): the same entry, no new flow.
   auto r = t.track(tcp("10.0.0.1", 40000, "192.0.2.80", 80, kSyn), kT0 + kNsPerSec);
   EXPECT_FALSE(r.created);
   EXPECT_EQ(r.flow, f);
   t.end_blocked(*f, FlowEndReason::Dropped, kT0 + kNsPerSec);  // reported already: nothing
   EXPECT_EQ(rec.ends.size(), 1u);
-  // It lingers tcp_closed (not tcp_new) and then goes silently.
+  // It lingers as long as an unanswered SYN would (tcp_new), then goes silently.
   t.expire(kT0 + kNsPerSec + cfg.tcp_closed + 1);
+  EXPECT_EQ(t.size(), 1u);
+  t.expire(kT0 + kNsPerSec + cfg.tcp_new + 1);
   EXPECT_EQ(t.size(), 0u);
   EXPECT_EQ(rec.ends.size(), 1u);
 

@@ -4,7 +4,7 @@
   time, not 30 s later when a "new" TCP flow would time out. The SYN sent
   again 1 s and 3 s later (same ports) stays in that closed flow: dropped,
   no new flow, no new alert.
-- 15 s later (after tcp_closed) the same ports start a new flow, judged again.
+- 35 s later (after tcp_new) the same ports start a new flow, judged again.
 - UDP to a never-answered address: dropped, ended at once; the next
   datagrams share the verdict in the same flow.
 - A resolved name's connection is accepted and ends with its FIN as before."""
@@ -26,5 +26,5 @@ tcp_syn(tl, eth, CLI, "203.0.113.101", 40002, 443, gap=2.0)
 tl.add(eth(IP(src=CLI, dst="203.0.113.102") / UDP(sport=40003, dport=123) / b"ntp?"))
 tl.add(eth(IP(src=CLI, dst="203.0.113.102") / UDP(sport=40003, dport=123) / b"ntp?"), gap=0.5)
 tcp_session(tl, eth, CLI, "203.0.113.100", 40001, 443)
-tcp_syn(tl, eth, CLI, "203.0.113.101", 40002, 443, gap=15.0)  # after tcp_closed: a new flow
+tcp_syn(tl, eth, CLI, "203.0.113.101", 40002, 443, gap=35.0)  # after tcp_new: a new flow
 tl.write()
