@@ -166,9 +166,10 @@ class FlowTable {
 
   // A flow whose verdict is drop or reject ends at once (reason Rejected or
   // Dropped) rather than lingering as "new" until its timeout: the end is
-  // reported now and the entry lingers (closed) for tcp_closed, keeping its
-  // decision for the packets still coming (a dropped SYN's retransmissions
-  // stay in it instead of starting new flows). Does nothing once reported.
+  // reported now and the entry (state closed) stays as long as the flow would
+  // have (TCP: tcp_new), keeping its decision for the packets still coming (a
+  // dropped SYN's retransmissions stay in it instead of starting new flows),
+  // then goes silently. Does nothing once reported.
   void end_blocked(Flow& flow, FlowEndReason reason, Timestamp now);
 
   // Ends every flow whose timeout has passed at `now`.
