@@ -56,6 +56,7 @@ enum Field : int {
   kPolicyVerdict,
   kPolicyReason,
   kClientHost,
+  kClientName,
 };
 constexpr std::pair<const char*, Field> kFields[] = {
     {"flow_id", kFlowId},
@@ -83,6 +84,7 @@ constexpr std::pair<const char*, Field> kFields[] = {
     {"policy_verdict", kPolicyVerdict},
     {"policy_reason", kPolicyReason},
     {"client_host", kClientHost},
+    {"client_name", kClientName},
 };
 
 // The fields of the object on_dns receives.
@@ -252,6 +254,14 @@ int event_index(lua_State* L) {
     case kDnsName:
       if (f.data.has_dns_name()) {
         std::string_view name = f.data.dns_name();
+        lua_pushlstring(L, name.data(), name.size());
+      } else {
+        lua_pushnil(L);
+      }
+      break;
+    case kClientName:  // from the DHCP leases ([clients] leases); nil when unnamed
+      if (f.data.has_client_name()) {
+        std::string_view name = f.data.client_name();
         lua_pushlstring(L, name.data(), name.size());
       } else {
         lua_pushnil(L);

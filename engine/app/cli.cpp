@@ -18,6 +18,7 @@
 #include "live_runtime.h"
 #include "log_sink.h"
 #include "pipeline.h"
+#include "reject_rules.h"
 #include "replay.h"
 #include "startup_plan.h"
 
@@ -34,6 +35,8 @@ int cmd_check(const std::string& config_path) {
   StartupPlan plan = plan_startup(*cfg);
   check_startup(*cfg, plan);
   Pipeline pipeline(cfg, Pipeline::Mode::Check);  // loads lists and scripts; starts nothing
+  if (config_may_reject(*cfg))
+    if (auto warning = check_reject_rules(*cfg)) spdlog::warn("{}", *warning);
   std::printf("%s: OK\n%s%s", cfg->source.c_str(), pipeline.describe().c_str(),
               plan.describe().c_str());
   return 0;

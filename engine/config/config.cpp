@@ -279,6 +279,19 @@ Config Config::load_string(std::string_view text, const std::string& name) {
            e.reject_mark = *v;
          }
        }},
+      {"clients",
+       [&](TableReader& r) {
+         r.get_strings("leases", [&](const std::string& s, const toml::node& n) {
+           if (s.empty()) r.fail(n, "leases", "expected a file name");
+           c.clients.leases.push_back(relative_to(name, s));
+         });
+         if (auto v = r.get<uint32_t>("reload_check_ms")) {
+           if (*v < 100 || *v > 3'600'000)
+             r.fail(r.node("reload_check_ms"), "reload_check_ms",
+                    "expected 100..3600000 milliseconds");
+           c.clients.reload_check_ms = *v;
+         }
+       }},
       {"lua",
        [&](TableReader& r) {
          auto& l = c.lua;

@@ -120,9 +120,9 @@ enum class EgressMode : uint8_t { Off, Monitor, Enforce };
 
 struct EgressConfig {
   EgressMode mode = EgressMode::Off;
-  Verdict action = Verdict::Drop;  // Drop or Reject for blocked new outbound flows
-  CidrSet allow;                   // always open
-  uint32_t reject_mark = 0x7470;   // packet mark the contrib rules turn into REJECT
+  Verdict action = Verdict::Reject;  // Reject (fail fast) or Drop for blocked new outbound flows
+  CidrSet allow;                     // always open
+  uint32_t reject_mark = 0x7470;     // packet mark the contrib rules turn into REJECT
 };
 
 // The file format of recordings: pcapng (comments, names, interfaces) or classic pcap.
@@ -163,6 +163,11 @@ struct ListenAddress {
   uint16_t port = 0;
 };
 std::optional<ListenAddress> parse_listen_address(std::string_view text);
+// Client names ([clients]): DHCP lease files read for host names.
+struct ClientsConfig {
+  std::vector<std::string> leases;  // dnsmasq, ISC dhcpd or Kea lease files
+  uint32_t reload_check_ms = 2000;  // how often the files are checked for changes
+};
 
 struct Config {
   QueueConfig queue;
@@ -174,6 +179,7 @@ struct Config {
   LuaConfig lua;
   CaptureConfig capture;
   MetricsConfig metrics;
+  ClientsConfig clients;
   std::vector<ZoneConfig> zones;  // [zones.NAME], by name
   std::vector<RuleConfig> rules;  // [[rule]], in file order; run before the egress chain
   std::string source = "<built-in defaults>";  // file it came from

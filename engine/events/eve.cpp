@@ -158,6 +158,7 @@ std::string EveBuilder::flow_event(const Flow& flow, FlowEndReason reason, Times
     write_string(w, flow.data.dns_name());
   }
   write_client_host(w, flow.data.client_host());
+  write_client_name(w, flow);
   w.EndObject();
   return json_->finish();
 }

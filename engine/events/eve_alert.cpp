@@ -29,7 +29,8 @@ std::string EveBuilder::alert_event(const AlertFacts& f) {
   w.Key("severity");
   w.Int(f.severity);
   w.EndObject();
-  if (!f.reason.empty() || f.would_block || f.flow.data.client_host().known()) {
+  if (!f.reason.empty() || f.would_block || f.flow.data.client_host().known() ||
+      f.flow.data.has_client_name()) {
     w.Key("tripline");
     w.StartObject();
     if (!f.reason.empty()) {
@@ -41,6 +42,7 @@ std::string EveBuilder::alert_event(const AlertFacts& f) {
       w.Bool(true);
     }
     write_client_host(w, f.flow.data.client_host());
+    write_client_name(w, f.flow);
     w.EndObject();
   }
   return json_->finish();

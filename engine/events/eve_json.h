@@ -52,4 +52,11 @@ inline void write_string(JsonWriter& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
+// `tripline.client_name`: the client's host name from the DHCP leases, when named.
+inline void write_client_name(JsonWriter& w, const Flow& flow) {
+  if (!flow.data.has_client_name()) return;
+  w.Key("client_name");
+  write_string(w, flow.data.client_name());
+}
+
 }  // namespace tripline

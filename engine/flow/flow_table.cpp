@@ -89,6 +89,10 @@ const char* to_string(FlowEndReason r) {
       return "evicted";
     case FlowEndReason::Shutdown:
       return "shutdown";
+    case FlowEndReason::Rejected:
+      return "rejected";
+    case FlowEndReason::Dropped:
+      return "dropped";
   }
   return "unknown";
 }
@@ -139,6 +143,9 @@ Timestamp FlowTable::timeout_of(uint8_t tclass) const {
 uint8_t FlowTable::class_of(const Flow& f) const {
   switch (f.key.proto) {
     case kProtoTcp:
+      // A refused connection attempt lingers as long as an unanswered one
+      // would, absorbing the SYN sent again (1, 3, 7, 15 s later).
+      if (f.ended_blocked) return kTcpNew;
       switch (f.state) {
         case FlowState::New:
           return kTcpNew;
@@ -195,6 +202,16 @@ void FlowTable::report(Flow& f, FlowEndReason reason, Timestamp now) {
   if (reason == FlowEndReason::Timeout) ++stats_.timed_out;
   if (reason == FlowEndReason::Evicted) ++stats_.evicted;
   if (observer_) observer_->on_flow_end(f, reason, now);
+}
+
+void FlowTable::end_blocked(Flow& f, FlowEndReason reason, Timestamp now) {
+  if (f.end_reported) return;
+  uint32_t slot = static_cast<uint32_t>(&f - slots_.data());
+  f.state = FlowState::Closed;
+  f.ended_blocked = true;
+  report(f, reason, now);
+  unlink(slot);
+  link(slot, class_of(f));
 }
 
 void FlowTable::release(uint32_t slot) {
@@ -300,9 +317,10 @@ FlowTable::Result FlowTable::track(const Decoded& pkt, Timestamp now) {
       }
     }
   }
-  // A new connection attempt on a closed (lingering) flow starts a new flow.
+  // A new connection attempt on a closed (lingering) flow starts a new flow,
+  // unless its verdict ended it: then it is the blocked SYN sent again.
   if (slot && pkt.proto == kProtoTcp && slots_[slot].state == FlowState::Closed &&
-      (pkt.tcp_flags & (kSyn | kAck)) == kSyn) {
+      !slots_[slot].ended_blocked && (pkt.tcp_flags & (kSyn | kAck)) == kSyn) {
     release(slot);  // its end is already reported
     slot = 0;
     sender_is_lo = ok.sender_is_lo;

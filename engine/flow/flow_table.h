@@ -25,10 +25,11 @@
 namespace tripline {
 
 enum class FlowState : uint8_t { New, Established, Closing, Closed };
-enum class FlowEndReason : uint8_t { Fin, Rst, Timeout, Evicted, Shutdown };
+// Rejected, Dropped: the flow's own verdict ended it (FlowTable::end_blocked).
+enum class FlowEndReason : uint8_t { Fin, Rst, Timeout, Evicted, Shutdown, Rejected, Dropped };
 // "new", "established", "closing", "closed"
 const char* to_string(FlowState s);
-// "fin", "rst", "timeout", "evicted", "shutdown"
+// "fin", "rst", "timeout", "evicted", "shutdown", "rejected", "dropped"
 const char* to_string(FlowEndReason r);
 
 // Canonical key: the (address, port) pair that sorts lower comes first, so
@@ -76,28 +77,38 @@ class FlowData {
   const MacAddr& client_host() const { return client_host_; }
   void set_client_host(const MacAddr& mac) { client_host_ = mac; }
 
+  // The client's name from the DHCP leases ([clients] leases; set by the
+  // egress policy on a new flow; shared with the name table, so setting it
+  // allocates nothing). Empty: not named.
+  bool has_client_name() const { return client_name_ != nullptr; }
+  std::string_view client_name() const { return client_name_ ? *client_name_ : std::string_view(); }
+  void set_client_name(std::shared_ptr<const std::string> name) { client_name_ = std::move(name); }
+
   // Frees everything (the flow table, when it frees the flow).
   void clear() {
     dns_name_.reset();
     client_host_ = MacAddr{};
+    client_name_.reset();
   }
 
  private:
   std::unique_ptr<std::string> dns_name_;
   MacAddr client_host_;
+  std::shared_ptr<const std::string> client_name_;
 };
 
 struct Flow {
   FlowKey key;
   bool orig_is_lo = true;  // the original direction goes lo -> hi
   FlowState state = FlowState::New;
-  uint8_t fin_seen = 0;       // bit per Dir
-  uint8_t tclass = 0;         // timeout class (internal)
-  bool end_reported = false;  // a Fin/Rst end event was already emitted
-  uint8_t seen = 0;           // bit per Dir that has sent a packet (internal)
-  uint8_t handshake = 0;      // TCP SYN / SYN-ACK seen (internal)
-  uint8_t watch = 0;          // kWatch* bits: a trigger wants this flow's packets
-  uint64_t id = 0;            // unique per worker and run, never 0
+  uint8_t fin_seen = 0;        // bit per Dir
+  uint8_t tclass = 0;          // timeout class (internal)
+  bool end_reported = false;   // a Fin/Rst/Rejected/Dropped end event was already emitted
+  bool ended_blocked = false;  // ended by its own drop/reject verdict (end_blocked)
+  uint8_t seen = 0;            // bit per Dir that has sent a packet (internal)
+  uint8_t handshake = 0;       // TCP SYN / SYN-ACK seen (internal)
+  uint8_t watch = 0;           // kWatch* bits: a trigger wants this flow's packets
+  uint64_t id = 0;             // unique per worker and run, never 0
   Timestamp start = 0;
   Timestamp last = 0;
   uint64_t pkts[2] = {0, 0};
@@ -152,6 +163,14 @@ class FlowTable {
   // new one. Entering Closed (FIN both ways, or RST) emits the end event at
   // once; the entry lingers for tcp_closed to absorb stragglers.
   Result track(const Decoded& pkt, Timestamp now);
+
+  // A flow whose verdict is drop or reject ends at once (reason Rejected or
+  // Dropped) rather than lingering as "new" until its timeout: the end is
+  // reported now and the entry (state closed) stays as long as the flow would
+  // have (TCP: tcp_new), keeping its decision for the packets still coming (a
+  // dropped SYN's retransmissions stay in it instead of starting new flows),
+  // then goes silently. Does nothing once reported.
+  void end_blocked(Flow& flow, FlowEndReason reason, Timestamp now);
 
   // Ends every flow whose timeout has passed at `now`.
   void expire(Timestamp now);

@@ -1,17 +1,20 @@
 #include "pipeline.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <net/if.h>
 #include <spdlog/spdlog.h>
 
 #include "capture_recorder.h"
 #include "capture_writer.h"
+#include "client_names.h"
 #include "dns_cache.h"
 #include "dns_name_rules.h"
 #include "dns_observer.h"
 #include "dns_state_file.h"
 #include "domain_set.h"
 #include "host_table.h"
+#include "lease_monitor.h"
 #include "name_rule_chain.h"
 #include "neighbour_monitor.h"
 #include "policy_stage.h"
@@ -67,6 +70,7 @@ Pipeline::Pipeline(std::shared_ptr<const Config> cfg, Mode mode)
     : cfg_(std::move(cfg)), mode_(mode) {
   inputs_ = build_inputs(cfg_);
   load_dns();
+  load_client_names();
   if (!cfg_->capture.dir.empty() && mode_ != Mode::Check) {
     unsigned workers = mode_ == Mode::Live ? cfg_->queue.count : 1;
     CaptureWriterOptions opts;
@@ -155,6 +159,18 @@ PipelineReload Pipeline::reload(std::shared_ptr<const Config> cfg) {
     generation_.store(r.generation, std::memory_order_release);
   }
   return r;
+}
+
+void Pipeline::load_client_names() {
+  const ClientsConfig& c = cfg_->clients;
+  if (c.leases.empty()) return;
+  names_ = std::make_unique<ClientNames>();
+  leases_ = std::make_unique<LeaseMonitor>(*names_, c.leases,
+                                           [](const std::string& w) { spdlog::warn("{}", w); });
+  leases_->poll();  // the names are there before the first packet
+  spdlog::info("client names: {} named addresses from {} DHCP lease file(s)", names_->size(),
+               c.leases.size());
+  if (mode_ == Mode::Live) leases_->start(std::chrono::milliseconds(c.reload_check_ms));
 }
 
 void Pipeline::load_dns() {
@@ -263,7 +279,8 @@ void Pipeline::install_stages(Worker& worker, std::shared_ptr<const StageInputs>
   }
   if (in->rules)
     next.push_back(
-        std::make_unique<PolicyStage>(cfg, *in->rules, cache_.get(), worker.env(), hosts_.get()));
+        std::make_unique<PolicyStage>(cfg, *in->rules, cache_.get(), worker.env(), hosts_.get(),
+                                      names_.get()));
   if (in->lua) {
     const StageInputs* was = prev ? prev->in.get() : nullptr;
     if (old_lua && was && was->lua && was->lua->path == in->lua->path &&
@@ -328,6 +345,10 @@ std::string Pipeline::describe() const {
       : cache_      ? "  (none: no [dns] block_lists/allow_lists)\n"
                : "  (none: no answers are watched: no [dns] resolvers, [egress] mode = off)\n");
   if (cache_) out += describe_clients();
+  if (names_)
+    out +=
+        fmt::format("client names  {} named addresses from DHCP leases ({}), re-read on change\n",
+                    names_->size(), fmt::join(cfg_->clients.leases, ", "));
   if (in->block) out += fmt::format("block lists   {} names\n", in->block->size());
   if (in->allow) out += fmt::format("allow lists   {} names\n", in->allow->size());
   if (in->lua)

@@ -23,7 +23,9 @@ namespace tripline {
 
 class CaptureWriter;
 class DnsCache;
+class ClientNames;
 class HostTable;
+class LeaseMonitor;
 class NeighbourMonitor;
 class DomainSet;
 class NameRuleChain;
@@ -67,6 +69,8 @@ class Pipeline {
 
   DnsCache* dns_cache() { return cache_.get(); }
   const HostTable* host_table() const { return hosts_.get(); }
+  // Client names from [clients] leases (ClientNames::lookup); null when none are configured.
+  const ClientNames* client_names() const { return names_.get(); }
   const RuleSet* rules() const;
   const NameRuleChain* dns_rules() const;
   CaptureWriter* capture_writer() { return capture_.get(); }
@@ -75,6 +79,7 @@ class Pipeline {
   void save_state();
   void load_dns();
   void load_hosts();
+  void load_client_names();
   std::string describe_clients() const;
   bool dns_on(const Config& c) const;
   // Lists, rule chains and script of one configuration (throws ConfigError).
@@ -94,6 +99,8 @@ class Pipeline {
   mutable std::mutex inputs_mu_;
   std::shared_ptr<const StageInputs> inputs_;
   std::atomic<uint64_t> generation_{0};
+  std::unique_ptr<ClientNames> names_;            // [clients] leases; null when none
+  std::unique_ptr<LeaseMonitor> leases_;          // keeps names_ in step with the files
   std::unique_ptr<CaptureWriter> capture_;
   std::string load_summary_;
   bool state_not_saved_ = false;  // the state file did not load: it is never overwritten

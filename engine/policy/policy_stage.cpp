@@ -3,13 +3,14 @@
 #include <fmt/format.h>
 
 #include "capture_recorder.h"
+#include "client_names.h"
 #include "dns_cache.h"
 
 namespace tripline {
 
 PolicyStage::PolicyStage(const Config& cfg, const RuleSet& rules, const DnsCache* cache,
-                         StageEnv& env, const HostTable* hosts)
-    : cfg_(cfg), rules_(rules), env_(env), facts_(cfg.network.inside, cache, hosts) {
+                         StageEnv& env, const HostTable* hosts, const ClientNames* names)
+    : cfg_(cfg), rules_(rules), env_(env), facts_(cfg.network.inside, cache, hosts), names_(names) {
   eval_.matched.reserve(rules.rule_count());
   rule_counters_.resize(rules.rule_count());
   capture_of_.resize(rules.rule_count());
@@ -60,8 +61,12 @@ void PolicyStage::start_capture(const PacketContext& ctx, const Rule& rule) {
 Next PolicyStage::inspect(PacketContext& ctx) {
   facts_.reset(ctx.flow, ctx.meta, ctx.now);
   // The client's host, for the flow's events (a routed client has none).
-  if (const ClientId& client = facts_.client(); client.is_host())
-    ctx.flow.data.set_client_host(client.mac);
+  const ClientId& client = facts_.client();
+  if (client.is_host()) ctx.flow.data.set_client_host(client.mac);
+  // Its name from the DHCP leases (by host, else by the source address).
+  if (names_)
+    ctx.flow.data.set_client_name(
+        names_->find(client.is_host() ? client.mac : MacAddr{}, ctx.flow.src()));
   rules_.evaluate(facts_, eval_);
   if (eval_.matched.empty()) return Next::Continue;
 

@@ -16,13 +16,15 @@
 namespace tripline {
 
 class DnsCache;
+class ClientNames;
 class HostTable;
 
 class PolicyStage final : public Stage {
  public:
-  // rules, cache and hosts (both may be null) must outlive the stage.
+  // rules, cache, hosts and names (all but rules may be null) must outlive the stage;
+  // names: client names from DHCP leases, attached to each new flow.
   PolicyStage(const Config& cfg, const RuleSet& rules, const DnsCache* cache, StageEnv& env,
-              const HostTable* hosts = nullptr);
+              const HostTable* hosts = nullptr, const ClientNames* names = nullptr);
 
   std::string_view name() const override { return "policy"; }
   bool likes(const PacketContext& ctx) const override;
@@ -38,6 +40,7 @@ class PolicyStage final : public Stage {
   const RuleSet& rules_;
   StageEnv& env_;
   FlowFacts facts_;
+  const ClientNames* names_;
   RuleEvaluation eval_;
   std::vector<Counter*> rule_counters_;  // by Rule::index, in this worker's counters
   std::vector<uint64_t> capture_of_;     // by Rule::index: the session its match started (0: none)

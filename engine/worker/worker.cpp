@@ -164,6 +164,15 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
     flow.decision = ctx.flow_decided ? ctx.flow_decision : decision;
     flow.decided = true;
   }
+  // A flow refused for good ends now, in the events too (its packets still
+  // coming keep the decision while the closed entry lingers).
+  if (!flow.end_reported &&
+      (flow.decision.verdict == Verdict::Drop || flow.decision.verdict == Verdict::Reject)) {
+    flows_.end_blocked(
+        flow,
+        flow.decision.verdict == Verdict::Reject ? FlowEndReason::Rejected : FlowEndReason::Dropped,
+        now);
+  }
   if (capture_) {
     charge(ProfileStage::Capture);
     capture_->on_packet(pkt, &flow, now, &ctx.decision);
@@ -205,7 +214,10 @@ void Worker::on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) 
     stages_[i]->on_flow_end(flow, reason, now);
   }
   charge(ProfileStage::Capture);
-  if (capture_) capture_->on_flow_end(flow, now);
+  // A flow its verdict refused lingers (closed) for tcp_new and its packets
+  // still come (a dropped SYN sent again): its recording keeps them.
+  bool blocked = reason == FlowEndReason::Rejected || reason == FlowEndReason::Dropped;
+  if (capture_) capture_->on_flow_end(flow, blocked ? now + cfg_->flows.tcp_new : now);
   charge(was);
 }
 

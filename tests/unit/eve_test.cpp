@@ -95,6 +95,18 @@ TEST(Eve, FlowEventKeepsTriplinesFieldsInTheTriplineObject) {
       << named;
 }
 
+TEST(Eve, FlowEventNamesTheClient) {
+  EveBuilder eve(0, kSeed);
+  Flow f = tcp_flow();
+  f.decision.reason = "dns";
+  f.data.set_client_name(std::make_shared<const std::string>("laptop"));
+  std::string named = eve.flow_event(f, FlowEndReason::Rejected, kT0 + kNsPerSec);
+  EXPECT_NE(named.find(R"("reason":"rejected")"), std::string::npos) << named;
+  EXPECT_NE(named.find(R"("tripline":{"verdict_reason":"dns","client_name":"laptop"}})"),
+            std::string::npos)
+      << named;
+}
+
 TEST(Eve, FlowIdIsAHashUniqueAcrossWorkersAndRuns) {
   EveBuilder w0(0, kSeed), w1(1, kSeed), other_run(0, kSeed + 1), again(0, kSeed);
   EXPECT_EQ(w0.flow_id(0), 0u);  // no flow

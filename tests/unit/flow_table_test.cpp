@@ -112,6 +112,8 @@ TEST(FlowTable, StateAndReasonNames) {
   EXPECT_STREQ(to_string(FlowEndReason::Timeout), "timeout");
   EXPECT_STREQ(to_string(FlowEndReason::Evicted), "evicted");
   EXPECT_STREQ(to_string(FlowEndReason::Shutdown), "shutdown");
+  EXPECT_STREQ(to_string(FlowEndReason::Rejected), "rejected");
+  EXPECT_STREQ(to_string(FlowEndReason::Dropped), "dropped");
   EXPECT_LE(FlowTable::slot_bytes(), 256u);
 }
 
@@ -230,6 +232,40 @@ TEST(FlowTable, MidstreamPickupEstablishesOnReverseAck) {
   EXPECT_EQ(h->state, FlowState::New);
   t.track(tcp("10.0.0.1", 40002, "192.0.2.80", 443, kAck), kT0 + 6);
   EXPECT_EQ(h->state, FlowState::Established);
+}
+
+TEST(FlowTable, BlockedFlowEndsAtOnceAndAbsorbsItsRetransmissions) {
+  Recorder rec;
+  FlowConfig cfg = config();
+  FlowTable t(cfg, &rec);
+  auto f = t.track(tcp("10.0.0.1", 40000, "192.0.2.80", 80, kSyn), kT0).flow;
+  t.end_blocked(*f, FlowEndReason::Dropped, kT0);
+  EXPECT_EQ(f->state, FlowState::Closed);
+  ASSERT_EQ(rec.ends.size(), 1u);
+  EXPECT_EQ(rec.ends[0].reason, FlowEndReason::Dropped);
+  FlowTablePeer::check_lists(t);
+  // The SYN sent again (same ports, within tcp_new): the same entry, no new flow.
+  auto r = t.track(tcp("10.0.0.1", 40000, "192.0.2.80", 80, kSyn), kT0 + kNsPerSec);
+  EXPECT_FALSE(r.created);
+  EXPECT_EQ(r.flow, f);
+  t.end_blocked(*f, FlowEndReason::Dropped, kT0 + kNsPerSec);  // reported already: nothing
+  EXPECT_EQ(rec.ends.size(), 1u);
+  // It lingers as long as an unanswered SYN would (tcp_new), then goes silently.
+  t.expire(kT0 + kNsPerSec + cfg.tcp_closed + 1);
+  EXPECT_EQ(t.size(), 1u);
+  t.expire(kT0 + kNsPerSec + cfg.tcp_new + 1);
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(rec.ends.size(), 1u);
+
+  // UDP, rejected: ends at once, later packets stay in it.
+  auto u = t.track(udp("10.0.0.1", 5000, "192.0.2.53", 53), kT0 + 1).flow;
+  t.end_blocked(*u, FlowEndReason::Rejected, kT0 + 1);
+  EXPECT_EQ(t.track(udp("10.0.0.1", 5000, "192.0.2.53", 53), kT0 + 2).flow, u);
+  ASSERT_EQ(rec.ends.size(), 2u);
+  EXPECT_EQ(rec.ends[1].reason, FlowEndReason::Rejected);
+  FlowTablePeer::check_lists(t);
+  t.flush(kT0 + 3);
+  EXPECT_EQ(rec.ends.size(), 2u);
 }
 
 TEST(FlowTable, RstClosesAndReportsOnce) {

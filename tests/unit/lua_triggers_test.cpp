@@ -326,6 +326,28 @@ end)",
   EXPECT_NE(ev.find("\"dns_name\":\"web.example.test\""), std::string::npos) << ev;
 }
 
+// f.client_name: the client's host name from the DHCP leases ([clients]
+// leases), nil for a client no lease names; the events carry it too.
+TEST_F(LuaTriggersTest, ClientNameFromTheLeases) {
+  std::ofstream(dir_ / "dnsmasq.leases") << "0 02:00:00:00:0a:01 10.0.0.2 laptop *\n";
+  start(R"(
+function on_flow(f)
+  tripline.alert{signature = "client " .. tostring(f.client_name)}
+end)",
+        "[dns]\nresolvers = [\"10.0.0.53\"]\n[egress]\nmode = \"monitor\"\n"
+        "[network]\ninside = [\"10.0.0.0/8\"]\n[clients]\nleases = [\"" +
+            (dir_ / "dnsmasq.leases").string() + "\"]\n",
+        /*events=*/true);
+  syn("198.51.100.9", 443);
+  feed(craft::tcp(ip("10.0.0.3"), 40001, ip("198.51.100.9"), 443, kSyn, 1, 0, {}));
+  EXPECT_EQ(counters().lua_errors.get(), 0u);
+  worker_->shutdown(now_);
+  std::string ev = events_text();
+  EXPECT_NE(ev.find("\"signature\":\"client laptop\""), std::string::npos) << ev;
+  EXPECT_NE(ev.find("\"signature\":\"client nil\""), std::string::npos) << ev;
+  EXPECT_NE(ev.find("\"client_name\":\"laptop\""), std::string::npos) << ev;
+}
+
 TEST_F(LuaTriggersTest, AlertsCarryTheVerdict) {
   start(R"(
 function on_flow(f)

@@ -104,7 +104,7 @@ TEST_F(RuleChainTest, MonitorReportsWithoutDeciding) {
   build("[dns]\nresolvers = [\"10.0.0.53\"]\n[egress]\nmode = \"monitor\"\n");
   EXPECT_EQ(eval("10.0.0.10", "203.0.113.101", 443), V{"egress.unresolved"});
   EXPECT_EQ(rule_lines().back(),
-            "egress.unresolved: all -> alert, drop [monitor: alert would_block, decides nothing] "
+            "egress.unresolved: all -> alert, reject [monitor: alert would_block, decides nothing] "
             "(reason unresolved | expired | other-client; counts egress_would_block)");
 }
 
