@@ -58,6 +58,8 @@ struct FlowConfig {
   Timestamp udp = seconds(60);
   Timestamp icmp = seconds(30);
   Timestamp other = seconds(60);
+  Timestamp offloaded =
+      seconds(432000);        // [offload] timeout: an offloaded flow the kernel never ended
   uint32_t capacity = 65536;  // flows per worker; the stalest is evicted beyond
   uint32_t fragments = 4096;  // fragment-id entries per worker
 };
@@ -142,6 +144,18 @@ struct LuaConfig {
   uint32_t max_consecutive_errors = 100;  // then the worker stops calling the script
 };
 
+// Offload: decided flows are handed to the kernel by a conntrack mark
+// (engine/conntrack/README.md); the contrib rules accept or drop marked
+// connections before the queue rule.
+struct OffloadConfig {
+  bool enabled = false;             // needs the fast-path rules (contrib/) and ctnetlink
+  uint32_t after_packets = 2;       // packets seen each way (a drop: from the client) first
+  uint32_t mark = 0x10000000;       // conntrack mark of offloaded accepted connections
+  uint32_t drop_mark = 0x20000000;  // ... of offloaded dropped connections
+  uint32_t mask = 0x30000000;       // the conntrack mark bits tripline owns
+  bool adopt = true;                // accept connections conntrack had before the start ("adopted")
+};
+
 struct Config {
   QueueConfig queue;
   NetworkConfig network;
@@ -151,6 +165,7 @@ struct Config {
   EgressConfig egress;
   LuaConfig lua;
   CaptureConfig capture;
+  OffloadConfig offload;
   std::vector<ZoneConfig> zones;  // [zones.NAME], by name
   std::vector<RuleConfig> rules;  // [[rule]], in file order; run before the egress chain
   std::string source = "<built-in defaults>";  // file it came from

@@ -4,8 +4,10 @@
 #include <net/if.h>
 #include <spdlog/spdlog.h>
 
+#include "adopt_stage.h"
 #include "capture_recorder.h"
 #include "capture_writer.h"
+#include "conntrack_service.h"
 #include "dns_cache.h"
 #include "dns_name_rules.h"
 #include "dns_observer.h"
@@ -14,6 +16,7 @@
 #include "host_table.h"
 #include "name_rule_chain.h"
 #include "neighbour_monitor.h"
+#include "offload_link.h"
 #include "policy_stage.h"
 #include "rule_chain.h"
 #include "worker.h"
@@ -75,6 +78,44 @@ Pipeline::Pipeline(std::shared_ptr<const Config> cfg, Mode mode)
                                                 : InterfaceNames::Ignore;
   rules_ = build_rule_set(*cfg_, names);
   if (rules_->empty()) rules_.reset();
+  if (mode_ == Mode::Live) load_conntrack();
+}
+
+void Pipeline::load_conntrack() {
+  const OffloadConfig& o = cfg_->offload;
+  // Adoption: connections conntrack tracked as established before this start.
+  if (o.adopt) {
+    try {
+      std::vector<CtTuple> established = dump_established();
+      adopted_ = make_adopted_set(established);
+      spdlog::info("adopting {} established connections from the conntrack table",
+                   adopted_->size());
+    } catch (const ConntrackError& e) {
+      spdlog::warn(
+          "conntrack table not readable ({}): established connections are not "
+          "adopted at start ([offload] adopt)",
+          e.what());
+    }
+  }
+  if (!o.enabled) return;
+  offload_link_ = std::make_unique<OffloadLink>(cfg_->queue.count);
+  try {
+    ConntrackMarks marks{o.mark, o.drop_mark, o.mask};
+    conntrack_ = std::make_unique<ConntrackService>(*offload_link_, marks);
+  } catch (const ConntrackError& e) {
+    spdlog::warn("offload is off: conntrack is not reachable ({}); every packet stays queued",
+                 e.what());
+    offload_link_.reset();
+  }
+}
+
+void Pipeline::start_offload() {
+  if (!conntrack_) return;
+  conntrack_->start();
+  spdlog::info(
+      "offload on: decided flows go to the kernel after {} packets each way "
+      "(conntrack mark 0x{:x}, drops 0x{:x}, mask 0x{:x})",
+      cfg_->offload.after_packets, cfg_->offload.mark, cfg_->offload.drop_mark, cfg_->offload.mask);
 }
 
 void Pipeline::load_dns() {
@@ -138,6 +179,9 @@ StageFactory Pipeline::stage_factory() {
       DnsServices services{cache_.get(), dns_rules_.get(), hosts_.get()};
       worker.add_stage(std::make_unique<DnsObserver>(*cfg_, services, worker.env()));
     }
+    if (adopted_ && !adopted_->empty())
+      worker.add_stage(std::make_unique<AdoptStage>(adopted_, worker.env()));
+    if (offload_link_) worker.set_offload(offload_link_.get());
     if (rules_)
       worker.add_stage(
           std::make_unique<PolicyStage>(*cfg_, *rules_, cache_.get(), worker.env(), hosts_.get()));
@@ -247,6 +291,7 @@ void Pipeline::shutdown() {
   }
   cv_.notify_all();
   if (housekeeping_.joinable()) housekeeping_.join();
+  if (conntrack_) conntrack_->stop();
   save_state();
   if (capture_) capture_->flush();
 }

@@ -3,6 +3,8 @@
 // immutable Config; live and replay use the same Pipeline.
 #pragma once
 
+#include <absl/container/flat_hash_set.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -18,6 +20,9 @@
 namespace tripline {
 
 class CaptureWriter;
+class ConntrackService;
+class OffloadLink;
+struct CtTuple;
 class DnsCache;
 class HostTable;
 class NeighbourMonitor;
@@ -50,6 +55,10 @@ class Pipeline {
   const RuleSet* rules() const { return rules_.get(); }
   const NameRuleChain* dns_rules() const { return dns_rules_.get(); }
   CaptureWriter* capture_writer() { return capture_.get(); }
+  // Offload (live, [offload] enabled and conntrack reachable); null otherwise.
+  OffloadLink* offload_link() { return offload_link_.get(); }
+  // Live: starts the conntrack threads (after the workers exist).
+  void start_offload();
 
  private:
   void save_state();
@@ -68,6 +77,11 @@ class Pipeline {
   std::unique_ptr<RuleSet> rules_;  // [[rule]] and the egress chain; null when there are none
   std::optional<LuaScript> lua_;
   std::unique_ptr<CaptureWriter> capture_;
+  // Offload and restart adoption (engine/conntrack).
+  void load_conntrack();
+  std::unique_ptr<OffloadLink> offload_link_;
+  std::unique_ptr<ConntrackService> conntrack_;
+  std::shared_ptr<const absl::flat_hash_set<CtTuple>> adopted_;
   std::string load_summary_;
   bool state_not_saved_ = false;  // the state file did not load: it is never overwritten
   std::thread housekeeping_;

@@ -21,6 +21,7 @@
 namespace tripline {
 
 class CaptureRecorder;
+class OffloadLink;
 class Worker;
 
 // Adds the configured stages to a worker (the composition root's job, shared
@@ -43,6 +44,10 @@ class Worker final : public FlowObserver {
   // Charges this worker's time to stages (`tripline bench`); set before the
   // stages are added (they see it through env()). Null: not profiling.
   void set_profile(StageProfile* profile);
+
+  // Offload (engine/conntrack): decided flows are handed to the kernel
+  // through `link`, whose ends come back to this worker. Null: off.
+  void set_offload(OffloadLink* link) { offload_ = link; }
 
   // Judges one packet. Always returns a decision; never throws. `meta` is what
   // the source knows beyond the bytes (live: interfaces).
@@ -84,6 +89,13 @@ class Worker final : public FlowObserver {
   Decision inspect_fragment(const Decoded& pkt, Flow* flow, Dir dir, Timestamp now,
                             const Decision& decision);
 
+  // Offload: asks the kernel to carry `flow` when nothing needs its packets.
+  void consider_offload(Flow& flow);
+  // Takes back offloaded flows a newly started recording covers.
+  void take_back_recorded();
+  // Merges the kernel's ends of offloaded flows (and refusals) into the table.
+  void drain_offload(Timestamp now);
+
   std::shared_ptr<const Config> cfg_;
   unsigned index_;
   Counters counters_;
@@ -96,6 +108,9 @@ class Worker final : public FlowObserver {
   Timestamp last_tick_ = 0;
   Counter ticks_;
   uint64_t frame_ = 0;
+  OffloadLink* offload_ = nullptr;
+  uint64_t capture_starts_seen_ = 0;
+  const FlowBypass* bypass_ = nullptr;  // for the flow event of a flow the kernel ended
 };
 
 }  // namespace tripline
