@@ -112,13 +112,17 @@ size_t destroy_event(uint8_t* buf, uint8_t tcp_state, bool counters) {
   nfct_set_attr_u16(ct, ATTR_PORT_DST, htons(443));
   nfct_set_attr_u8(ct, ATTR_TCP_STATE, tcp_state);
   nfct_set_attr_u32(ct, ATTR_MARK, 0x10000000);
-  if (counters) {
-    nfct_set_attr_u64(ct, ATTR_ORIG_COUNTER_PACKETS, 1000);
-    nfct_set_attr_u64(ct, ATTR_REPL_COUNTER_PACKETS, 2000);
-    nfct_set_attr_u64(ct, ATTR_ORIG_COUNTER_BYTES, 52000);
-    nfct_set_attr_u64(ct, ATTR_REPL_COUNTER_BYTES, 3000000);
-  }
   nfct_nlmsg_build(nlh, ct);
+  if (counters) {  // the kernel's: nfct_nlmsg_build does not write counters
+    auto put = [&](uint16_t type, uint64_t pkts, uint64_t bytes) {
+      nlattr* nest = mnl_attr_nest_start(nlh, type);
+      mnl_attr_put_u64(nlh, CTA_COUNTERS_PACKETS, htobe64(pkts));
+      mnl_attr_put_u64(nlh, CTA_COUNTERS_BYTES, htobe64(bytes));
+      mnl_attr_nest_end(nlh, nest);
+    };
+    put(CTA_COUNTERS_ORIG, 1000, 52000);
+    put(CTA_COUNTERS_REPLY, 2000, 3000000);
+  }
   nfct_destroy(ct);
   return nlh->nlmsg_len;
 }
