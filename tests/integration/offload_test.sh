@@ -150,7 +150,7 @@ judged=$(counter_value "$TL_WORK/p1.log" packets)
 requested=$(counter_value "$TL_WORK/p1.log" offload_requested)
 (( requested >= 1 )) || fail "no offload was requested (offload_requested $requested)"
 # 300 round trips are at least 600 packets each way; tripline must have seen only the start.
-(( judged < 60 )) || fail "tripline judged $judged packets of an offloaded flow (want < 60)"
+(( judged < 150 )) || fail "tripline judged $judged packets of an offloaded flow (want < 150 of about 600)"
 log "tripline judged $judged packets of a 300-round-trip session; $requested offload(s)"
 # The closed connection's entry would be reaped by conntrack's garbage collector up to a
 # minute later; deleting it sends the same destroy event (TCP state TIME_WAIT) at once.
@@ -267,9 +267,23 @@ log "phase 5: tripline check warns when the fast-path rules are missing"
 in_ns "$NS_G" "$TRIPLINE" check -c "$TL_WORK/p1.toml" >"$TL_WORK/check-with.log" 2>&1 ||
   fail "tripline check failed with the rules loaded"
 grep -q "no fast-path rule" "$TL_WORK/check-with.log" && fail "check warned although the rules are loaded"
-in_ns "$NS_G" iptables -w -D TRIPLINE -m connmark --mark 0x10000000/0x30000000 -j ACCEPT
+for ipt in iptables ip6tables; do
+  in_ns "$NS_G" $ipt -w -D TRIPLINE -m connmark --mark 0x10000000/0x30000000 -j ACCEPT
+done
 in_ns "$NS_G" "$TRIPLINE" check -c "$TL_WORK/p1.toml" >"$TL_WORK/check-without.log" 2>&1 ||
   fail "tripline check failed without the rules"
 grep -q "no fast-path rule" "$TL_WORK/check-without.log" || fail "check did not warn without the fast-path rule"
 log "check: quiet with the rules, warns without"
+
+# ------------------------------------------- 6. no conntrack access: said at start
+# Without CAP_NET_ADMIN conntrack cannot be reached (nor can the queues be bound, so this
+# run then stops; with the capability but no nf_conntrack_netlink it goes on without offload).
+if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+  chmod 755 "$TL_WORK"; chmod 644 "$TL_WORK/p1.toml"
+  in_ns "$NS_G" timeout 10 setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
+    --bounding-set=-all "$TRIPLINE" run -c "$TL_WORK/p1.toml" >"$TL_WORK/p6.log" 2>&1 || true
+  grep -q "offload is off: conntrack is not reachable" "$TL_WORK/p6.log" ||
+    fail "no clear message when conntrack cannot be reached (see $TL_WORK/p6.log)"
+  log "without conntrack access tripline says: $(grep -o 'offload is off: .*' "$TL_WORK/p6.log" | head -n1)"
+fi
 log "PASS"
