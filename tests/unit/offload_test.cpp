@@ -314,7 +314,8 @@ TEST(OffloadWorker, MergesTheKernelCountsIntoTheFlowEvent) {
   std::filesystem::remove(path);
   auto events = std::make_unique<EventWriter>(path, EventWriterOptions{});
   OffloadLink link(1);
-  Worker worker(cfg, 0, events.get());
+  auto owned = std::make_unique<Worker>(cfg, 0, events.get());  // goes before the writer
+  Worker& worker = *owned;
   worker.set_offload(&link);
   const IpAddr c = ip("10.0.0.2"), s = ip("192.0.2.7");
   Timestamp t = seconds(1'700'000'000);
@@ -352,6 +353,7 @@ TEST(OffloadWorker, MergesTheKernelCountsIntoTheFlowEvent) {
   worker.tick(t + seconds(31));
   EXPECT_EQ(worker.counters().offload_ends.get(), 1u);
   EXPECT_EQ(worker.flows().size(), 0u);
+  owned.reset();
   events->flush();
   events.reset();
   std::string out = read_file(path);
