@@ -5,6 +5,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config ninja-build clang-format clang libclang-rt-14-dev git
   libnetfilter-queue-dev libmnl-dev libpcap-dev libldns-dev liblua5.4-dev
+  libnetfilter-conntrack-dev conntrack  # offload: ctnetlink marks, destroy events; `conntrack` for tests
   libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev rapidjson-dev
   libabsl-dev libconcurrentqueue-dev libxxhash-dev nlohmann-json3-dev libsystemd-dev

@@ -4,6 +4,8 @@
 #   tripline-iptables.sh down                 remove them
 # first/count must match [queue] first/count in tripline.toml (defaults 0 and 1).
 # TRIPLINE_REJECT_MARK (default 0x7470) must match [egress] reject_mark.
+# TRIPLINE_OFFLOAD_MARK / _DROP_MARK / _MASK (defaults 0x10000000 / 0x20000000 / 0x30000000)
+# must match [offload] mark / drop_mark / mask.
 # All rules live in a chain of their own, TRIPLINE, reached by one jump from FORWARD.
 set -euo pipefail                                     # stop at the first failing command
 
@@ -12,6 +14,9 @@ FIRST=${2:-0}                                         # first queue number
 COUNT=${3:-1}                                         # number of queues
 MARK=${TRIPLINE_REJECT_MARK:-0x7470}                  # packet mark tripline puts on rejects
 CHAIN=TRIPLINE                                        # our chain in the filter table
+OFF_MARK=${TRIPLINE_OFFLOAD_MARK:-0x10000000}         # conntrack mark: offloaded, accepted
+OFF_DROP=${TRIPLINE_OFFLOAD_DROP_MARK:-0x20000000}    # conntrack mark: offloaded, dropped
+OFF_MASK=${TRIPLINE_OFFLOAD_MASK:-0x30000000}         # the conntrack mark bits tripline owns
 
 usage() { echo "usage: $0 up|down [first] [count]" >&2; exit 2; }
 
@@ -34,6 +39,12 @@ up() {  # $1 = iptables or ip6tables, $2 = its ICMP reject type
   # it runs through FORWARD again and is refused here. Keep these first in the chain.
   $ipt -w -A "$CHAIN" -p tcp -m mark --mark "$MARK" -j REJECT --reject-with tcp-reset   # TCP: reset
   $ipt -w -A "$CHAIN" -m mark --mark "$MARK" -j REJECT --reject-with "$icmp"          # others: ICMP
+  # Offload fast path ([offload]): tripline marks the connections it has decided (conntrack
+  # mark under OFF_MASK, set through ctnetlink); the kernel then carries them without queueing.
+  # Must come before NFQUEUE: an accepted packet never reaches the rules after a queue rule.
+  # Harmless while offload is off: no connection carries these marks.
+  $ipt -w -A "$CHAIN" -m connmark --mark "$OFF_MARK/$OFF_MASK" -j ACCEPT             # accepted flows
+  $ipt -w -A "$CHAIN" -m connmark --mark "$OFF_DROP/$OFF_MASK" -j DROP               # dropped flows
   # Optional fast path (off): pass packets of established connections without queueing them;
   # tripline then sees only connection setup (no byte counts, no flow ends, no late verdicts).
   # $ipt -w -A "$CHAIN" -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
@@ -54,6 +65,13 @@ down() {  # $1 = iptables or ip6tables
 
 case "$ACTION" in
   up)
+    # Kernel accounting for offloaded flows: conntrack counts packets/bytes and stamps start and
+    # end (tripline merges them into the flow events). Only connections made after this count.
+    # nf_conntrack_events=1: destroy events for every connection, also those made before tripline
+    # subscribed (the default 2 reports only connections made while someone listens).
+    sysctl -qw net.netfilter.nf_conntrack_acct=1 net.netfilter.nf_conntrack_timestamp=1 \
+      net.netfilter.nf_conntrack_events=1 2>/dev/null \
+      || echo "$0: warning: could not turn on nf_conntrack_acct/timestamp (offloaded flows' counts)" >&2
     up iptables icmp-admin-prohibited                 # IPv4
     if command -v ip6tables >/dev/null; then up ip6tables icmp6-adm-prohibited; fi   # IPv6
     ;;

@@ -36,6 +36,11 @@ NFT
 
 case "$ACTION" in
   up)
+    # Kernel accounting for offloaded flows ([offload]): counts, start/end times, destroy events
+    # for every connection. Only connections made after this count.
+    sysctl -qw net.netfilter.nf_conntrack_acct=1 net.netfilter.nf_conntrack_timestamp=1 \
+      net.netfilter.nf_conntrack_events=1 2>/dev/null \
+      || echo "$0: warning: could not turn on nf_conntrack_acct/timestamp/events (offload counts)" >&2
     if nft_has_queue; then
       # Load the template with the queue range and the reject mark filled in.
       nft -D TL_QUEUES="$QUEUES" -D TL_REJECT_MARK="$MARK" -f "$HERE/tripline.nft"

@@ -17,6 +17,7 @@
 #include "event_writer.h"
 #include "live_runtime.h"
 #include "log_sink.h"
+#include "offload_rules.h"
 #include "pipeline.h"
 #include "reject_rules.h"
 #include "replay.h"
@@ -37,6 +38,7 @@ int cmd_check(const std::string& config_path) {
   Pipeline pipeline(cfg, Pipeline::Mode::Check);  // loads lists and scripts; starts nothing
   if (config_may_reject(*cfg))
     if (auto warning = check_reject_rules(*cfg)) spdlog::warn("{}", *warning);
+  if (std::string w = offload_rules_warning(cfg->offload); !w.empty()) spdlog::warn("{}", w);
   std::printf("%s: OK\n%s%s", cfg->source.c_str(), pipeline.describe().c_str(),
               plan.describe().c_str());
   return 0;
@@ -91,6 +93,7 @@ int cmd_run(const std::string& config_path) {
   check_startup(*cfg, plan);
   spdlog::info("memory: about {} MB at start ({} workers; `tripline check` lists it)",
                plan.total >> 20, cfg->queue.count);
+  if (std::string w = offload_rules_warning(cfg->offload); !w.empty()) spdlog::warn("{}", w);
   try {
     return run_live(cfg);
   } catch (const std::bad_alloc&) {

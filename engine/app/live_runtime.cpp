@@ -19,6 +19,7 @@
 #include "live_reload.h"
 #include "metrics_exporter.h"
 #include "nfqueue_source.h"
+#include "offload_link.h"
 #include "pipeline.h"
 #include "queue_accounting.h"
 #include "stats_reporter.h"
@@ -170,6 +171,13 @@ int run_live(std::shared_ptr<const Config> cfg) {
     CounterSnapshot snap;
     for (auto& w : workers) snap.add(w->counters());
     accounting.add_to(snap);
+    if (const OffloadLink* link = pipeline.offload_link()) {  // the conntrack threads' counts
+      OffloadLinkStats st = link->stats();
+      snap.offload_requests_full += st.requests_full;
+      snap.offload_ends_unknown += st.ends_unknown;
+      snap.offload_ends_full += st.ends_full;
+      snap.offload_events_lost += st.events_lost;
+    }
     return snap;
   };
 
@@ -198,6 +206,7 @@ int run_live(std::shared_ptr<const Config> cfg) {
   };
 
   pipeline.start_housekeeping();
+  pipeline.start_offload();
   // The rule counter's starting value is read before the first bind: packets
   // bypassed while the queues are being bound count as uninspected.
   accounting.start(kAccountingInterval);

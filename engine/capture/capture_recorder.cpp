@@ -87,6 +87,13 @@ CaptureRecorder::~CaptureRecorder() {
   writer_.attach_lost(worker_, nullptr);
 }
 
+bool CaptureRecorder::records(const Flow& flow) const {
+  if (active_ == 0) return false;
+  for (const Session& s : sessions_)
+    if (s.id != 0 && !s.closing && matches(s, flow.id, flow.src(), flow.dst())) return true;
+  return false;
+}
+
 bool CaptureRecorder::matches(const Session& s, uint64_t flow_id, const IpAddr& src,
                               const IpAddr& dst) {
   switch (s.scope) {

@@ -107,6 +107,11 @@ class CaptureRecorder {
   // keep theirs. ring, snaplen and pre_packets need a restart.
   void set_limits(const CaptureConfig& cfg);
   size_t active() const { return active_; }
+  // Offload: whether an active session records `flow` (the flow, its
+  // client's or server's host, or everything), and how many sessions were
+  // ever started (a change means a new one may want offloaded flows back).
+  bool records(const Flow& flow) const;
+  uint64_t sessions_started() const { return next_id_ - 1; }
   // The file of active session `id` (CaptureWriter::path_of); empty if none.
   std::string_view file_of(uint64_t id) const;
 

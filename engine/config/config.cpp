@@ -374,6 +374,34 @@ Config Config::load_string(std::string_view text, const std::string& name) {
                     "1..65535) or \"\" for no metrics endpoint");
            c.metrics.listen = *v;
          }
+      {"offload",
+       [&](TableReader& r) {
+         auto& o = c.offload;
+         if (auto v = r.get<bool>("enabled")) o.enabled = *v;
+         if (auto v = r.get<uint32_t>("after_packets")) {
+           if (*v > 1'000'000)
+             r.fail(r.node("after_packets"), "after_packets", "expected 0..1000000 packets");
+           o.after_packets = *v;
+         }
+         if (auto v = r.get<uint32_t>("mark")) o.mark = *v;
+         if (auto v = r.get<uint32_t>("drop_mark")) o.drop_mark = *v;
+         if (auto v = r.get<uint32_t>("mask")) o.mask = *v;
+         if (o.mask == 0) r.fail(r.node("mask"), "mask", "must not be 0");
+         auto check_mark = [&](const char* key, uint32_t m) {
+           if (m == 0) r.fail(r.node(key), key, "must not be 0 (0 is every unmarked connection)");
+           if ((m & ~o.mask) != 0)
+             r.fail(r.node(key), key,
+                    fmt::format("0x{:x} has bits outside mask 0x{:x}", m, o.mask));
+         };
+         check_mark("mark", o.mark);
+         check_mark("drop_mark", o.drop_mark);
+         if (o.mark == o.drop_mark)
+           r.fail(r.node("drop_mark"), "drop_mark", "must differ from mark");
+         if (auto v = r.get_seconds("timeout")) {
+           if (*v < seconds(60)) r.fail(r.node("timeout"), "timeout", "expected at least 60 s");
+           c.flows.offloaded = *v;
+         }
+         if (auto v = r.get<bool>("adopt")) o.adopt = *v;
        }},
       {"log",
        [&](TableReader& r) {

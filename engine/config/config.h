@@ -59,6 +59,8 @@ struct FlowConfig {
   Timestamp udp = seconds(60);
   Timestamp icmp = seconds(30);
   Timestamp other = seconds(60);
+  Timestamp offloaded =
+      seconds(432000);        // [offload] timeout: an offloaded flow the kernel never ended
   uint32_t capacity = 65536;  // flows per worker; the stalest is evicted beyond
   uint32_t fragments = 4096;  // fragment-id entries per worker
 };
@@ -167,6 +169,16 @@ std::optional<ListenAddress> parse_listen_address(std::string_view text);
 struct ClientsConfig {
   std::vector<std::string> leases;  // dnsmasq, ISC dhcpd or Kea lease files
   uint32_t reload_check_ms = 2000;  // how often the files are checked for changes
+// Offload: decided flows are handed to the kernel by a conntrack mark
+// (engine/conntrack/README.md); the contrib rules accept or drop marked
+// connections before the queue rule.
+struct OffloadConfig {
+  bool enabled = false;             // needs the fast-path rules (contrib/) and ctnetlink
+  uint32_t after_packets = 2;       // packets seen each way (a drop: from the client) first
+  uint32_t mark = 0x10000000;       // conntrack mark of offloaded accepted connections
+  uint32_t drop_mark = 0x20000000;  // ... of offloaded dropped connections
+  uint32_t mask = 0x30000000;       // the conntrack mark bits tripline owns
+  bool adopt = true;                // accept connections conntrack had before the start ("adopted")
 };
 
 struct Config {
@@ -180,6 +192,7 @@ struct Config {
   CaptureConfig capture;
   MetricsConfig metrics;
   ClientsConfig clients;
+  OffloadConfig offload;
   std::vector<ZoneConfig> zones;  // [zones.NAME], by name
   std::vector<RuleConfig> rules;  // [[rule]], in file order; run before the egress chain
   std::string source = "<built-in defaults>";  // file it came from

@@ -124,7 +124,8 @@ uint64_t EveBuilder::flow_id(uint64_t local_id) const {
   return id != 0 ? id : 1;
 }
 
-std::string EveBuilder::flow_event(const Flow& flow, FlowEndReason reason, Timestamp now) {
+std::string EveBuilder::flow_event(const Flow& flow, FlowEndReason reason, Timestamp now,
+                                   const FlowBypass* bypass) {
   auto& w = json_->begin(now, "flow", flow_id(flow.id), flow);
   w.Key("flow");
   w.StartObject();
@@ -148,6 +149,23 @@ std::string EveBuilder::flow_event(const Flow& flow, FlowEndReason reason, Times
   w.String(to_string(reason));
   w.Key("action");
   write_string(w, to_string(flow.decision.verdict));
+  if (flow.offload == FlowOffload::Offloaded) {  // as Suricata writes its capture bypass
+    w.Key("bypass");
+    w.String("capture");
+    if (bypass) {
+      w.Key("bypassed");
+      w.StartObject();
+      w.Key("pkts_toserver");
+      w.Uint64(bypass->pkts[kToServer]);
+      w.Key("pkts_toclient");
+      w.Uint64(bypass->pkts[kToClient]);
+      w.Key("bytes_toserver");
+      w.Uint64(bypass->bytes[kToServer]);
+      w.Key("bytes_toclient");
+      w.Uint64(bypass->bytes[kToClient]);
+      w.EndObject();
+    }
+  }
   w.EndObject();
   w.Key("tripline");
   w.StartObject();

@@ -36,7 +36,10 @@ class EveBuilder {
   EveBuilder& operator=(const EveBuilder&) = delete;
 
   // A flow-end event (eve.cpp).
-  std::string flow_event(const Flow& flow, FlowEndReason reason, Timestamp now);
+  // `bypass`: what the kernel carried of an offloaded flow (its destroy
+  // event's counters beyond the packets tripline saw); null when not known.
+  std::string flow_event(const Flow& flow, FlowEndReason reason, Timestamp now,
+                         const FlowBypass* bypass = nullptr);
   // A DNS query or answer (eve_dns.cpp).
   std::string dns_event(const DnsEventFacts& facts);
   // An alert on a flow (eve_alert.cpp).

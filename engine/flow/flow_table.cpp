@@ -21,7 +21,17 @@ constexpr uint8_t kSawSyn = 1, kSawSynAck = 2;  // Flow::handshake bits
 constexpr Timestamp kFragmentLifetime = seconds(30);
 
 // Timeout classes, the index of a flow's list.
-enum : uint8_t { kTcpNew, kTcpEstablished, kTcpClosing, kTcpClosed, kUdp, kIcmp, kOther, kCount };
+enum : uint8_t {
+  kTcpNew,
+  kTcpEstablished,
+  kTcpClosing,
+  kTcpClosed,
+  kUdp,
+  kIcmp,
+  kOther,
+  kOffloaded,
+  kCount
+};
 
 // Protocols whose header the decoder reads (ports, or ICMP type/code).
 bool has_l4_fields(uint8_t proto) {
@@ -135,12 +145,15 @@ Timestamp FlowTable::timeout_of(uint8_t tclass) const {
       return cfg_.udp;
     case kIcmp:
       return cfg_.icmp;
+    case kOffloaded:
+      return cfg_.offloaded;
     default:
       return cfg_.other;
   }
 }
 
 uint8_t FlowTable::class_of(const Flow& f) const {
+  if (f.offload == FlowOffload::Offloaded && f.state != FlowState::Closed) return kOffloaded;
   switch (f.key.proto) {
     case kProtoTcp:
       // A refused connection attempt lingers as long as an unanswered one
@@ -348,6 +361,22 @@ FlowTable::Result FlowTable::track(const Decoded& pkt, Timestamp now) {
   account(slot, r.dir, pkt, now);
   if (pkt.is_fragment) remember_fragment(pkt, slot, r.dir, now);
   return r;
+}
+
+Flow* FlowTable::find(const FlowKey& key) {
+  auto it = index_.find(key);
+  return it == index_.end() ? nullptr : &slots_[*it];
+}
+
+void FlowTable::set_offload(Flow& f, FlowOffload state) {
+  const auto slot = static_cast<uint32_t>(&f - slots_.data());
+  f.offload = state;
+  unlink(slot);
+  link(slot, class_of(f));
+}
+
+void FlowTable::end_flow(Flow& f, FlowEndReason reason, Timestamp now) {
+  end(static_cast<uint32_t>(&f - slots_.data()), reason, now);
 }
 
 FlowTable::Result FlowTable::track_fragment(const Decoded& pkt, Timestamp now) {

@@ -50,6 +50,13 @@ struct FlowKey {
 // Flow::watch bits.
 constexpr uint8_t kWatchLua = 1;
 
+// Where a flow's packets go (the worker's offload decision).
+enum class FlowOffload : uint8_t {
+  None,       // every packet is queued to tripline
+  Offloaded,  // asked the kernel to carry it (its conntrack mark)
+  Refused,    // the kernel could not (no entry): never asked again
+};
+
 // Direction index into per-direction arrays.
 enum Dir : uint8_t { kToServer = 0, kToClient = 1 };
 
@@ -108,6 +115,9 @@ struct Flow {
   uint8_t seen = 0;            // bit per Dir that has sent a packet (internal)
   uint8_t handshake = 0;       // TCP SYN / SYN-ACK seen (internal)
   uint8_t watch = 0;           // kWatch* bits: a trigger wants this flow's packets
+  // Offload (engine/conntrack): the kernel carries the flow; its end comes
+  // from conntrack. Set through FlowTable::set_offload.
+  FlowOffload offload = FlowOffload::None;
   uint64_t id = 0;             // unique per worker and run, never 0
   Timestamp start = 0;
   Timestamp last = 0;
@@ -125,6 +135,13 @@ struct Flow {
   uint16_t sport() const { return orig_is_lo ? key.lo_port : key.hi_port; }
   uint16_t dport() const { return orig_is_lo ? key.hi_port : key.lo_port; }
   uint8_t proto() const { return key.proto; }
+};
+
+// What the kernel carried of an offloaded flow: conntrack's counts beyond the
+// packets tripline saw, per Dir (Suricata's flow.bypassed).
+struct FlowBypass {
+  uint64_t pkts[2] = {0, 0};
+  uint64_t bytes[2] = {0, 0};
 };
 
 // Receives flow ends. Called synchronously from track/expire/flush; the Flow
@@ -177,6 +194,22 @@ class FlowTable {
   // Ends every flow (reason Shutdown) and empties the table.
   void flush(Timestamp now);
 
+  // Offload: the flow of `key` (either direction), or null.
+  Flow* find(const FlowKey& key);
+  // Sets a flow's offload state. An offloaded flow times out after
+  // FlowConfig::offloaded (the kernel reports its end, not its packets).
+  void set_offload(Flow& f, FlowOffload state);
+  // Ends one flow now (reported unless already, then freed).
+  void end_flow(Flow& f, FlowEndReason reason, Timestamp now);
+  // Calls fn(Flow&) for every flow in the table (not for a Closed flow that
+  // only lingers). fn must not add or end flows.
+  template <typename Fn>
+  void for_each(Fn&& fn) {
+    for (int c = 0; c < kClasses; ++c)
+      for (uint32_t s = head_[c]; s; s = slots_[s].next)
+        if (!slots_[s].end_reported) fn(slots_[s]);
+  }
+
   size_t size() const { return live_; }
   const FlowTableStats& stats() const { return stats_; }
   // Bytes of table storage per flow slot (for the memory target).
@@ -210,7 +243,7 @@ class FlowTable {
     FragKey key;
     Timestamp expires = 0;
   };
-  static constexpr int kClasses = 7;
+  static constexpr int kClasses = 8;
 
   Result track_fragment(const Decoded& pkt, Timestamp now);
   // Counts the packet, updates state and list position; may report the end.

@@ -5,9 +5,11 @@
 #include <net/if.h>
 #include <spdlog/spdlog.h>
 
+#include "adopt_stage.h"
 #include "capture_recorder.h"
 #include "capture_writer.h"
 #include "client_names.h"
+#include "conntrack_service.h"
 #include "dns_cache.h"
 #include "dns_name_rules.h"
 #include "dns_observer.h"
@@ -17,6 +19,7 @@
 #include "lease_monitor.h"
 #include "name_rule_chain.h"
 #include "neighbour_monitor.h"
+#include "offload_link.h"
 #include "policy_stage.h"
 #include "rule_chain.h"
 #include "worker.h"
@@ -71,6 +74,7 @@ Pipeline::Pipeline(std::shared_ptr<const Config> cfg, Mode mode)
   inputs_ = build_inputs(cfg_);
   load_dns();
   load_client_names();
+  if (mode_ == Mode::Live) load_conntrack();
   if (!cfg_->capture.dir.empty() && mode_ != Mode::Check) {
     unsigned workers = mode_ == Mode::Live ? cfg_->queue.count : 1;
     CaptureWriterOptions opts;
@@ -173,6 +177,43 @@ void Pipeline::load_client_names() {
   if (mode_ == Mode::Live) leases_->start(std::chrono::milliseconds(c.reload_check_ms));
 }
 
+void Pipeline::load_conntrack() {
+  const OffloadConfig& o = cfg_->offload;
+  // Adoption: connections conntrack tracked as established before this start.
+  if (o.adopt) {
+    try {
+      std::vector<CtTuple> established = dump_established();
+      adopted_ = make_adopted_set(established);
+      spdlog::info("adopting {} established connections from the conntrack table",
+                   adopted_->size());
+    } catch (const ConntrackError& e) {
+      spdlog::warn(
+          "conntrack table not readable ({}): established connections are not "
+          "adopted at start ([offload] adopt)",
+          e.what());
+    }
+  }
+  if (!o.enabled) return;
+  offload_link_ = std::make_unique<OffloadLink>(cfg_->queue.count);
+  try {
+    ConntrackMarks marks{o.mark, o.drop_mark, o.mask};
+    conntrack_ = std::make_unique<ConntrackService>(*offload_link_, marks);
+  } catch (const ConntrackError& e) {
+    spdlog::warn("offload is off: conntrack is not reachable ({}); every packet stays queued",
+                 e.what());
+    offload_link_.reset();
+  }
+}
+
+void Pipeline::start_offload() {
+  if (!conntrack_) return;
+  conntrack_->start();
+  spdlog::info(
+      "offload on: decided flows go to the kernel after {} packets each way "
+      "(conntrack mark 0x{:x}, drops 0x{:x}, mask 0x{:x})",
+      cfg_->offload.after_packets, cfg_->offload.mark, cfg_->offload.drop_mark, cfg_->offload.mask);
+}
+
 void Pipeline::load_dns() {
   const DnsConfig& d = cfg_->dns;
   if (!dns_on(*cfg_)) return;
@@ -228,6 +269,7 @@ StageFactory Pipeline::stage_factory() {
   return [this](Worker& worker) {
     worker.env().eve().set_dns_version(cfg_->log.dns_version);
     install_stages(worker, current(), {});
+    if (offload_link_) worker.set_offload(offload_link_.get());
     if (capture_)
       worker.set_capture(std::make_unique<CaptureRecorder>(*capture_, worker.index(), cfg_->capture,
                                                            capture_counters(worker.counters())));
@@ -277,6 +319,8 @@ void Pipeline::install_stages(Worker& worker, std::shared_ptr<const StageInputs>
     if (old_dns) dns->adopt_state(*old_dns);
     next.push_back(std::move(dns));
   }
+  if (adopted_ && !adopted_->empty())
+    next.push_back(std::make_unique<AdoptStage>(adopted_, worker.env()));
   if (in->rules)
     next.push_back(
         std::make_unique<PolicyStage>(cfg, *in->rules, cache_.get(), worker.env(), hosts_.get(),
@@ -412,6 +456,7 @@ void Pipeline::shutdown() {
   }
   cv_.notify_all();
   if (housekeeping_.joinable()) housekeeping_.join();
+  if (conntrack_) conntrack_->stop();
   save_state();
   if (capture_) capture_->flush();
 }

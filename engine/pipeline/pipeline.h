@@ -6,6 +6,8 @@
 // flows, the DNS cache, the host table and capture sessions stay.
 #pragma once
 
+#include <absl/container/flat_hash_set.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -22,6 +24,9 @@
 namespace tripline {
 
 class CaptureWriter;
+class ConntrackService;
+class OffloadLink;
+struct CtTuple;
 class DnsCache;
 class ClientNames;
 class HostTable;
@@ -74,6 +79,10 @@ class Pipeline {
   const RuleSet* rules() const;
   const NameRuleChain* dns_rules() const;
   CaptureWriter* capture_writer() { return capture_.get(); }
+  // Offload (live, [offload] enabled and conntrack reachable); null otherwise.
+  OffloadLink* offload_link() { return offload_link_.get(); }
+  // Live: starts the conntrack threads (after the workers exist).
+  void start_offload();
 
  private:
   void save_state();
@@ -102,6 +111,11 @@ class Pipeline {
   std::unique_ptr<ClientNames> names_;            // [clients] leases; null when none
   std::unique_ptr<LeaseMonitor> leases_;          // keeps names_ in step with the files
   std::unique_ptr<CaptureWriter> capture_;
+  // Offload and restart adoption (engine/conntrack).
+  void load_conntrack();
+  std::unique_ptr<OffloadLink> offload_link_;
+  std::unique_ptr<ConntrackService> conntrack_;
+  std::shared_ptr<const absl::flat_hash_set<CtTuple>> adopted_;
   std::string load_summary_;
   bool state_not_saved_ = false;  // the state file did not load: it is never overwritten
   std::thread housekeeping_;

@@ -81,7 +81,18 @@ namespace tripline {
   X(capture_sessions_refused, "capture_sessions_refused") \
   X(capture_packets, "capture_packets")                   \
   X(capture_dropped, "capture_dropped")                   \
-  X(capture_lost, "capture_lost")
+  X(capture_lost, "capture_lost")                         \
+  X(offload_requested, "offload_requested")               \
+  X(offload_refused, "offload_refused")                   \
+  X(offload_taken_back, "offload_taken_back")             \
+  X(offload_ends, "offload_ends")                         \
+  X(offload_ends_stale, "offload_ends_stale")             \
+  X(offload_late_packets, "offload_late_packets")         \
+  X(offload_requests_full, "offload_requests_full")       \
+  X(offload_ends_unknown, "offload_ends_unknown")         \
+  X(offload_ends_full, "offload_ends_full")               \
+  X(offload_events_lost, "offload_events_lost")           \
+  X(adopted, "adopted")
 
 struct CounterSnapshot;
 

@@ -3,6 +3,8 @@
 #include <chrono>
 
 #include "capture_recorder.h"
+#include "offload_link.h"
+#include "offload_rule.h"
 
 namespace tripline {
 namespace {
@@ -134,6 +136,8 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   }
   Flow& flow = *tracked.flow;
   if (tracked.created) counters_.flows_created.add();
+  // Queued before its mark took effect (or before a take-back was asked).
+  if (flow.offload == FlowOffload::Offloaded) counters_.offload_late_packets.add();
   if (flow.decided) decision = flow.decision;
 
   // A non-first fragment carries no upper-layer header: it shares its flow's
@@ -178,6 +182,10 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
     capture_->on_packet(pkt, &flow, now, &ctx.decision);
     charge(ProfileStage::Worker);
   }
+  if (offload_) {
+    if (capture_ && capture_->sessions_started() != capture_starts_seen_) take_back_recorded();
+    consider_offload(flow);
+  }
   count_verdict(ctx.decision);
   return ctx.decision;
 }
@@ -191,9 +199,75 @@ Decision Worker::inspect_fragment(const Decoded& pkt, Flow* flow, Dir dir, Times
   return ctx.decision;
 }
 
+void Worker::consider_offload(Flow& flow) {
+  if (!should_offload(flow, cfg_->offload, capture_ && capture_->records(flow))) return;
+  CtRequest r;
+  r.tuple = {flow.src(), flow.dst(), flow.sport(), flow.dport(), flow.proto()};
+  r.op = CtOp::Offload;
+  r.drop = flow.decision.verdict == Verdict::Drop;
+  r.worker = static_cast<uint16_t>(index_);
+  if (!offload_->request(r)) return;  // full: counted by the link; asked again next packet
+  counters_.offload_requested.add();
+  flows_.set_offload(flow, FlowOffload::Offloaded);
+}
+
+void Worker::take_back_recorded() {
+  capture_starts_seen_ = capture_->sessions_started();
+  flows_.for_each([&](Flow& flow) {
+    if (flow.offload != FlowOffload::Offloaded || !capture_->records(flow)) return;
+    CtRequest r;
+    r.tuple = {flow.src(), flow.dst(), flow.sport(), flow.dport(), flow.proto()};
+    r.op = CtOp::TakeBack;
+    r.worker = static_cast<uint16_t>(index_);
+    if (!offload_->request(r)) return;  // full: counted; the flow stays with the kernel
+    counters_.offload_taken_back.add();
+    flows_.set_offload(flow, FlowOffload::None);
+  });
+}
+
+void Worker::drain_offload(Timestamp now) {
+  CtEnd e;
+  while (offload_->next_end(index_, e)) {
+    const CtTuple c = e.tuple.canonical();
+    Flow* flow = flows_.find(FlowKey{c.src, c.dst, c.sport, c.dport, c.proto});
+    if (!flow || flow->offload != FlowOffload::Offloaded || flow->end_reported) {
+      counters_.offload_ends_stale.add();  // taken back, or ended here meanwhile
+      continue;
+    }
+    if (e.kind == CtEndKind::Refused) {
+      counters_.offload_refused.add();
+      flows_.set_offload(*flow, FlowOffload::Refused);
+      continue;
+    }
+    // conntrack's original direction is tripline's client side unless the
+    // engine first saw the flow from the other end.
+    const bool same = e.tuple.src == flow->src() && e.tuple.sport == flow->sport();
+    const Dir dirs[2] = {same ? kToServer : kToClient, same ? kToClient : kToServer};
+    FlowBypass bypass;
+    if (e.has_counters) {
+      for (int i = 0; i < 2; ++i) {
+        const Dir d = dirs[i];
+        if (e.pkts[i] > flow->pkts[d]) bypass.pkts[d] = e.pkts[i] - flow->pkts[d];
+        if (e.bytes[i] > flow->bytes[d]) bypass.bytes[d] = e.bytes[i] - flow->bytes[d];
+        flow->pkts[d] += bypass.pkts[d];
+        flow->bytes[d] += bypass.bytes[d];
+      }
+    }
+    if (e.stop > flow->last) flow->last = e.stop;
+    const FlowEndReason reason = e.kind == CtEndKind::Fin   ? FlowEndReason::Fin
+                                 : e.kind == CtEndKind::Rst ? FlowEndReason::Rst
+                                                            : FlowEndReason::Timeout;
+    counters_.offload_ends.add();
+    bypass_ = e.has_counters ? &bypass : nullptr;
+    flows_.end_flow(*flow, reason, now);
+    bypass_ = nullptr;
+  }
+}
+
 void Worker::tick(Timestamp now) {
   last_tick_ = now;
   ticks_.add();
+  if (offload_) drain_offload(now);
   flows_.expire(now);
   if (capture_) capture_->tick(now);
 }
@@ -208,7 +282,7 @@ void Worker::on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) 
   counters_.flows_ended.add();
   if (reason == FlowEndReason::Timeout) counters_.flows_timed_out.add();
   if (reason == FlowEndReason::Evicted) counters_.flows_evicted.add();
-  if (env_.events_on()) env_.emit(env_.eve().flow_event(flow, reason, now));
+  if (env_.events_on()) env_.emit(env_.eve().flow_event(flow, reason, now, bypass_));
   for (size_t i = 0; i < stages_.size(); ++i) {
     charge(stage_profile_[i]);
     stages_[i]->on_flow_end(flow, reason, now);

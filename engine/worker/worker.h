@@ -22,6 +22,7 @@
 namespace tripline {
 
 class CaptureRecorder;
+class OffloadLink;
 class Worker;
 
 // Adds the configured stages to a worker (the composition root's job, shared
@@ -68,6 +69,9 @@ class Worker final : public FlowObserver {
   std::vector<std::unique_ptr<Stage>> take_stages();
   void set_stages(std::vector<std::unique_ptr<Stage>> stages, std::shared_ptr<const void> inputs);
   const std::shared_ptr<const void>& stage_inputs() const { return stage_inputs_; }
+  // Offload (engine/conntrack): decided flows are handed to the kernel
+  // through `link`, whose ends come back to this worker. Null: off.
+  void set_offload(OffloadLink* link) { offload_ = link; }
 
   // Judges one packet. Always returns a decision; never throws. `meta` is what
   // the source knows beyond the bytes (live: interfaces).
@@ -110,6 +114,13 @@ class Worker final : public FlowObserver {
   Decision inspect_fragment(const Decoded& pkt, Flow* flow, Dir dir, Timestamp now,
                             const Decision& decision);
 
+  // Offload: asks the kernel to carry `flow` when nothing needs its packets.
+  void consider_offload(Flow& flow);
+  // Takes back offloaded flows a newly started recording covers.
+  void take_back_recorded();
+  // Merges the kernel's ends of offloaded flows (and refusals) into the table.
+  void drain_offload(Timestamp now);
+
   std::shared_ptr<const Config> cfg_;
   unsigned index_;
   Counters counters_;
@@ -129,6 +140,9 @@ class Worker final : public FlowObserver {
   std::atomic<uint64_t> applied_generation_{0};
   std::atomic<uint64_t> last_update_ns_{0};
   std::shared_ptr<const void> stage_inputs_;
+  OffloadLink* offload_ = nullptr;
+  uint64_t capture_starts_seen_ = 0;
+  const FlowBypass* bypass_ = nullptr;  // for the flow event of a flow the kernel ended
 };
 
 }  // namespace tripline

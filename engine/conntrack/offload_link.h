@@ -1,0 +1,89 @@
+// What workers and the conntrack threads share for offload: workers ask for
+// marks to be set or cleared (one bounded queue, never blocking them), the
+// control thread applies them and remembers which worker owns each offloaded
+// connection, and the event thread hands each destroy event to that worker's
+// inbox. Every queue is bounded; what does not fit is counted, never waited for.
+#pragma once
+
+#include <absl/container/flat_hash_map.h>
+#include <concurrentqueue/concurrentqueue.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "ct_tuple.h"
+
+namespace tripline {
+
+enum class CtOp : uint8_t {
+  Offload,   // set the mark: the kernel carries the connection from now on
+  TakeBack,  // clear it: its packets return to the queue
+};
+
+struct CtRequest {
+  CtTuple tuple;  // as the worker saw it (its first packet's direction)
+  CtOp op = CtOp::Offload;
+  bool drop = false;  // Offload of a dropped flow: create the entry if conntrack has none
+  uint16_t worker = 0;
+};
+
+struct OffloadLinkStats {
+  uint64_t requests_full = 0;  // requests refused: the queue was full
+  uint64_t offloaded = 0;      // marks the kernel accepted
+  uint64_t created = 0;        // of these, entries created for dropped flows
+  uint64_t refused = 0;        // marks the kernel refused (entry gone, no permission)
+  uint64_t taken_back = 0;     // marks cleared again
+  uint64_t ends = 0;           // destroy events handed to their worker
+  uint64_t ends_unknown = 0;   // destroy events of marked entries no worker offloaded
+  uint64_t ends_full = 0;      // destroy events a full worker inbox refused
+  uint64_t events_lost = 0;    // netlink overruns (ENOBUFS): events the kernel could not deliver
+};
+
+class OffloadLink {
+ public:
+  // Bounds: queued requests, and queued ends per worker.
+  OffloadLink(unsigned workers, size_t max_requests = 65536, size_t max_ends = 65536);
+  OffloadLink(const OffloadLink&) = delete;
+  OffloadLink& operator=(const OffloadLink&) = delete;
+
+  unsigned workers() const { return static_cast<unsigned>(inboxes_.size()); }
+
+  // Worker side. False (and counted) when the queue is full.
+  bool request(const CtRequest& r);
+  // Worker `w` only: the next end (or refusal) for one of its flows.
+  bool next_end(unsigned w, CtEnd& out);
+
+  // Control thread: the next request.
+  bool next_request(CtRequest& out);
+  // Control thread, before it asks the kernel: destroy events of this
+  // connection go to r.worker from now on.
+  void will_offload(const CtRequest& r);
+  // Control thread, with the kernel's answer. A refused Offload forgets the
+  // connection and tells the worker (CtEndKind::Refused); a TakeBack forgets it.
+  void applied(const CtRequest& r, bool ok, bool created);
+
+  // Event thread: a destroy event of an entry carrying an offload mark. False
+  // when no worker offloaded it (counted).
+  bool deliver_end(const CtEnd& e);
+  void count_events_lost(uint64_t n = 1) { events_lost_.fetch_add(n, std::memory_order_relaxed); }
+
+  // Connections currently offloaded.
+  size_t offloaded_now() const;
+  OffloadLinkStats stats() const;
+
+ private:
+  bool to_worker(unsigned w, const CtEnd& e);
+
+  size_t max_requests_, max_ends_;
+  moodycamel::ConcurrentQueue<CtRequest> requests_;
+  std::vector<std::unique_ptr<moodycamel::ConcurrentQueue<CtEnd>>> inboxes_;
+  mutable std::mutex mu_;
+  absl::flat_hash_map<CtTuple, uint16_t> owner_;  // canonical tuple -> worker
+  std::atomic<uint64_t> requests_full_{0}, offloaded_{0}, created_{0}, refused_{0}, taken_back_{0},
+      ends_{0}, ends_unknown_{0}, ends_full_{0}, events_lost_{0};
+};
+
+}  // namespace tripline

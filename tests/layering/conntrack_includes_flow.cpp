@@ -1,0 +1,2 @@
+// conntrack is low (core only): it may not see the flow table.
+#include "flow_table.h"

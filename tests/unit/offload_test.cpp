@@ -1,0 +1,449 @@
+// Offload pieces: ctnetlink messages (built and read without a socket), the
+// link workers and conntrack threads share, the offload rule, the worker's
+// merge of the kernel's counts into flow events, [offload] keys and the
+// fast-path rule check.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "config.h"
+#include "ct_message.h"
+#include "event_writer.h"
+#include "offload_link.h"
+#include "offload_rule.h"
+#include "offload_rules.h"
+#include "packet_craft.h"
+#include "worker.h"
+
+namespace tripline {
+namespace {
+
+IpAddr ip(const char* s) { return *IpAddr::parse(s); }
+
+CtTuple tuple() { return {ip("10.0.0.2"), ip("192.0.2.7"), 40000, 443, 6}; }
+
+// CTA_MARK_MASK of a built message (host order), or 0 when absent.
+uint32_t mark_mask_of(const uint8_t* msg) {
+  auto* nlh = reinterpret_cast<const nlmsghdr*>(msg);
+  uint32_t mask = 0;
+  mnl_attr_parse(
+      nlh, sizeof(nfgenmsg),
+      [](const nlattr* a, void* data) {
+        if (mnl_attr_get_type(a) == CTA_MARK_MASK)
+          *static_cast<uint32_t*>(data) = ntohl(mnl_attr_get_u32(a));
+        return MNL_CB_OK;
+      },
+      &mask);
+  return mask;
+}
+
+TEST(CtMessage, MarkUpdateCarriesTupleMarkAndMask) {
+  uint8_t buf[kCtMessageBytes];
+  size_t len = build_mark_update(buf, tuple(), 0x10000000, 0x30000000, 7);
+  ASSERT_GT(len, sizeof(nlmsghdr));
+  auto* nlh = reinterpret_cast<nlmsghdr*>(buf);
+  EXPECT_EQ(nlh->nlmsg_type, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW);
+  EXPECT_EQ(nlh->nlmsg_flags & NLM_F_CREATE, 0);  // an update: never makes an entry
+  CtEntry e;
+  ASSERT_TRUE(parse_ct_entry(nlh, e));
+  EXPECT_EQ(e.end.tuple, tuple());
+  EXPECT_EQ(e.end.mark, 0x10000000u);
+  EXPECT_EQ(mark_mask_of(buf), 0x30000000u);
+  // Take back: mark 0 under the mask (other mark bits stay).
+  build_mark_update(buf, tuple(), 0, 0x30000000, 8);
+  ASSERT_TRUE(parse_ct_entry(nlh, e));
+  EXPECT_EQ(e.end.mark, 0u);
+  EXPECT_EQ(mark_mask_of(buf), 0x30000000u);
+}
+
+TEST(CtMessage, CreateHasReplyTupleTimeoutAndState) {
+  uint8_t buf[kCtMessageBytes];
+  CtTuple t{ip("fd00::2"), ip("2001:db8::7"), 5353, 9999, 17};
+  size_t len = build_create(buf, t, 0x20000000, 120, 1);
+  ASSERT_GT(len, 0u);
+  auto* nlh = reinterpret_cast<nlmsghdr*>(buf);
+  EXPECT_NE(nlh->nlmsg_flags & NLM_F_CREATE, 0);
+  nf_conntrack* ct = nfct_new();
+  ASSERT_EQ(nfct_nlmsg_parse(nlh, ct), 0);
+  EXPECT_EQ(nfct_get_attr_u32(ct, ATTR_TIMEOUT), 120u);
+  EXPECT_EQ(ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC)), 9999);
+  EXPECT_EQ(ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_DST)), 5353);
+  nfct_destroy(ct);
+  CtEntry e;
+  ASSERT_TRUE(parse_ct_entry(nlh, e));
+  EXPECT_EQ(e.end.tuple, t);
+  EXPECT_EQ(e.end.mark, 0x20000000u);
+}
+
+TEST(CtMessage, OnlyTcpAndUdp) {
+  uint8_t buf[kCtMessageBytes];
+  CtTuple t = tuple();
+  t.proto = 1;
+  EXPECT_EQ(build_mark_update(buf, t, 1, 1, 1), 0u);
+  EXPECT_EQ(build_create(buf, t, 1, 1, 1), 0u);
+}
+
+// A destroy event as the kernel sends it: counters, timestamps, TCP state.
+size_t destroy_event(uint8_t* buf, uint8_t tcp_state, bool counters) {
+  std::memset(buf, 0, kCtMessageBytes);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+  auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+  nfg->nfgen_family = AF_INET;
+  nf_conntrack* ct = nfct_new();
+  uint32_t s = inet_addr("10.0.0.2"), d = inet_addr("192.0.2.7");
+  nfct_set_attr_u8(ct, ATTR_L3PROTO, AF_INET);
+  nfct_set_attr_u32(ct, ATTR_IPV4_SRC, s);
+  nfct_set_attr_u32(ct, ATTR_IPV4_DST, d);
+  nfct_set_attr_u8(ct, ATTR_L4PROTO, 6);
+  nfct_set_attr_u16(ct, ATTR_PORT_SRC, htons(40000));
+  nfct_set_attr_u16(ct, ATTR_PORT_DST, htons(443));
+  nfct_set_attr_u8(ct, ATTR_TCP_STATE, tcp_state);
+  nfct_set_attr_u32(ct, ATTR_MARK, 0x10000000);
+  nfct_nlmsg_build(nlh, ct);
+  if (counters) {  // the kernel's: nfct_nlmsg_build does not write counters
+    auto put = [&](uint16_t type, uint64_t pkts, uint64_t bytes) {
+      nlattr* nest = mnl_attr_nest_start(nlh, type);
+      mnl_attr_put_u64(nlh, CTA_COUNTERS_PACKETS, htobe64(pkts));
+      mnl_attr_put_u64(nlh, CTA_COUNTERS_BYTES, htobe64(bytes));
+      mnl_attr_nest_end(nlh, nest);
+    };
+    put(CTA_COUNTERS_ORIG, 1000, 52000);
+    put(CTA_COUNTERS_REPLY, 2000, 3000000);
+  }
+  nfct_destroy(ct);
+  return nlh->nlmsg_len;
+}
+
+TEST(CtMessage, DestroyEventGivesCountersAndEndKind) {
+  uint8_t buf[kCtMessageBytes];
+  destroy_event(buf, TCP_CONNTRACK_TIME_WAIT, true);
+  CtEntry e;
+  ASSERT_TRUE(parse_ct_entry(reinterpret_cast<nlmsghdr*>(buf), e));
+  EXPECT_TRUE(e.destroy);
+  EXPECT_EQ(e.end.tuple, tuple());
+  EXPECT_TRUE(e.end.has_counters);
+  EXPECT_EQ(e.end.pkts[0], 1000u);
+  EXPECT_EQ(e.end.pkts[1], 2000u);
+  EXPECT_EQ(e.end.bytes[1], 3000000u);
+  EXPECT_EQ(e.end.kind, CtEndKind::Fin);
+  destroy_event(buf, TCP_CONNTRACK_CLOSE, false);
+  ASSERT_TRUE(parse_ct_entry(reinterpret_cast<nlmsghdr*>(buf), e));
+  EXPECT_FALSE(e.end.has_counters);
+  EXPECT_EQ(e.end.kind, CtEndKind::Rst);
+  destroy_event(buf, TCP_CONNTRACK_ESTABLISHED, false);
+  ASSERT_TRUE(parse_ct_entry(reinterpret_cast<nlmsghdr*>(buf), e));
+  EXPECT_EQ(e.end.kind, CtEndKind::Timeout);
+  EXPECT_TRUE(is_established(e));
+}
+
+TEST(CtTuple, CanonicalIsTheSameBothWays) {
+  EXPECT_EQ(tuple().canonical(), tuple().reversed().canonical());
+  EXPECT_EQ(tuple().canonical().src, ip("10.0.0.2"));
+}
+
+TEST(OffloadLink, RoutesEndsToTheWorkerThatOffloaded) {
+  OffloadLink link(2);
+  CtRequest r{tuple(), CtOp::Offload, false, 1};
+  ASSERT_TRUE(link.request(r));
+  CtRequest got;
+  ASSERT_TRUE(link.next_request(got));
+  link.will_offload(got);
+  link.applied(got, true, false);
+  EXPECT_EQ(link.offloaded_now(), 1u);
+  CtEnd end;
+  end.tuple = tuple().reversed();  // conntrack may name it from the other side
+  EXPECT_TRUE(link.deliver_end(end));
+  CtEnd out;
+  EXPECT_FALSE(link.next_end(0, out));
+  ASSERT_TRUE(link.next_end(1, out));
+  EXPECT_EQ(out.tuple, tuple().reversed());
+  EXPECT_FALSE(link.deliver_end(end));  // once only; then it is unknown
+  OffloadLinkStats st = link.stats();
+  EXPECT_EQ(st.offloaded, 1u);
+  EXPECT_EQ(st.ends, 1u);
+  EXPECT_EQ(st.ends_unknown, 1u);
+}
+
+TEST(OffloadLink, RefusalGoesBackToTheWorker) {
+  OffloadLink link(1);
+  CtRequest r{tuple(), CtOp::Offload, false, 0};
+  link.will_offload(r);
+  link.applied(r, false, false);
+  CtEnd out;
+  ASSERT_TRUE(link.next_end(0, out));
+  EXPECT_EQ(out.kind, CtEndKind::Refused);
+  EXPECT_EQ(link.offloaded_now(), 0u);
+  EXPECT_EQ(link.stats().refused, 1u);
+}
+
+TEST(OffloadLink, FullQueueIsCountedNotWaitedFor) {
+  OffloadLink link(1, 2, 1);
+  CtRequest r{tuple(), CtOp::Offload, false, 0};
+  EXPECT_TRUE(link.request(r));
+  EXPECT_TRUE(link.request(r));
+  EXPECT_FALSE(link.request(r));
+  EXPECT_EQ(link.stats().requests_full, 1u);
+}
+
+// Workers, the control thread and the event thread at once (TSan: tsan preset).
+TEST(OffloadLink, ThreadsShareItWithoutRaces) {
+  constexpr unsigned kWorkers = 2;
+  constexpr int kFlows = 2000;
+  OffloadLink link(kWorkers, 1 << 20, 1 << 20);
+  std::atomic<bool> done{false};
+  std::atomic<int> applied{0};
+  std::thread control([&] {
+    CtRequest r;
+    while (applied.load() < static_cast<int>(kWorkers) * kFlows) {
+      if (!link.next_request(r)) {
+        std::this_thread::yield();
+        continue;
+      }
+      link.will_offload(r);
+      link.applied(r, true, false);
+      applied.fetch_add(1);
+    }
+  });
+  std::thread events([&] {
+    // Ends for every flow, delivered while workers still ask for more.
+    for (unsigned w = 0; w < kWorkers; ++w)
+      for (int i = 0; i < kFlows; ++i) {
+        CtEnd e;
+        e.tuple = {ip("10.0.0.2"), ip("192.0.2.7"), static_cast<uint16_t>(1000 + i),
+                   static_cast<uint16_t>(w), 17};
+        while (!link.deliver_end(e) && !done.load()) std::this_thread::yield();
+      }
+  });
+  std::vector<std::thread> workers;
+  std::atomic<int> ends{0};
+  for (unsigned w = 0; w < kWorkers; ++w)
+    workers.emplace_back([&, w] {
+      for (int i = 0; i < kFlows; ++i) {
+        CtRequest r{{ip("10.0.0.2"), ip("192.0.2.7"), static_cast<uint16_t>(1000 + i),
+                     static_cast<uint16_t>(w), 17},
+                    CtOp::Offload,
+                    false,
+                    static_cast<uint16_t>(w)};
+        ASSERT_TRUE(link.request(r));
+      }
+      CtEnd e;
+      for (int spins = 0; ends.load() < static_cast<int>(kWorkers) * kFlows && spins < 10'000'000;
+           ++spins) {
+        if (link.next_end(w, e)) {
+          EXPECT_EQ(e.tuple.dport, w);  // only this worker's flows come here
+          ends.fetch_add(1);
+        }
+      }
+    });
+  for (auto& t : workers) t.join();
+  done.store(true);
+  control.join();
+  events.join();
+  EXPECT_EQ(ends.load(), static_cast<int>(kWorkers) * kFlows);
+  EXPECT_EQ(link.offloaded_now(), 0u);
+}
+
+Flow decided_flow(Verdict v, uint64_t to_server, uint64_t to_client) {
+  Flow f;
+  f.key = {ip("10.0.0.2"), ip("192.0.2.7"), 40000, 443, 6};
+  f.decided = true;
+  f.decision.verdict = v;
+  f.pkts[kToServer] = to_server;
+  f.pkts[kToClient] = to_client;
+  return f;
+}
+
+TEST(OffloadRule, DecidedAfterPacketsEachWay) {
+  OffloadConfig cfg;  // after_packets 2
+  EXPECT_FALSE(should_offload(decided_flow(Verdict::Accept, 2, 1), cfg, false));
+  EXPECT_TRUE(should_offload(decided_flow(Verdict::Accept, 2, 2), cfg, false));
+  // A drop counts the client's packets only: the server never answers.
+  EXPECT_TRUE(should_offload(decided_flow(Verdict::Drop, 2, 0), cfg, false));
+  EXPECT_FALSE(should_offload(decided_flow(Verdict::Reject, 9, 9), cfg, false));
+}
+
+TEST(OffloadRule, NothingMayNeedItsPackets) {
+  OffloadConfig cfg;
+  Flow f = decided_flow(Verdict::Accept, 5, 5);
+  EXPECT_FALSE(should_offload(f, cfg, true));  // recorded
+  f.watch = kWatchLua;
+  EXPECT_FALSE(should_offload(f, cfg, false));
+  f = decided_flow(Verdict::Accept, 5, 5);
+  f.key.hi_port = 53;  // DNS
+  EXPECT_FALSE(should_offload(f, cfg, false));
+  f = decided_flow(Verdict::Accept, 5, 5);
+  f.decided = false;
+  EXPECT_FALSE(should_offload(f, cfg, false));
+  f = decided_flow(Verdict::Accept, 5, 5);
+  f.offload = FlowOffload::Refused;
+  EXPECT_FALSE(should_offload(f, cfg, false));
+  f = decided_flow(Verdict::Accept, 5, 5);
+  f.key.proto = 1;
+  EXPECT_FALSE(should_offload(f, cfg, false));
+  f = decided_flow(Verdict::Accept, 5, 5);
+  f.decision.has_mark = true;
+  EXPECT_FALSE(should_offload(f, cfg, false));
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A worker asks for offload after two packets each way, ignores its later
+// packets' absence, and writes the kernel's counts into the flow event.
+TEST(OffloadWorker, MergesTheKernelCountsIntoTheFlowEvent) {
+  auto cfg = std::make_shared<Config>(Config::defaults());
+  cfg->offload.enabled = true;
+  std::string path = ::testing::TempDir() + "offload_worker_" + std::to_string(getpid()) + ".json";
+  std::filesystem::remove(path);
+  auto events = std::make_unique<EventWriter>(path, EventWriterOptions{});
+  OffloadLink link(1);
+  auto owned = std::make_unique<Worker>(cfg, 0, events.get());  // goes before the writer
+  Worker& worker = *owned;
+  worker.set_offload(&link);
+  const IpAddr c = ip("10.0.0.2"), s = ip("192.0.2.7");
+  Timestamp t = seconds(1'700'000'000);
+  auto send = [&](bool from_client, uint8_t flags) {
+    auto pkt = from_client ? craft::tcp(c, 40000, s, 443, flags, 1, 1, {})
+                           : craft::tcp(s, 443, c, 40000, flags, 1, 1, {});
+    t += 1000;
+    return worker.process(LinkType::Raw, pkt, t);
+  };
+  send(true, 0x02);
+  send(false, 0x12);
+  send(true, 0x10);
+  CtRequest r;
+  EXPECT_FALSE(link.next_request(r));  // one packet from the server so far
+  send(false, 0x10);
+  ASSERT_TRUE(link.next_request(r));
+  EXPECT_EQ(r.op, CtOp::Offload);
+  EXPECT_EQ(r.tuple, (CtTuple{c, s, 40000, 443, 6}));
+  EXPECT_FALSE(r.drop);
+  EXPECT_EQ(worker.counters().offload_requested.get(), 1u);
+  link.will_offload(r);
+  link.applied(r, true, false);
+
+  // The kernel ends it: 1000 packets from the client, 2000 back.
+  CtEnd end;
+  end.tuple = r.tuple;
+  end.kind = CtEndKind::Fin;
+  end.has_counters = true;
+  end.pkts[0] = 1000;
+  end.pkts[1] = 2000;
+  end.bytes[0] = 52000;
+  end.bytes[1] = 3000000;
+  end.stop = t + seconds(30);
+  ASSERT_TRUE(link.deliver_end(end));
+  worker.tick(t + seconds(31));
+  EXPECT_EQ(worker.counters().offload_ends.get(), 1u);
+  EXPECT_EQ(worker.flows().size(), 0u);
+  owned.reset();
+  events->flush();
+  events.reset();
+  std::string out = read_file(path);
+  EXPECT_NE(out.find("\"pkts_toserver\":1000,\"pkts_toclient\":2000,\"bytes_toserver\":52000,"
+                     "\"bytes_toclient\":3000000"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"reason\":\"fin\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"bypass\":\"capture\",\"bypassed\":{\"pkts_toserver\":998,"
+                     "\"pkts_toclient\":1998,"),
+            std::string::npos)
+      << out;
+  std::filesystem::remove(path);
+}
+
+TEST(OffloadWorker, RefusedFlowsStayAndAreNotAskedAgain) {
+  auto cfg = std::make_shared<Config>(Config::defaults());
+  cfg->offload.enabled = true;
+  OffloadLink link(1);
+  Worker worker(cfg, 0, nullptr);
+  worker.set_offload(&link);
+  const IpAddr c = ip("10.0.0.2"), s = ip("192.0.2.7");
+  Timestamp t = seconds(1'700'000'000);
+  for (int i = 0; i < 4; ++i) {
+    auto a = craft::udp(c, 5000, s, 6000, {});
+    auto b = craft::udp(s, 6000, c, 5000, {});
+    worker.process(LinkType::Raw, a, t += 1000);
+    worker.process(LinkType::Raw, b, t += 1000);
+    if (i == 1) {
+      CtRequest r;
+      ASSERT_TRUE(link.next_request(r));
+      link.will_offload(r);
+      link.applied(r, false, false);  // no conntrack entry
+      worker.tick(t);
+    }
+  }
+  CtRequest r;
+  EXPECT_FALSE(link.next_request(r));
+  EXPECT_EQ(worker.counters().offload_refused.get(), 1u);
+  EXPECT_EQ(worker.flows().size(), 1u);
+}
+
+TEST(OffloadConfig, KeysAreValidated) {
+  auto load = [](const std::string& t) { return Config::load_string(t, "<t>"); };
+  Config c = load(
+      "[offload]\nenabled = true\nafter_packets = 3\nmark = 0x100\nmask = 0x300\n"
+      "drop_mark = 0x200\ntimeout = 600\nadopt = false\n");
+  EXPECT_TRUE(c.offload.enabled);
+  EXPECT_EQ(c.offload.after_packets, 3u);
+  EXPECT_EQ(c.offload.mark, 0x100u);
+  EXPECT_EQ(c.flows.offloaded, seconds(600));
+  EXPECT_FALSE(c.offload.adopt);
+  EXPECT_FALSE(Config::defaults().offload.enabled);
+  EXPECT_THROW(load("[offload]\nmask = 0\n"), ConfigError);
+  EXPECT_THROW(load("[offload]\nmark = 0x40000000\n"), ConfigError);  // outside the mask
+  EXPECT_THROW(load("[offload]\nmark = 0\n"), ConfigError);
+  EXPECT_THROW(load("[offload]\ndrop_mark = 0x10000000\n"), ConfigError);  // same as mark
+  try {
+    load("\n[offload]\nmark = 0x40000000\n");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("<t>:3: offload.mark"), std::string::npos) << e.what();
+  }
+}
+
+TEST(OffloadRules, IptablesAcceptMustComeBeforeTheQueueRule) {
+  const std::string good =
+      "-P FORWARD ACCEPT\n-N TRIPLINE\n-A FORWARD -j TRIPLINE\n"
+      "-A TRIPLINE -m connmark --mark 0x10000000/0x30000000 -j ACCEPT\n"
+      "-A TRIPLINE -j NFQUEUE --queue-num 0 --queue-bypass\n";
+  EXPECT_TRUE(iptables_has_offload_accept(good, 0x10000000, 0x30000000));
+  EXPECT_FALSE(iptables_has_offload_accept(good, 0x1, 0x3));
+  const std::string after =
+      "-A TRIPLINE -j NFQUEUE --queue-num 0 --queue-bypass\n"
+      "-A TRIPLINE -m connmark --mark 0x10000000/0x30000000 -j ACCEPT\n";
+  EXPECT_FALSE(iptables_has_offload_accept(after, 0x10000000, 0x30000000));
+  EXPECT_FALSE(iptables_has_offload_accept("-A TRIPLINE -j NFQUEUE --queue-num 0\n", 0x10000000,
+                                           0x30000000));
+}
+
+TEST(OffloadRules, NftAcceptMustComeBeforeTheQueue) {
+  const std::string good =
+      "table inet tripline {\n\tchain forward {\n\t\ttype filter hook forward priority filter; "
+      "policy accept;\n\t\tct mark & 0x30000000 == 0x10000000 accept\n"
+      "\t\tcounter packets 0 bytes 0 queue flags bypass to 0\n\t}\n}\n";
+  EXPECT_TRUE(nft_has_offload_accept(good, 0x10000000, 0x30000000));
+  EXPECT_FALSE(nft_has_offload_accept(
+      "table inet t {\n\tchain forward {\n\t\tcounter queue flags bypass to 0\n\t}\n}\n",
+      0x10000000, 0x30000000));
+}
+
+}  // namespace
+}  // namespace tripline
