@@ -18,6 +18,7 @@ namespace tripline {
 
 struct Config;
 class LuaProfiler;
+class SharedStore;
 
 // A script's text, read and checked once (Pipeline) and loaded by every worker.
 struct LuaScript {
@@ -30,7 +31,11 @@ LuaScript load_lua_script(const Config& cfg);
 class LuaTriggers final : public Stage {
  public:
   // Throws LuaError when the script does not load or defines no hook.
-  LuaTriggers(const Config& cfg, const LuaScript& script, StageEnv& env);
+  // `shared`: the store of tripline.incr/get/set/del, one for all workers and
+  // owned by the caller (it outlives this stage and script reloads); null:
+  // those functions raise an error.
+  LuaTriggers(const Config& cfg, const LuaScript& script, StageEnv& env,
+              SharedStore* shared = nullptr);
   ~LuaTriggers() override;
 
   std::string_view name() const override { return "lua"; }
@@ -63,6 +68,7 @@ class LuaTriggers final : public Stage {
   };
   Call& call_state() { return call_; }
   StageEnv& env() { return env_; }
+  SharedStore* shared_store() const { return shared_; }
   // A recording the current call started (session id; 0: none).
   void note_capture(uint64_t id) {
     if (id != 0) capture_id_ = id;
@@ -99,6 +105,7 @@ class LuaTriggers final : public Stage {
   uint64_t logged_errors_ = 0;
   bool disabled_ = false;
   std::unique_ptr<LuaProfiler> profiler_;  // `tripline bench` only (lua_profile.h)
+  SharedStore* shared_ = nullptr;          // tripline.incr/get/set/del (lua_shared.h)
 };
 
 }  // namespace tripline

@@ -16,6 +16,7 @@
 #include "neighbour_monitor.h"
 #include "policy_stage.h"
 #include "rule_chain.h"
+#include "shared_store.h"
 #include "worker.h"
 
 namespace tripline {
@@ -59,6 +60,7 @@ Pipeline::Pipeline(std::shared_ptr<const Config> cfg, Mode mode)
     } catch (const LuaError& e) {
       throw ConfigError(fmt::format("{}: lua.script: {}", cfg_->source, e.what()));
     }
+    if (mode_ != Mode::Check) shared_ = std::make_unique<SharedStore>(cfg_->lua.shared_entries);
   }
   if (!cfg_->capture.dir.empty() && mode_ != Mode::Check) {
     unsigned workers = mode_ == Mode::Live ? cfg_->queue.count : 1;
@@ -141,7 +143,8 @@ StageFactory Pipeline::stage_factory() {
     if (rules_)
       worker.add_stage(
           std::make_unique<PolicyStage>(*cfg_, *rules_, cache_.get(), worker.env(), hosts_.get()));
-    if (lua_) worker.add_stage(std::make_unique<LuaTriggers>(*cfg_, *lua_, worker.env()));
+    if (lua_)
+      worker.add_stage(std::make_unique<LuaTriggers>(*cfg_, *lua_, worker.env(), shared_.get()));
     if (capture_)
       worker.set_capture(std::make_unique<CaptureRecorder>(*capture_, worker.index(), cfg_->capture,
                                                            capture_counters(worker.counters())));
@@ -187,8 +190,9 @@ std::string Pipeline::describe() const {
   if (block_) out += fmt::format("block lists   {} names\n", block_->size());
   if (allow_) out += fmt::format("allow lists   {} names\n", allow_->size());
   if (lua_)
-    out += fmt::format("triggers      {} (budget {} instructions, {} MB per worker)\n", lua_->path,
-                       c.lua.budget, c.lua.memory_mb);
+    out += fmt::format(
+        "triggers      {} (budget {} instructions, {} MB per worker, {} shared entries)\n",
+        lua_->path, c.lua.budget, c.lua.memory_mb, c.lua.shared_entries);
   if (!c.capture.dir.empty())
     out += fmt::format(
         "capture       {} (max {} files, {} sessions per worker, {} packets before)\n",

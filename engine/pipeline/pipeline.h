@@ -24,6 +24,7 @@ class NeighbourMonitor;
 class DomainSet;
 class NameRuleChain;
 class RuleSet;
+class SharedStore;
 
 class Pipeline {
  public:
@@ -50,6 +51,7 @@ class Pipeline {
   const RuleSet* rules() const { return rules_.get(); }
   const NameRuleChain* dns_rules() const { return dns_rules_.get(); }
   CaptureWriter* capture_writer() { return capture_.get(); }
+  SharedStore* shared_store() { return shared_.get(); }
 
  private:
   void save_state();
@@ -67,6 +69,9 @@ class Pipeline {
   std::unique_ptr<NameRuleChain> dns_rules_;  // chain dns (answer names); null when none
   std::unique_ptr<RuleSet> rules_;  // [[rule]] and the egress chain; null when there are none
   std::optional<LuaScript> lua_;
+  // tripline.incr/get/set/del: one store for every worker's Lua state, here
+  // so that it outlives them (and a script reload). Null without a script.
+  std::unique_ptr<SharedStore> shared_;
   std::unique_ptr<CaptureWriter> capture_;
   std::string load_summary_;
   bool state_not_saved_ = false;  // the state file did not load: it is never overwritten
