@@ -195,8 +195,9 @@ void shared_incr(benchmark::State& state, const char* name, const char* code) {
   state.SetItemsProcessed(state.iterations() * 100);
   state.counters["lua_errors"] = static_cast<double>(worker->counters().lua_errors.get());
   state.counters["lua_calls_per_packet"] =
-      static_cast<double>(worker->counters().lua_calls.get() - calls0) /
-      static_cast<double>(std::max<int64_t>(1, state.iterations()));
+      benchmark::Counter(static_cast<double>(worker->counters().lua_calls.get() - calls0) /
+                             static_cast<double>(std::max<int64_t>(1, state.iterations())),
+                         benchmark::Counter::kAvgThreads);
 }
 void BM_SharedIncr_same_key(benchmark::State& state) {
   shared_incr(state, "incr_same.lua", kIncrSameKey);
@@ -213,6 +214,11 @@ std::map<std::string, std::vector<double>>& ns_per_item() {
   static std::map<std::string, std::vector<double>> m;
   return m;
 }
+// CPU time per item of each run (the last repetition).
+std::map<std::string, double>& cpu_per_item() {
+  static std::map<std::string, double> m;
+  return m;
+}
 std::map<std::string, double>& median_aggregates() {
   static std::map<std::string, double> m;
   return m;
@@ -224,9 +230,10 @@ class CostReporter : public benchmark::ConsoleReporter {
     for (const Run& run : runs) {
       if (run.error_occurred || run.iterations == 0) continue;
       // GetAdjustedRealTime is in the run's time unit: ns, the default here.
-      if (run.run_type == Run::RT_Iteration)
+      if (run.run_type == Run::RT_Iteration) {
         ns_per_item()[run.run_name.str()].push_back(run.GetAdjustedRealTime());
-      else if (run.aggregate_name == "median")
+        cpu_per_item()[run.run_name.str()] = run.GetAdjustedCPUTime();
+      } else if (run.aggregate_name == "median")
         median_aggregates()[run.run_name.str()] = run.GetAdjustedRealTime();
     }
     ConsoleReporter::ReportRuns(runs);
@@ -261,15 +268,18 @@ int main(int argc, char** argv) {
   diff("on_packet adds per watched packet", "BM_Packet_on_packet", "BM_Packet_no_lua");
   diff("an unwatched flow's packet adds", "BM_Packet_unwatched", "BM_Packet_no_lua");
   // Google Benchmark's time per item with N threads is wall time over the
-  // items of all threads: one worker's call takes N times that.
+  // items of all threads: one worker's call takes N times that. Its CPU time
+  // per item is the threads' CPU time over all their items: one call's CPU
+  // time, which other processes on the machine do not inflate.
   for (const char* key : {"same_key", "own_key"}) {
     for (int threads : {1, 2}) {
       std::string name =
           std::string("BM_SharedIncr_") + key + "/real_time/threads:" + std::to_string(threads);
       double ns = median_of(name);
       if (ns < 0) continue;
-      std::printf("tripline.incr (%s), %d worker%s calling at once: %.0f ns per call\n", key,
-                  threads, threads > 1 ? "s" : "", ns * threads / 100);
+      std::printf(
+          "tripline.incr (%s), %d worker%s calling at once: %.0f ns per call (%.0f ns CPU)\n", key,
+          threads, threads > 1 ? "s" : "", ns * threads / 100, cpu_per_item()[name] / 100);
     }
   }
   benchmark::Shutdown();
