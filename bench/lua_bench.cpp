@@ -13,6 +13,12 @@
 //   BM_DnsAnswer/{no_lua,on_dns}: a query and its trusted answer per item (the
 //     answer opens one address); the difference is one call of a trivial
 //     on_dns.
+//   BM_SharedIncr/{same_key,own_key}/threads:2: two workers (threads, one Lua
+//     state each, one shared store) call tripline.incr at once, 100 times per
+//     on_packet call; items are incr calls, so the time per item is the cost
+//     of one call with the other worker calling too (the on_packet call around
+//     them included, ~1/100 of it). same_key: both on one key (one shard lock);
+//     own_key: a key each.
 // The final lines print the differences (medians over repetitions).
 #include <benchmark/benchmark.h>
 
@@ -20,6 +26,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -192,10 +199,85 @@ BENCHMARK(BM_Packet_no_lua);
 BENCHMARK(BM_Packet_on_packet);
 BENCHMARK(BM_Packet_unwatched);
 
+// Each worker's flow: src port 40000 + thread index, so own_key can tell them apart.
+constexpr const char* kIncrSameKey = R"(
+function on_flow(f) tripline.watch() end
+function on_packet(p)
+  for i = 1, 100 do tripline.incr("bench:shared", 1, 3600) end
+end
+)";
+constexpr const char* kIncrOwnKey = R"(
+local keys = { [0] = "bench:even", [1] = "bench:odd" }
+function on_flow(f) tripline.watch() end
+function on_packet(p)
+  local key = keys[p.src_port % 2]
+  for i = 1, 100 do tripline.incr(key, 1, 3600) end
+end
+)";
+
+// One pipeline (so one shared store) per script for all benchmark threads.
+Rig& shared_rig(const char* name, const char* code) {
+  static std::mutex mu;
+  static std::map<std::string, Rig> rigs;
+  std::lock_guard lock(mu);
+  auto it = rigs.find(name);
+  if (it == rigs.end()) {
+    Config c = Config::defaults();
+    c.lua.script = tripline::gen::bench_scratch_file(name, code);
+    Rig r;
+    r.cfg = std::make_shared<const Config>(c);
+    r.pipeline = std::make_unique<Pipeline>(r.cfg, Pipeline::Mode::Replay);
+    it = rigs.emplace(name, std::move(r)).first;
+  }
+  return it->second;
+}
+
+void shared_incr(benchmark::State& state, const char* name, const char* code) {
+  std::unique_ptr<Worker> worker;
+  {
+    static std::mutex setup;
+    std::lock_guard lock(setup);
+    Rig& rig = shared_rig(name, code);
+    worker =
+        std::make_unique<Worker>(rig.cfg, static_cast<unsigned>(state.thread_index()), nullptr);
+    rig.pipeline->stage_factory()(*worker);
+  }
+  auto sport = static_cast<uint16_t>(40000 + state.thread_index());
+  std::vector<uint8_t> payload(64, 'x');
+  auto syn = tripline::craft::tcp(kClient, sport, kServer, 80, 0x02, 1, 0, {});
+  auto up = tripline::craft::tcp(kClient, sport, kServer, 80, 0x18, 2, 1, payload);
+  tripline::Timestamp now = 1767225600 * tripline::kNsPerSec;
+  worker->process(tripline::LinkType::Raw, syn, now);
+  uint64_t calls0 = worker->counters().lua_calls.get();
+  for (auto _ : state) {
+    now += 1000;
+    benchmark::DoNotOptimize(worker->process(tripline::LinkType::Raw, up, now));
+  }
+  state.SetItemsProcessed(state.iterations() * 100);
+  state.counters["lua_errors"] = static_cast<double>(worker->counters().lua_errors.get());
+  state.counters["lua_calls_per_packet"] =
+      benchmark::Counter(static_cast<double>(worker->counters().lua_calls.get() - calls0) /
+                             static_cast<double>(std::max<int64_t>(1, state.iterations())),
+                         benchmark::Counter::kAvgThreads);
+}
+void BM_SharedIncr_same_key(benchmark::State& state) {
+  shared_incr(state, "incr_same.lua", kIncrSameKey);
+}
+void BM_SharedIncr_own_key(benchmark::State& state) {
+  shared_incr(state, "incr_own.lua", kIncrOwnKey);
+}
+BENCHMARK(BM_SharedIncr_same_key)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_SharedIncr_own_key)->Threads(2)->UseRealTime();
+
 // Nanoseconds per item of each run: one value per repetition, or Google
 // Benchmark's median when only aggregates are reported.
 std::map<std::string, std::vector<double>>& ns_per_item() {
   static std::map<std::string, std::vector<double>> m;
+  return m;
+}
+// CPU time per item of each run (the last repetition).
+std::map<std::string, double>& cpu_per_item() {
+  static std::map<std::string, double> m;
   return m;
 }
 std::map<std::string, double>& median_aggregates() {
@@ -209,9 +291,10 @@ class CostReporter : public benchmark::ConsoleReporter {
     for (const Run& run : runs) {
       if (run.error_occurred || run.iterations == 0) continue;
       // GetAdjustedRealTime is in the run's time unit: ns, the default here.
-      if (run.run_type == Run::RT_Iteration)
+      if (run.run_type == Run::RT_Iteration) {
         ns_per_item()[run.run_name.str()].push_back(run.GetAdjustedRealTime());
-      else if (run.aggregate_name == "median")
+        cpu_per_item()[run.run_name.str()] = run.GetAdjustedCPUTime();
+      } else if (run.aggregate_name == "median")
         median_aggregates()[run.run_name.str()] = run.GetAdjustedRealTime();
     }
     ConsoleReporter::ReportRuns(runs);
@@ -248,6 +331,21 @@ int main(int argc, char** argv) {
   diff("a trivial on_dns adds per trusted answer", "BM_DnsAnswer_on_dns", "BM_DnsAnswer_no_lua");
   diff("on_packet adds per watched packet", "BM_Packet_on_packet", "BM_Packet_no_lua");
   diff("an unwatched flow's packet adds", "BM_Packet_unwatched", "BM_Packet_no_lua");
+  // Google Benchmark's time per item with N threads is wall time over the
+  // items of all threads: one worker's call takes N times that. Its CPU time
+  // per item is the threads' CPU time over all their items: one call's CPU
+  // time, which other processes on the machine do not inflate.
+  for (const char* key : {"same_key", "own_key"}) {
+    for (int threads : {1, 2}) {
+      std::string name =
+          std::string("BM_SharedIncr_") + key + "/real_time/threads:" + std::to_string(threads);
+      double ns = median_of(name);
+      if (ns < 0) continue;
+      std::printf(
+          "tripline.incr (%s), %d worker%s calling at once: %.0f ns per call (%.0f ns CPU)\n", key,
+          threads, threads > 1 ? "s" : "", ns * threads / 100, cpu_per_item()[name] / 100);
+    }
+  }
   benchmark::Shutdown();
   return 0;
 }

@@ -14,6 +14,7 @@
 #include "duration_histogram.h"
 #include "eve.h"
 #include "lua_profile.h"
+#include "lua_shared.h"
 
 namespace tripline {
 namespace {
@@ -719,6 +720,7 @@ int register_module(lua_State* L) {
                           {"alert", api_alert}, {"payload", api_payload}, {"now", api_now},
                           {nullptr, nullptr}};
   luaL_newlib(L, api);
+  add_shared_functions(L);
   lua_pushliteral(L, "1");
   lua_setfield(L, -2, "API_VERSION");
   lua_setglobal(L, "tripline");
@@ -802,8 +804,9 @@ LuaScript load_lua_script(const Config& cfg) {
   return s;
 }
 
-LuaTriggers::LuaTriggers(const Config& cfg, const LuaScript& script, StageEnv& env)
-    : cfg_(cfg), env_(env), script_(script) {
+LuaTriggers::LuaTriggers(const Config& cfg, const LuaScript& script, StageEnv& env,
+                         SharedStore* shared)
+    : cfg_(cfg), env_(env), script_(script), shared_(shared) {
   build();
   alerts_.resize(kMaxAlerts);
   if (env.profile()) profiler_ = std::make_unique<LuaProfiler>(*env.profile(), *sandbox_);

@@ -21,6 +21,7 @@ namespace tripline {
 
 struct Config;
 class LuaProfiler;
+class SharedStore;
 
 // A script's text, read and checked once (Pipeline) and loaded by every worker.
 struct LuaScript {
@@ -33,7 +34,11 @@ LuaScript load_lua_script(const Config& cfg);
 class LuaTriggers final : public Stage, public DnsAnswerHook {
  public:
   // Throws LuaError when the script does not load or defines no hook.
-  LuaTriggers(const Config& cfg, const LuaScript& script, StageEnv& env);
+  // `shared`: the store of tripline.incr/get/set/del, one for all workers and
+  // owned by the caller (it outlives this stage and script reloads); null:
+  // those functions raise an error.
+  LuaTriggers(const Config& cfg, const LuaScript& script, StageEnv& env,
+              SharedStore* shared = nullptr);
   ~LuaTriggers() override;
 
   std::string_view name() const override { return "lua"; }
@@ -73,6 +78,7 @@ class LuaTriggers final : public Stage, public DnsAnswerHook {
   StageEnv& env() { return env_; }
   // The script's path, as configured ([lua] script): recordings name it.
   const std::string& script_name() const;
+  SharedStore* shared_store() const { return shared_; }
   // A recording the current call started (session id; 0: none).
   void note_capture(uint64_t id) {
     if (id != 0) capture_id_ = id;
@@ -111,6 +117,7 @@ class LuaTriggers final : public Stage, public DnsAnswerHook {
   uint64_t logged_errors_ = 0;
   bool disabled_ = false;
   std::unique_ptr<LuaProfiler> profiler_;  // `tripline bench` only (lua_profile.h)
+  SharedStore* shared_ = nullptr;          // tripline.incr/get/set/del (lua_shared.h)
 };
 
 }  // namespace tripline

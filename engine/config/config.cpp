@@ -318,6 +318,12 @@ Config Config::load_string(std::string_view text, const std::string& name) {
              r.fail(r.node("max_consecutive_errors"), "max_consecutive_errors", "must be > 0");
            l.max_consecutive_errors = *v;
          }
+         // The store shared by all workers (lua/API.md "Shared state").
+         if (auto v = r.get<uint32_t>("shared_entries")) {
+           if (*v < 16 || *v > 16'777'216)
+             r.fail(r.node("shared_entries"), "shared_entries", "expected 16..16777216 entries");
+           l.shared_entries = *v;
+         }
        }},
       {"capture",
        [&](TableReader& r) {

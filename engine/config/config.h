@@ -151,6 +151,8 @@ struct LuaConfig {
   uint32_t max_call_ms = 50;              // wall clock per call; a watchdog interrupts overruns
   uint32_t memory_mb = 32;                // per worker
   uint32_t max_consecutive_errors = 100;  // then the worker stops calling the script
+  // The store shared by all workers (tripline.incr/get/set/del): its bound.
+  uint32_t shared_entries = 65536;
 };
 
 // The Prometheus endpoint (app/metrics_exporter.h).

@@ -22,6 +22,7 @@
 #include "offload_link.h"
 #include "policy_stage.h"
 #include "rule_chain.h"
+#include "shared_store.h"
 #include "worker.h"
 
 namespace tripline {
@@ -72,6 +73,9 @@ const char* mode_name(EgressMode m) {
 Pipeline::Pipeline(std::shared_ptr<const Config> cfg, Mode mode)
     : cfg_(std::move(cfg)), mode_(mode) {
   inputs_ = build_inputs(cfg_);
+  // One store for every worker's Lua state, here so that it outlives them and a
+  // script reload (also one that adds a script).
+  if (mode_ != Mode::Check) shared_ = std::make_unique<SharedStore>(cfg_->lua.shared_entries);
   load_dns();
   load_client_names();
   if (mode_ == Mode::Live) load_conntrack();
@@ -333,12 +337,12 @@ void Pipeline::install_stages(Worker& worker, std::shared_ptr<const StageInputs>
       next.push_back(std::move(old_lua));
       keep->lua_cfg = prev->lua_cfg;
     } else if (!old_lua) {
-      next.push_back(std::make_unique<LuaTriggers>(cfg, *in->lua, worker.env()));
+      next.push_back(std::make_unique<LuaTriggers>(cfg, *in->lua, worker.env(), shared_.get()));
     } else {
       // A new script: checked when the reload was read; a worker that still
       // cannot load it (memory) keeps running the old one.
       try {
-        next.push_back(std::make_unique<LuaTriggers>(cfg, *in->lua, worker.env()));
+        next.push_back(std::make_unique<LuaTriggers>(cfg, *in->lua, worker.env(), shared_.get()));
       } catch (const LuaError& e) {
         spdlog::error(
             "worker {}: lua: the reloaded script does not load here ({}); the running "
@@ -396,8 +400,9 @@ std::string Pipeline::describe() const {
   if (in->block) out += fmt::format("block lists   {} names\n", in->block->size());
   if (in->allow) out += fmt::format("allow lists   {} names\n", in->allow->size());
   if (in->lua)
-    out += fmt::format("triggers      {} (budget {} instructions, {} MB per worker)\n",
-                       in->lua->path, c.lua.budget, c.lua.memory_mb);
+    out += fmt::format(
+        "triggers      {} (budget {} instructions, {} MB per worker, {} shared entries)\n",
+        in->lua->path, c.lua.budget, c.lua.memory_mb, c.lua.shared_entries);
   if (!c.capture.dir.empty())
     out += fmt::format(
         "capture       {} (max {} files, {} sessions per worker, {} packets before)\n",

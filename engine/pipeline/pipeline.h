@@ -43,6 +43,7 @@ struct PipelineReload {
   uint64_t generation = 0;
   std::string summary;
 };
+class SharedStore;
 
 class Pipeline {
  public:
@@ -83,6 +84,7 @@ class Pipeline {
   OffloadLink* offload_link() { return offload_link_.get(); }
   // Live: starts the conntrack threads (after the workers exist).
   void start_offload();
+  SharedStore* shared_store() { return shared_.get(); }
 
  private:
   void save_state();
@@ -110,6 +112,9 @@ class Pipeline {
   std::atomic<uint64_t> generation_{0};
   std::unique_ptr<ClientNames> names_;            // [clients] leases; null when none
   std::unique_ptr<LeaseMonitor> leases_;          // keeps names_ in step with the files
+  // tripline.incr/get/set/del: one store for every worker's Lua state, here
+  // so that it outlives them (and a script reload). Null without a script.
+  std::unique_ptr<SharedStore> shared_;
   std::unique_ptr<CaptureWriter> capture_;
   // Offload and restart adoption (engine/conntrack).
   void load_conntrack();

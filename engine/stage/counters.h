@@ -77,6 +77,7 @@ namespace tripline {
   X(lua_memory_exceeded, "lua_memory_exceeded")           \
   X(lua_verdicts, "lua_verdicts")                         \
   X(lua_disabled, "lua_disabled")                         \
+  X(lua_shared_evicted, "lua_shared_evicted")             \
   X(capture_sessions_started, "capture_sessions_started") \
   X(capture_sessions_refused, "capture_sessions_refused") \
   X(capture_packets, "capture_packets")                   \

@@ -2,7 +2,8 @@
 // same input format as pipeline_fuzz (each record: 1 byte of clock step in
 // 100 ms units, 2 bytes of length, a raw IP packet). The script lets the
 // packets' bytes choose what it does: watch, unwatch, capture in every scope,
-// alert, read every field and the payload, return every kind of value, raise
+// alert, use the shared store (tripline.set/incr/get/del), read every field
+// and the payload, return every kind of value, raise
 // errors and run into its instruction budget; a payload "H" + n makes the hook
 // return or raise hostile value n (tables and functions with metamethods,
 // error objects of every type, huge strings, nested tables, finalizers,
@@ -47,6 +48,13 @@ local function act(o, b)
   end
   if b % 13 == 0 then
     tripline.alert{ signature = tostring(o) .. tripline.payload(1, 8), severity = b % 255 + 1 }
+  end
+  if b % 17 == 0 then  -- the shared store (16 entries): keys and values from the packet
+    local k = tripline.payload(1, 6)
+    pcall(tripline.set, k, tripline.payload(7, 40), b % 4 + 1)
+    pcall(tripline.incr, "n" .. k, b % 3, b % 5 + 1)
+    pcall(tripline.get, k)
+    if b % 2 == 0 then tripline.del("n" .. k) end
   end
   if b % 29 == 0 then error("boom " .. b) end
   if b % 31 == 0 then while true do end end
@@ -153,7 +161,7 @@ std::shared_ptr<const tripline::Config> make_config(const Scratch& s, uint8_t va
   std::string toml =
       "[lua]\nscript = \"" + (s.dir / "fuzz.lua").string() + "\"\n" +
       "budget = 2000\nmemory_mb = 2\nmax_call_ms = 20\nmax_consecutive_errors = 1000000\n" +
-      "[capture]\ndir = \"" + (s.dir / "capture").string() + "\"\n" +
+      "shared_entries = 16\n" + "[capture]\ndir = \"" + (s.dir / "capture").string() + "\"\n" +
       "max_files = 3\nmax_sessions = 2\nring_mb = 1\n" +
       "pre_packets = " + std::to_string((variant & 1) ? 4 : 0) + "\n" +
       "[flows]\ncapacity = 32\nfragments = 16\n";
