@@ -76,5 +76,9 @@ done
 systemctl is-enabled tripline >/dev/null 2>&1 && fail "the unit is enabled at installation"
 [ -x /usr/share/tripline/contrib/nftables/tripline-nft.sh ] || fail "contrib rules missing"
 [ -f /usr/share/doc/tripline/README.md ] || fail "README missing (the unit's Documentation=)"
+[ -f /etc/logrotate.d/tripline ] || fail "no /etc/logrotate.d/tripline"
+logrotate -d /etc/logrotate.d/tripline >"$work/logrotate.log" 2>&1 ||
+  { cat "$work/logrotate.log" >&2; fail "logrotate -d refuses /etc/logrotate.d/tripline"; }
+[ -f /usr/share/tripline/grafana/tripline.json ] || fail "no Grafana dashboard"
 [ -n "${1:-}" ] && cp "$deb" "$1"/
 echo "package.sh: OK: $(basename "$deb") builds, lintian has no errors, installs, --version, check, unit verified"

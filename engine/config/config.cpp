@@ -380,6 +380,7 @@ Config Config::load_string(std::string_view text, const std::string& name) {
                     "1..65535) or \"\" for no metrics endpoint");
            c.metrics.listen = *v;
          }
+       }},
       {"offload",
        [&](TableReader& r) {
          auto& o = c.offload;

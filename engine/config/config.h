@@ -167,10 +167,13 @@ struct ListenAddress {
   uint16_t port = 0;
 };
 std::optional<ListenAddress> parse_listen_address(std::string_view text);
+
 // Client names ([clients]): DHCP lease files read for host names.
 struct ClientsConfig {
   std::vector<std::string> leases;  // dnsmasq, ISC dhcpd or Kea lease files
   uint32_t reload_check_ms = 2000;  // how often the files are checked for changes
+};
+
 // Offload: decided flows are handed to the kernel by a conntrack mark
 // (engine/conntrack/README.md); the contrib rules accept or drop marked
 // connections before the queue rule.

@@ -91,6 +91,19 @@ ReloadPlan plan_reload(const Config& running, const Config& loaded) {
   k.keep("capture.ring_bytes", e.capture.ring_bytes, running.capture.ring_bytes);
   k.keep("capture.snaplen", e.capture.snaplen, running.capture.snaplen);
   k.keep("capture.pre_packets", e.capture.pre_packets, running.capture.pre_packets);
+  k.keep("capture.format", e.capture.format, running.capture.format);
+  k.keep("log.dns_version", e.log.dns_version, running.log.dns_version);
+  k.keep("lua.shared_entries", e.lua.shared_entries, running.lua.shared_entries);
+  k.keep("metrics.listen", e.metrics.listen, running.metrics.listen);
+  k.keep("clients.leases", e.clients.leases, running.clients.leases);
+  k.keep("clients.reload_check_ms", e.clients.reload_check_ms, running.clients.reload_check_ms);
+  k.keep("offload.enabled", e.offload.enabled, running.offload.enabled);
+  k.keep("offload.after_packets", e.offload.after_packets, running.offload.after_packets);
+  k.keep("offload.mark", e.offload.mark, running.offload.mark);
+  k.keep("offload.drop_mark", e.offload.drop_mark, running.offload.drop_mark);
+  k.keep("offload.mask", e.offload.mask, running.offload.mask);
+  k.keep("offload.adopt", e.offload.adopt, running.offload.adopt);
+  k.keep("offload.timeout", e.flows.offloaded, running.flows.offloaded);
 
   auto& c = plan.changed;
   note(c, "dns.min_ttl", running.dns.min_ttl, e.dns.min_ttl);

@@ -48,7 +48,8 @@ for f in bin/tripline etc/tripline/tripline.toml systemd/system/tripline.service
          share/tripline/contrib/nftables/tripline-nft.sh share/tripline/contrib/nftables/tripline.nft \
          share/tripline/contrib/iptables/tripline-iptables.sh share/tripline/scripts/block_telnet.lua \
          share/tripline/lists/example-hosts.txt share/tripline/eve/tripline-schema.json \
-         share/doc/tripline/README.md share/doc/tripline/API.md; do
+         share/doc/tripline/README.md share/doc/tripline/API.md logrotate.d/tripline \
+         share/tripline/grafana/tripline.json; do
   [ -n "$(find "$tmp/root" -path "*/$f")" ] || { echo "FAIL: cmake --install did not put */$f in place" >&2; exit 1; }
 done
 echo "OK: shipped config checks, man pages render, install rules complete"

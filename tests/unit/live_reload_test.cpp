@@ -54,7 +54,7 @@ TEST(ConfigReload, ReloadableKeysApply) {
   Config running = load("[dns]\nmin_ttl = 60\n[lua]\nbudget = 1000\n[capture]\nmax_files = 3\n");
   Config loaded = load(
       "[dns]\nmin_ttl = 5\nmax_ttl = 600\n[lua]\nbudget = 2000\n[capture]\nmax_files = 9\n"
-      "[egress]\nmode = \"enforce\"\naction = \"reject\"\nallow = [\"192.0.2.0/24\"]\n"
+      "[egress]\nmode = \"enforce\"\naction = \"drop\"\nallow = [\"192.0.2.0/24\"]\n"
       "[log]\nevents = \"/tmp/elsewhere.json\"\n");
   ReloadPlan plan = plan_reload(running, loaded);
   EXPECT_TRUE(plan.restart_keys.empty()) << plan.restart_keys.front();
@@ -62,12 +62,35 @@ TEST(ConfigReload, ReloadableKeysApply) {
   EXPECT_EQ(plan.effective.dns.max_ttl, 600u);
   EXPECT_EQ(plan.effective.lua.budget, 2000u);
   EXPECT_EQ(plan.effective.capture.max_files, 9u);
-  EXPECT_EQ(plan.effective.egress.action, Verdict::Reject);
+  EXPECT_EQ(plan.effective.egress.action, Verdict::Drop);  // the default is reject
   EXPECT_TRUE(plan.effective.egress.allow.contains(ip("192.0.2.7")));
   EXPECT_EQ(plan.effective.log.events, "/tmp/elsewhere.json");
   for (const char* k : {"dns.min_ttl", "dns.max_ttl", "lua.budget", "capture.max_files",
                         "egress.mode", "egress.action", "egress.allow", "log.events"})
     EXPECT_TRUE(has(plan.changed, k)) << k;
+}
+
+// Keys of the sections added beside reload (recording format, EVE DNS layout,
+// shared store size, metrics listener, lease files, offload): each needs a
+// restart, keeps its running value and is named.
+TEST(ConfigReload, LaterSectionsNeedARestart) {
+  Config running = load("");
+  Config loaded = load(
+      "[capture]\nformat = \"pcap\"\n[log]\ndns_version = 2\n[lua]\nshared_entries = 64\n"
+      "[metrics]\nlisten = \"127.0.0.1:9999\"\n[clients]\nleases = [\"/nonexistent/leases\"]\n"
+      "[offload]\nenabled = true\nafter_packets = 5\nadopt = false\n");
+  ReloadPlan plan = plan_reload(running, loaded);
+  for (const char* k : {"capture.format", "log.dns_version", "lua.shared_entries", "metrics.listen",
+                        "clients.leases", "offload.enabled", "offload.after_packets",
+                        "offload.adopt"})
+    EXPECT_TRUE(has(plan.restart_keys, k)) << k;
+  EXPECT_EQ(plan.effective.capture.format, running.capture.format);
+  EXPECT_EQ(plan.effective.log.dns_version, running.log.dns_version);
+  EXPECT_EQ(plan.effective.lua.shared_entries, running.lua.shared_entries);
+  EXPECT_EQ(plan.effective.metrics.listen, running.metrics.listen);
+  EXPECT_TRUE(plan.effective.clients.leases.empty());
+  EXPECT_FALSE(plan.effective.offload.enabled);
+  EXPECT_TRUE(plan.effective.offload.adopt);
 }
 
 TEST(ConfigReload, TurningTheEventLogOffNeedsARestart) {
