@@ -17,6 +17,7 @@
 #include "stage.h"
 #include "stage_env.h"
 #include "verdict.h"
+#include "worker_mailbox.h"
 
 namespace tripline {
 
@@ -53,6 +54,14 @@ class Worker final : public FlowObserver {
   void tick(Timestamp now);
   // Ends all flows (reason shutdown).
   void shutdown(Timestamp now);
+
+  // Questions from the control thread, answered on this worker's thread: the
+  // live source calls serve_requests() after every batch and idle tick.
+  WorkerMailbox& mailbox() { return mailbox_; }
+  void serve_requests() { mailbox_.serve(*this); }
+  // This worker's capture sessions (null: capture is not configured). Only on
+  // this worker's thread (from a mailbox job).
+  CaptureRecorder* capture() { return capture_.get(); }
 
   Counters& counters() { return counters_; }
   // Grows with every packet taken and every idle tick (the live source ticks
@@ -96,6 +105,7 @@ class Worker final : public FlowObserver {
   Timestamp last_tick_ = 0;
   Counter ticks_;
   uint64_t frame_ = 0;
+  WorkerMailbox mailbox_;
 };
 
 }  // namespace tripline

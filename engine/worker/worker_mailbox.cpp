@@ -1,0 +1,46 @@
+#include "worker_mailbox.h"
+
+#include <utility>
+
+namespace tripline {
+
+bool WorkerMailbox::call(Job job, std::chrono::milliseconds timeout) {
+  auto c = std::make_shared<Call>();
+  c->job = std::move(job);
+  {
+    std::lock_guard lock(mu_);
+    slot_ = c;
+    pending_.store(true, std::memory_order_release);
+  }
+  {
+    std::unique_lock lock(c->mu);
+    if (c->cv.wait_for(lock, timeout, [&] { return c->done; })) return true;
+  }
+  std::lock_guard lock(mu_);
+  if (slot_ == c) {  // not taken yet: withdrawn
+    slot_.reset();
+    pending_.store(false, std::memory_order_relaxed);
+  }
+  return false;
+}
+
+void WorkerMailbox::serve_pending(Worker& w) {
+  std::shared_ptr<Call> c;
+  {
+    std::lock_guard lock(mu_);
+    c = std::move(slot_);
+    pending_.store(false, std::memory_order_relaxed);
+  }
+  if (!c) return;
+  try {
+    c->job(w);
+  } catch (...) {  // e.g. out of memory building an answer: the asker gets none
+  }
+  {
+    std::lock_guard lock(c->mu);
+    c->done = true;
+  }
+  c->cv.notify_all();
+}
+
+}  // namespace tripline
