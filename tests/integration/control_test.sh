@@ -172,7 +172,7 @@ grep -q "refused a connection from uid 65534" "$TL_WORK/tripline.log" || fail "6
 log "6: unprivileged user refused by the file mode and by the peer check (counted, logged)"
 
 # ---------------------------------------------------------------- 7. hostile clients
-start_bg "$NS_G" "$TL_WORK/hostile.log" "$PY" - "$SOCK" <<'PY'
+cat >"$TL_WORK/hostile.py" <<'PY'
 import socket, sys, time
 path = sys.argv[1]
 def conn():
@@ -193,9 +193,13 @@ for _ in range(60):                  # many at once
         many.append(conn())
     except OSError:
         pass
+print("hostile clients connected:", 2 + len(many), flush=True)
 time.sleep(3)
 PY
+start_bg "$NS_G" "$TL_WORK/hostile.log" "$PY" "$TL_WORK/hostile.py" "$SOCK"
 HOSTILE=$BG_PID
+for _ in $(seq 100); do grep -q connected "$TL_WORK/hostile.log" && break; sleep 0.1; done
+grep -q connected "$TL_WORK/hostile.log" || fail "7: the hostile clients did not start: $(cat "$TL_WORK/hostile.log")"
 ok=$(http_fetches "http://$SERVER4/blob" 10)
 (( ok == 10 )) || fail "7: fetches while hostile clients held the socket: $ok of 10"
 for _ in $(seq 20); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done

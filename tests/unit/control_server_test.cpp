@@ -22,6 +22,7 @@ namespace tripline {
 namespace {
 
 using namespace std::chrono_literals;
+using capture_test::TempDir;
 
 int connect_to(const std::string& path) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
