@@ -5,6 +5,9 @@
 namespace tripline {
 
 bool WorkerMailbox::call(Job job, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock turn(ask_mu_, deadline);
+  if (!turn.owns_lock()) return false;
   auto c = std::make_shared<Call>();
   c->job = std::move(job);
   {
@@ -14,7 +17,7 @@ bool WorkerMailbox::call(Job job, std::chrono::milliseconds timeout) {
   }
   {
     std::unique_lock lock(c->mu);
-    if (c->cv.wait_for(lock, timeout, [&] { return c->done; })) return true;
+    if (c->cv.wait_until(lock, deadline, [&] { return c->done; })) return true;
   }
   std::lock_guard lock(mu_);
   if (slot_ == c) {  // not taken yet: withdrawn

@@ -25,7 +25,8 @@ class WorkerMailbox {
   // did not get to it in time: it is then withdrawn, or, if the worker had
   // already taken it, finishes later on data the job owns (capture what you
   // need by value or shared_ptr, never a reference into the asker's stack).
-  // One question at a time per mailbox; a new one replaces a withdrawn one.
+  // One question at a time per mailbox: other askers wait their turn (their
+  // own timeout counts from when they asked).
   bool call(Job job, std::chrono::milliseconds timeout);
 
   // call() with a result: nullopt on timeout.
@@ -54,6 +55,7 @@ class WorkerMailbox {
   void serve_pending(Worker& w);
 
   std::atomic<bool> pending_{false};
+  std::timed_mutex ask_mu_;  // one asker at a time
   std::mutex mu_;
   std::shared_ptr<Call> slot_;
 };
