@@ -1,13 +1,19 @@
 #include "worker_mailbox.h"
 
+#include <thread>
 #include <utility>
 
 namespace tripline {
 
 bool WorkerMailbox::call(Job job, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::unique_lock turn(ask_mu_, deadline);
-  if (!turn.owns_lock()) return false;
+  // try_lock in steps rather than try_lock_until: ThreadSanitizer does not
+  // see the clock-based lock (pthread_mutex_clocklock) and reports its unlock.
+  std::unique_lock turn(ask_mu_, std::defer_lock);
+  while (!turn.try_lock()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   auto c = std::make_shared<Call>();
   c->job = std::move(job);
   {
