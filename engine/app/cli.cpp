@@ -14,6 +14,7 @@
 #include "bench_command.h"
 #include "capture_writer.h"
 #include "config.h"
+#include "ctl_command.h"
 #include "event_writer.h"
 #include "live_runtime.h"
 #include "log_sink.h"
@@ -144,6 +145,9 @@ int run_cli(int argc, char** argv) {
   BenchOptions bench_opts;
   auto* bench = add_bench_command(app, bench_opts);
 
+  CtlOptions ctl_opts;
+  auto* ctl = add_ctl_command(app, ctl_opts);
+
   auto* check = app.add_subcommand("check", "Validate the configuration; exit 0 if it is good");
   check->add_option("-c,--config", config_path, "TOML config file (default: built-in defaults)")
       ->check(CLI::ExistingFile);
@@ -158,6 +162,7 @@ int run_cli(int argc, char** argv) {
     if (*replay) return cmd_replay(config_path, pcap, verdicts, events, capture_dir, quiet);
     if (*run) return cmd_run(config_path);
     if (*bench) return run_bench(bench_opts);
+    if (*ctl) return run_ctl(*ctl, ctl_opts);
   } catch (const ConfigError& e) {
     spdlog::error("config: {}", e.what());
     return 1;

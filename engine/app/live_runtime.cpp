@@ -1,5 +1,6 @@
 #include "live_runtime.h"
 
+#include <grp.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,6 +17,8 @@
 
 #include "capture_writer.h"
 #include "dns_cache.h"
+#include "control_server.h"
+#include "control_service.h"
 #include "event_writer.h"
 #include "live_reload.h"
 #include "metrics_exporter.h"
@@ -144,6 +148,56 @@ std::unique_ptr<MetricsServer> start_metrics(const Config& cfg,
   return server;
 }
 
+// The control socket ([control] socket), or null when off. The built-in
+// default path is skipped with a warning when its folder is missing (systemd's
+// RuntimeDirectory= makes it) or it cannot be made (another daemon answers
+// there); a configured path must work.
+struct ControlPlane {
+  std::unique_ptr<ControlService> service;
+  std::unique_ptr<ControlServer> server;
+};
+std::unique_ptr<ControlPlane> open_control(const std::shared_ptr<const Config>& cfg,
+                                           ControlTargets targets) {
+  const ControlConfig& c = cfg->control;
+  if (c.socket.empty()) return nullptr;
+  std::error_code ec;
+  auto folder = std::filesystem::path(c.socket).parent_path();
+  if (c.socket_default && !std::filesystem::is_directory(folder, ec)) {
+    spdlog::warn(
+        "no control socket: {} does not exist (systemd makes it with "
+        "RuntimeDirectory=tripline; set [control] socket to choose a path, \"\" for none)",
+        folder.string());
+    return nullptr;
+  }
+  ControlServerOptions opts;
+  opts.path = c.socket;
+  opts.max_clients = c.max_clients;
+  opts.timeout = std::chrono::milliseconds(c.timeout_ms);
+  if (!c.group.empty()) {
+    group* g = getgrnam(c.group.c_str());
+    if (!g) throw ConfigError(cfg->where("control.group") + ": no group \"" + c.group + "\"");
+    opts.group = g->gr_gid;
+  }
+  auto plane = std::make_unique<ControlPlane>();
+  plane->service = std::make_unique<ControlService>(cfg, std::move(targets));
+  ControlService* service = plane->service.get();
+  opts.tick = [service] { service->sample(); };
+  try {
+    plane->server = std::make_unique<ControlServer>(
+        opts, [service](const ControlRequest& r) { return service->handle(r); });
+  } catch (const ControlError& e) {
+    // The built-in default must not stop a daemon that was never told about
+    // it (a test run beside an installed one); a configured path must work.
+    if (c.socket_default) {
+      spdlog::warn("no control socket: {}", e.what());
+      return nullptr;
+    }
+    throw ConfigError(cfg->where("control.socket") + ": " + e.what());
+  }
+  spdlog::info("control socket {} (tripline ctl)", c.socket);
+  return plane;
+}
+
 }  // namespace
 
 int run_live(std::shared_ptr<const Config> cfg) {
@@ -223,6 +277,35 @@ int run_live(std::shared_ptr<const Config> cfg) {
           cfg->queue, static_cast<uint16_t>(cfg->queue.first + i), *workers[i]));
       threads.emplace_back([source = sources.back().get(), &stop] { source->run(stop); });
     }
+  } catch (...) {
+    finish();
+    throw;
+  }
+  // The control socket: served by its own thread; it reads counters (atomic)
+  // and asks workers through their mailboxes, never touching their tables.
+  std::unique_ptr<ControlPlane> control;
+  std::atomic<ControlServer*> control_server{nullptr};
+  try {
+    ControlTargets targets;
+    targets.version = kVersion;
+    for (auto& w : workers) targets.workers.push_back(w.get());
+    targets.dns = pipeline.dns_cache();
+    targets.counters = snapshot;
+    // SIGHUP is the one way into a reload: `ctl reload` raises it here.
+    targets.reload = [] { kill(getpid(), SIGHUP); };
+    targets.extra_status = [&control_server] {
+      nlohmann::json j = nlohmann::json::object();
+      ControlServer* server = control_server.load();
+      if (!server) return j;
+      const ControlServerStats& st = server->stats();
+      j["control"] = {
+          {"connections", st.connections.load()},   {"refused_peer", st.refused_peer.load()},
+          {"refused_busy", st.refused_busy.load()}, {"bad_requests", st.bad_requests.load()},
+          {"too_large", st.too_large.load()},       {"timeouts", st.timeouts.load()}};
+      return j;
+    };
+    control = open_control(cfg, std::move(targets));
+    if (control) control_server.store(control->server.get());
   } catch (...) {
     finish();
     throw;
@@ -308,6 +391,13 @@ int run_live(std::shared_ptr<const Config> cfg) {
     break;
   }
   notifier.stopping();
+  if (control) {
+    const ControlServerStats& st = control->server->stats();
+    if (st.refused_peer.load() > 0)
+      spdlog::info("control socket: {} connections refused (not root, our user or the group)",
+                   st.refused_peer.load());
+  }
+  control.reset();  // no more questions to the workers; the socket file goes
   ShutdownSignals late(signals, [&] { return snapshot().to_text(); });
   finish();
   std::fprintf(stderr, "%s", snapshot().to_text().c_str());

@@ -110,7 +110,35 @@ bool CaptureRecorder::matches(const Session& s, uint64_t flow_id, const IpAddr& 
 uint64_t CaptureRecorder::start(const CaptureRequest& req, const Decoded& pkt, const Flow& flow,
                                 Timestamp now) {
   (void)pkt;  // the flow identifies the session; the packet itself arrives via on_packet
-  const IpAddr& client = flow.src();
+  return open_session(req, flow.src(), flow.dst(), flow.id, now);
+}
+
+uint64_t CaptureRecorder::start_host(const CaptureRequest& req, const IpAddr& host, Timestamp now) {
+  CaptureRequest r = req;
+  r.scope = CaptureScope::Host;
+  return open_session(r, host, host, 0, now);
+}
+
+bool CaptureRecorder::stop(uint64_t id) {
+  for (Session& s : sessions_) {
+    if (s.id != id || s.closing) continue;
+    end(s);
+    return true;
+  }
+  return false;
+}
+
+std::vector<CaptureRecorder::SessionInfo> CaptureRecorder::sessions() const {
+  std::vector<SessionInfo> out;
+  for (const Session& s : sessions_) {
+    if (s.id == 0 || s.closing) continue;
+    out.push_back(SessionInfo{s.id, s.scope, s.host, s.flow_id, s.end, s.packets, s.bytes, s.file});
+  }
+  return out;
+}
+
+uint64_t CaptureRecorder::open_session(const CaptureRequest& req, const IpAddr& client,
+                                       const IpAddr& peer, uint64_t flow_id, Timestamp now) {
   Session* free_slot = nullptr;
   for (Session& s : sessions_) {
     if (s.id == 0) {
@@ -125,10 +153,10 @@ uint64_t CaptureRecorder::start(const CaptureRequest& req, const Decoded& pkt, c
         break;
       case CaptureScope::Host:
         covered = (req.scope == CaptureScope::Host && s.host == client) ||
-                  (req.scope == CaptureScope::Flow && (s.host == client || s.host == flow.dst()));
+                  (req.scope == CaptureScope::Flow && (s.host == client || s.host == peer));
         break;
       case CaptureScope::Flow:
-        covered = req.scope == CaptureScope::Flow && s.flow_id == flow.id;
+        covered = req.scope == CaptureScope::Flow && s.flow_id == flow_id;
         break;
     }
     if (covered) return s.id;
@@ -171,7 +199,7 @@ uint64_t CaptureRecorder::start(const CaptureRequest& req, const Decoded& pkt, c
   s = Session{};
   s.id = id;
   s.scope = req.scope;
-  s.flow_id = flow.id;
+  s.flow_id = flow_id;
   s.host = client;
   s.end = now + duration;
   s.max_packets = max_packets;

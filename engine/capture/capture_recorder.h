@@ -81,6 +81,22 @@ class CaptureRecorder {
   // alert): its signature goes into the trigger packet's comment, if that
   // packet is not written yet.
   void set_signature(uint64_t id, std::string_view signature);
+  // Starts a Host session for `host` without a trigger packet (the control
+  // socket's `capture start host`); otherwise as start().
+  uint64_t start_host(const CaptureRequest& req, const IpAddr& host, Timestamp now);
+  // Ends active session `id` now; false when there is none.
+  bool stop(uint64_t id);
+  // The active sessions (the control socket's `capture list`).
+  struct SessionInfo {
+    uint64_t id = 0;
+    CaptureScope scope = CaptureScope::Flow;
+    IpAddr host;  // Host: the host; Flow: the flow's client
+    uint64_t flow_id = 0;
+    Timestamp end = 0;
+    uint64_t packets = 0, bytes = 0;
+    std::string file;
+  };
+  std::vector<SessionInfo> sessions() const;
 
   // Every decoded packet, after its verdict (the trigger packet too): ends
   // sessions whose time is up, writes the packet to each matching session
@@ -139,6 +155,8 @@ class CaptureRecorder {
     std::string_view reason;  // static or configuration-owned (Decision::reason)
   };
 
+  uint64_t open_session(const CaptureRequest& req, const IpAddr& client, const IpAddr& peer,
+                        uint64_t flow_id, Timestamp now);
   static bool matches(const Session& s, uint64_t flow_id, const IpAddr& src, const IpAddr& dst);
   // Writes one packet to a session, accounting limits; false when it ended it.
   bool deliver(Session& s, std::span<const uint8_t> bytes, uint32_t orig_len, Timestamp ts,

@@ -410,6 +410,27 @@ Config Config::load_string(std::string_view text, const std::string& name) {
          }
          if (auto v = r.get<bool>("adopt")) o.adopt = *v;
        }},
+      {"control",
+       [&](TableReader& r) {
+         auto& k = c.control;
+         if (auto v = r.get<std::string>("socket")) {
+           k.socket = v->empty() ? std::string() : relative_to(name, *v);
+           k.socket_default = false;
+           if (k.socket.size() >= 108)  // sizeof(sockaddr_un::sun_path)
+             r.fail(r.node("socket"), "socket", "path longer than 107 bytes");
+         }
+         if (auto v = r.get<std::string>("group")) k.group = *v;
+         if (auto v = r.get<uint32_t>("max_clients")) {
+           if (*v == 0 || *v > 1024)
+             r.fail(r.node("max_clients"), "max_clients", "expected 1..1024");
+           k.max_clients = *v;
+         }
+         if (auto v = r.get<uint32_t>("timeout_ms")) {
+           if (*v < 10 || *v > 60'000)
+             r.fail(r.node("timeout_ms"), "timeout_ms", "expected 10..60000 milliseconds");
+           k.timeout_ms = *v;
+         }
+       }},
       {"log",
        [&](TableReader& r) {
          if (auto v = r.get<std::string>("events")) {

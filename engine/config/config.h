@@ -186,6 +186,16 @@ struct OffloadConfig {
   bool adopt = true;                // accept connections conntrack had before the start ("adopted")
 };
 
+// [control]: the control socket `tripline ctl` talks to.
+inline constexpr const char* kDefaultControlSocket = "/run/tripline/control.sock";
+struct ControlConfig {
+  std::string socket = kDefaultControlSocket;  // "" = no control socket
+  bool socket_default = true;  // no [control] socket key: a missing folder turns it off (warning)
+  std::string group;           // may connect besides root and the daemon's user ("" = none)
+  uint32_t max_clients = 16;   // connections served at once; more are refused
+  uint32_t timeout_ms = 2000;  // a connection must send its request and take its answer in this
+};
+
 struct Config {
   QueueConfig queue;
   NetworkConfig network;
@@ -198,6 +208,7 @@ struct Config {
   MetricsConfig metrics;
   ClientsConfig clients;
   OffloadConfig offload;
+  ControlConfig control;
   std::vector<ZoneConfig> zones;  // [zones.NAME], by name
   std::vector<RuleConfig> rules;  // [[rule]], in file order; run before the egress chain
   std::string source = "<built-in defaults>";  // file it came from

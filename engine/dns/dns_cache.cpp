@@ -475,6 +475,92 @@ std::vector<std::string> DnsCache::names(const ClientId& client, const IpAddr& a
   return out;
 }
 
+namespace {
+
+bool entry_matches(const Key& k, const Entry& e, const DnsCacheMatch& m) {
+  if (m.addr.family != 0 && !(k.addr == m.addr)) return false;
+  if (m.name.empty()) return true;
+  bool found = false;
+  e.names.each([&](std::string_view n, bool) { return !(found = n == m.name); });
+  return found;
+}
+
+}  // namespace
+
+std::vector<DnsCacheEntry> DnsCache::entries(const DnsCacheMatch& match, size_t limit) const {
+  std::vector<DnsCacheEntry> out;
+  auto visit = [&](const Shard& s) {
+    std::shared_lock lock(s.mu);
+    for (const auto& [k, e] : s.map) {
+      if (out.size() >= limit) return;
+      if (config_.scope_client && k.scope.none()) continue;  // a shadow
+      if (!entry_matches(k, e, match)) continue;
+      DnsCacheEntry d{k.scope, k.addr, e.expiry, {}};
+      e.names.each([&](std::string_view n, bool) {
+        d.names.emplace_back(n);
+        return true;
+      });
+      out.push_back(std::move(d));
+    }
+  };
+  if (match.addr.family != 0) {
+    visit(shard_for(match.addr));
+  } else {
+    for (size_t i = 0; i < shard_count_ && out.size() < limit; ++i) visit(shards_[i]);
+  }
+  return out;
+}
+
+size_t DnsCache::flush(const DnsCacheMatch& match) {
+  struct Gone {
+    ClientId scope;
+    IpAddr addr;
+    std::vector<std::string> qnames;
+  };
+  std::vector<Gone> gone;
+  size_t removed = 0;
+  auto sweep = [&](Shard& s) {
+    std::unique_lock lock(s.mu);
+    for (auto it = s.map.begin(); it != s.map.end();) {
+      if (!entry_matches(it->first, it->second, match)) {
+        ++it;
+        continue;
+      }
+      bool shadow = config_.scope_client && it->first.scope.none();
+      if (!shadow) ++removed;
+      Gone g{it->first.scope, it->first.addr, {}};
+      it->second.names.each([&](std::string_view n, bool q) {
+        if (q) g.qnames.emplace_back(n);
+        return true;
+      });
+      gone.push_back(std::move(g));
+      s.map.erase(it++);  // other iterators stay valid
+    }
+  };
+  if (match.addr.family != 0) {
+    sweep(shard_for(match.addr));
+  } else {
+    for (size_t i = 0; i < shard_count_; ++i) sweep(shards_[i]);
+  }
+  // The per-name index forgets these addresses: a name resolved again later
+  // starts counting toward max_addrs_per_name afresh.
+  for (const Gone& g : gone) {
+    for (const std::string& q : g.qnames) {
+      uint64_t key = name_key(g.scope, q);
+      NameShard& ns = name_shards_[(key >> 32) % shard_count_];
+      std::lock_guard lock(ns.mu);
+      auto it = ns.map.find(key);
+      if (it == ns.map.end()) continue;
+      auto& v = it->second.addrs;
+      v.erase(
+          std::remove_if(v.begin(), v.end(), [&](const NameAddr& p) { return p.addr == g.addr; }),
+          v.end());
+      if (v.empty()) ns.map.erase(it);
+    }
+  }
+  return removed;
+}
+
 size_t DnsCache::purge(Timestamp now) {
   Timestamp before = removable_before(now);
   size_t total = 0;

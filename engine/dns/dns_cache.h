@@ -73,6 +73,22 @@ struct DnsCacheStats {
   uint64_t purged = 0;
 };
 
+// One entry as the control socket shows it: which client (ClientId{} = every
+// client, global scope) an address is open for, by which names, until when.
+struct DnsCacheEntry {
+  ClientId scope;
+  IpAddr addr;
+  Timestamp expiry = 0;
+  std::vector<std::string> names;  // most recent first
+};
+
+// Which entries dns_flush()/entries() mean: an address, a name (any name of
+// the entry, exact, lower case, no trailing dot), or (both empty) all.
+struct DnsCacheMatch {
+  IpAddr addr;       // family 0: not by address
+  std::string name;  // empty: not by name
+};
+
 struct DnsCacheSaveResult {
   bool ok = false;
   bool refused = false;  // the path holds a file that is not a state file: left as it is
@@ -157,6 +173,15 @@ class DnsCache {
   std::vector<std::string> names(const IpAddr& client, const IpAddr& addr) const {
     return names(ClientId::address(client), addr);
   }
+
+  // Control plane (not the packet path): the entries that match, at most
+  // `limit`, shadow entries left out. By address: one shard; by name or all:
+  // every shard, one at a time under its shared lock.
+  std::vector<DnsCacheEntry> entries(const DnsCacheMatch& match, size_t limit) const;
+  // Removes the entries that match (their shadows and name-index places too),
+  // so the addresses they opened are closed at once; returns how many entries
+  // (shadows not counted) went.
+  size_t flush(const DnsCacheMatch& match);
 
   // Removes entries expired beyond grace (+keep_expired); returns how many.
   size_t purge(Timestamp now);

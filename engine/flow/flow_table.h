@@ -211,6 +211,12 @@ class FlowTable {
   }
 
   size_t size() const { return live_; }
+  // Calls f(const Flow&) for every flow in the table (the control socket's
+  // snapshot, on the owning worker's thread). Allocates nothing.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (uint32_t slot : index_) f(slots_[slot]);
+  }
   const FlowTableStats& stats() const { return stats_; }
   // Bytes of table storage per flow slot (for the memory target).
   static constexpr size_t slot_bytes() { return sizeof(Flow); }

@@ -450,6 +450,7 @@ void NfqueueSource::Impl::run(const std::atomic<bool>& stop) {
     int n = receive(MSG_WAITFORONE);
     if (n > 0) {
       handle_batch(n);
+      worker.serve_requests();  // the control socket's questions, between batches
       continue;
     }
     if (n == 0) continue;
@@ -459,6 +460,7 @@ void NfqueueSource::Impl::run(const std::atomic<bool>& stop) {
       case EWOULDBLOCK:
 #endif
         worker.tick(wall_clock_now());
+        worker.serve_requests();  // an idle worker answers within the receive timeout
         break;
       case EINTR:
         break;

@@ -18,6 +18,7 @@
 #include "stage.h"
 #include "stage_env.h"
 #include "verdict.h"
+#include "worker_mailbox.h"
 
 namespace tripline {
 
@@ -83,6 +84,14 @@ class Worker final : public FlowObserver {
   // Ends all flows (reason shutdown).
   void shutdown(Timestamp now);
 
+  // Questions from the control thread, answered on this worker's thread: the
+  // live source calls serve_requests() after every batch and idle tick.
+  WorkerMailbox& mailbox() { return mailbox_; }
+  void serve_requests() { mailbox_.serve(*this); }
+  // This worker's capture sessions (null: capture is not configured). Only on
+  // this worker's thread (from a mailbox job).
+  CaptureRecorder* capture() { return capture_.get(); }
+
   Counters& counters() { return counters_; }
   // Grows with every packet taken and every idle tick (the live source ticks
   // at least every 100 ms while idle): a value that stays put means this
@@ -143,6 +152,7 @@ class Worker final : public FlowObserver {
   OffloadLink* offload_ = nullptr;
   uint64_t capture_starts_seen_ = 0;
   const FlowBypass* bypass_ = nullptr;  // for the flow event of a flow the kernel ended
+  WorkerMailbox mailbox_;
 };
 
 }  // namespace tripline
