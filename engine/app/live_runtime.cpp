@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "capture_writer.h"
-#include "dns_cache.h"
 #include "control_server.h"
 #include "control_service.h"
+#include "dns_cache.h"
 #include "event_writer.h"
 #include "live_reload.h"
 #include "metrics_exporter.h"

@@ -110,13 +110,13 @@ bool CaptureRecorder::matches(const Session& s, uint64_t flow_id, const IpAddr& 
 uint64_t CaptureRecorder::start(const CaptureRequest& req, const Decoded& pkt, const Flow& flow,
                                 Timestamp now) {
   (void)pkt;  // the flow identifies the session; the packet itself arrives via on_packet
-  return open_session(req, flow.src(), flow.dst(), flow.id, now);
+  return open_session(req, flow.src(), flow.dst(), flow.id, &flow, now);
 }
 
 uint64_t CaptureRecorder::start_host(const CaptureRequest& req, const IpAddr& host, Timestamp now) {
   CaptureRequest r = req;
   r.scope = CaptureScope::Host;
-  return open_session(r, host, host, 0, now);
+  return open_session(r, host, host, 0, nullptr, now);
 }
 
 bool CaptureRecorder::stop(uint64_t id) {
@@ -138,7 +138,8 @@ std::vector<CaptureRecorder::SessionInfo> CaptureRecorder::sessions() const {
 }
 
 uint64_t CaptureRecorder::open_session(const CaptureRequest& req, const IpAddr& client,
-                                       const IpAddr& peer, uint64_t flow_id, Timestamp now) {
+                                       const IpAddr& peer, uint64_t flow_id, const Flow* flow,
+                                       Timestamp now) {
   Session* free_slot = nullptr;
   for (Session& s : sessions_) {
     if (s.id == 0) {
@@ -173,8 +174,9 @@ uint64_t CaptureRecorder::open_session(const CaptureRequest& req, const IpAddr& 
   std::string scope;
   switch (req.scope) {
     case CaptureScope::Flow:
-      scope = fmt::format("flow {} -> {} {}", endpoint(flow.src(), flow.sport()),
-                          endpoint(flow.dst(), flow.dport()), proto_name(flow.proto()));
+      scope = flow ? fmt::format("flow {} -> {} {}", endpoint(flow->src(), flow->sport()),
+                                 endpoint(flow->dst(), flow->dport()), proto_name(flow->proto()))
+                   : fmt::format("flow {}", flow_id);
       break;
     case CaptureScope::Host:
       scope = fmt::format("host {}", client.to_string());

@@ -155,8 +155,10 @@ class CaptureRecorder {
     std::string_view reason;  // static or configuration-owned (Decision::reason)
   };
 
+  // `flow` names the flow in the file's section comment; null for a host
+  // recording the control socket started.
   uint64_t open_session(const CaptureRequest& req, const IpAddr& client, const IpAddr& peer,
-                        uint64_t flow_id, Timestamp now);
+                        uint64_t flow_id, const Flow* flow, Timestamp now);
   static bool matches(const Session& s, uint64_t flow_id, const IpAddr& src, const IpAddr& dst);
   // Writes one packet to a session, accounting limits; false when it ended it.
   bool deliver(Session& s, std::span<const uint8_t> bytes, uint32_t orig_len, Timestamp ts,

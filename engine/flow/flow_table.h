@@ -118,7 +118,7 @@ struct Flow {
   // Offload (engine/conntrack): the kernel carries the flow; its end comes
   // from conntrack. Set through FlowTable::set_offload.
   FlowOffload offload = FlowOffload::None;
-  uint64_t id = 0;             // unique per worker and run, never 0
+  uint64_t id = 0;  // unique per worker and run, never 0
   Timestamp start = 0;
   Timestamp last = 0;
   uint64_t pkts[2] = {0, 0};

@@ -326,9 +326,8 @@ void Pipeline::install_stages(Worker& worker, std::shared_ptr<const StageInputs>
   if (adopted_ && !adopted_->empty())
     next.push_back(std::make_unique<AdoptStage>(adopted_, worker.env()));
   if (in->rules)
-    next.push_back(
-        std::make_unique<PolicyStage>(cfg, *in->rules, cache_.get(), worker.env(), hosts_.get(),
-                                      names_.get()));
+    next.push_back(std::make_unique<PolicyStage>(cfg, *in->rules, cache_.get(), worker.env(),
+                                                 hosts_.get(), names_.get()));
   if (in->lua) {
     const StageInputs* was = prev ? prev->in.get() : nullptr;
     if (old_lua && was && was->lua && was->lua->path == in->lua->path &&

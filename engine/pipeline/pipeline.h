@@ -110,8 +110,8 @@ class Pipeline {
   mutable std::mutex inputs_mu_;
   std::shared_ptr<const StageInputs> inputs_;
   std::atomic<uint64_t> generation_{0};
-  std::unique_ptr<ClientNames> names_;            // [clients] leases; null when none
-  std::unique_ptr<LeaseMonitor> leases_;          // keeps names_ in step with the files
+  std::unique_ptr<ClientNames> names_;    // [clients] leases; null when none
+  std::unique_ptr<LeaseMonitor> leases_;  // keeps names_ in step with the files
   // tripline.incr/get/set/del: one store for every worker's Lua state, here
   // so that it outlives them (and a script reload). Null without a script.
   std::unique_ptr<SharedStore> shared_;

@@ -80,9 +80,9 @@ TEST(ConfigReload, LaterSectionsNeedARestart) {
       "[metrics]\nlisten = \"127.0.0.1:9999\"\n[clients]\nleases = [\"/nonexistent/leases\"]\n"
       "[offload]\nenabled = true\nafter_packets = 5\nadopt = false\n");
   ReloadPlan plan = plan_reload(running, loaded);
-  for (const char* k : {"capture.format", "log.dns_version", "lua.shared_entries", "metrics.listen",
-                        "clients.leases", "offload.enabled", "offload.after_packets",
-                        "offload.adopt"})
+  for (const char* k :
+       {"capture.format", "log.dns_version", "lua.shared_entries", "metrics.listen",
+        "clients.leases", "offload.enabled", "offload.after_packets", "offload.adopt"})
     EXPECT_TRUE(has(plan.restart_keys, k)) << k;
   EXPECT_EQ(plan.effective.capture.format, running.capture.format);
   EXPECT_EQ(plan.effective.log.dns_version, running.log.dns_version);

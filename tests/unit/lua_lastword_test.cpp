@@ -28,7 +28,7 @@ IpAddr ip(const char* s) { return *IpAddr::parse(s); }
 
 constexpr uint8_t kSyn = 0x02, kAck = 0x10;
 constexpr const char* kEgress =
-    "[dns]\nresolvers = [\"10.0.0.53\"]\n[egress]\nmode = \"enforce\"\n"
+    "[dns]\nresolvers = [\"10.0.0.53\"]\n[egress]\nmode = \"enforce\"\naction = \"drop\"\n"
     "[network]\ninside = [\"10.0.0.0/8\"]\n";
 
 class LuaLastWordTest : public ::testing::Test {
