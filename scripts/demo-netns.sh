@@ -108,8 +108,11 @@ for line in open(sys.argv[1]):
 PY
 
 step "the recording the trigger started (opens in Wireshark)"
-for f in "$WORK"/captures/*.pcap; do
-  [[ -e $f ]] || { echo "    no recording"; break; }
+shopt -s nullglob
+recordings=("$WORK"/captures/*.pcapng "$WORK"/captures/*.pcap)   # pcapng by default ([capture] format)
+shopt -u nullglob
+(( ${#recordings[@]} )) || echo "    no recording"
+for f in "${recordings[@]}"; do
   echo "    ${f##*/}"
   capinfos -c -E "$f" 2>/dev/null | tail -n +2 | sed 's/^/    /'
   tshark -n -r "$f" 2>/dev/null | sed 's/^/    /'
