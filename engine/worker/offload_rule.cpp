@@ -3,9 +3,15 @@
 namespace tripline {
 
 bool should_offload(const Flow& flow, const OffloadConfig& cfg, bool recorded) {
-  if (flow.offload != FlowOffload::None || !flow.decided || flow.end_reported) return false;
+  if (flow.offload != FlowOffload::None || !flow.decided) return false;
+  // A flow its own drop verdict ended (its flow event is written at once,
+  // end reason "dropped") still goes to the kernel: its later packets are
+  // dropped there. Other ended or closed flows need nothing more.
+  const bool ended_by_drop = flow.ended_blocked && flow.decision.verdict == Verdict::Drop;
+  if (flow.end_reported && !ended_by_drop) return false;
   if (flow.proto() != 6 && flow.proto() != 17) return false;
-  if (flow.state == FlowState::Closed || flow.watch != 0 || recorded) return false;
+  if ((flow.state == FlowState::Closed && !ended_by_drop) || flow.watch != 0 || recorded)
+    return false;
   if (flow.key.lo_port == 53 || flow.key.hi_port == 53) return false;
   const Decision& d = flow.decision;
   if (d.has_mark || !d.replacement.empty()) return false;

@@ -275,6 +275,21 @@ TEST(OffloadRule, DecidedAfterPacketsEachWay) {
   EXPECT_FALSE(should_offload(decided_flow(Verdict::Reject, 9, 9), cfg, false));
 }
 
+// A flow its drop verdict ended at once (flow event "dropped", state closed)
+// still goes to the kernel; an accepted flow that closed does not.
+TEST(OffloadRule, AFlowEndedByItsDropStillOffloads) {
+  OffloadConfig cfg;
+  Flow f = decided_flow(Verdict::Drop, 2, 0);
+  f.state = FlowState::Closed;
+  f.end_reported = true;
+  f.ended_blocked = true;
+  EXPECT_TRUE(should_offload(f, cfg, false));
+  Flow g = decided_flow(Verdict::Accept, 2, 2);
+  g.state = FlowState::Closed;
+  g.end_reported = true;
+  EXPECT_FALSE(should_offload(g, cfg, false));
+}
+
 TEST(OffloadRule, NothingMayNeedItsPackets) {
   OffloadConfig cfg;
   Flow f = decided_flow(Verdict::Accept, 5, 5);
