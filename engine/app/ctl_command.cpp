@@ -44,8 +44,11 @@ void print_flows(const json& r) {
              "state", "bytes", "verdict", "name / client");
   for (const auto& f : r["flows"]) {
     std::string who = f.contains("dns_name") ? str(f["dns_name"]) : "";
-    // Client names (DHCP leases) go beside the host once the daemon sends them.
-    if (f["client"].contains("host")) who += (who.empty() ? "" : " ") + str(f["client"]["host"]);
+    // The client: its DHCP lease name, else its link-layer address.
+    if (f["client"].contains("name"))
+      who += (who.empty() ? "" : " ") + str(f["client"]["name"]);
+    else if (f["client"].contains("host"))
+      who += (who.empty() ? "" : " ") + str(f["client"]["host"]);
     fmt::print("{:<5} {:<45} {:<45} {:<12} {:>12} {:>10}  {}\n", str(f["proto"]),
                str(f["src_ip"]) + ":" + num(f["src_port"]),
                str(f["dest_ip"]) + ":" + num(f["dest_port"]), str(f["state"]),

@@ -30,6 +30,7 @@ struct FlowInfo {
   bool decided = false;
   std::string dns_name;
   MacAddr client_host;
+  std::string client_name;  // from the DHCP leases ([clients] leases); empty when unnamed
   uint64_t total() const { return bytes[0] + bytes[1]; }
 };
 
@@ -65,10 +66,10 @@ json flow_json(const FlowInfo& f) {
          {"bytes_toclient", f.bytes[kToClient]},
          {"verdict", f.decided ? std::string(to_string(f.verdict)) : std::string("undecided")}};
   if (!f.dns_name.empty()) j["dns_name"] = f.dns_name;
-  // Who the client is. The DHCP lease name joins this object once leases are
-  // read (a "name" key beside "host").
+  // Who the client is: its link-layer address and its DHCP lease name.
   json client = json::object();
   if (f.client_host.known()) client["host"] = f.client_host.to_string();
+  if (!f.client_name.empty()) client["name"] = f.client_name;
   j["client"] = client;
   return j;
 }
@@ -184,6 +185,7 @@ std::string ControlService::flows(const json& args) {
             fi.decided = f.decided;
             fi.dns_name = f.data.dns_name();
             fi.client_host = f.data.client_host();
+            if (f.data.has_client_name()) fi.client_name = f.data.client_name();
             if (heap.size() == top) {
               std::pop_heap(heap.begin(), heap.end(), smaller);
               heap.back() = std::move(fi);

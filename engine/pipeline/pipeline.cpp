@@ -352,6 +352,9 @@ void Pipeline::install_stages(Worker& worker, std::shared_ptr<const StageInputs>
       }
     }
   }
+  // The old script's stage goes (a changed script, or none): what it watched
+  // means nothing to the new one.
+  if (old_lua) worker.forget_lua_watches();
   worker.set_stages(std::move(next), std::move(keep));
 }
 

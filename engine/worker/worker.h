@@ -98,6 +98,11 @@ class Worker final : public FlowObserver {
   // worker is stuck in one packet. Read from any thread (the watchdog).
   uint64_t progress() const { return counters_.packets.get() + ticks_.get(); }
   const FlowTable& flows() const { return flows_; }
+  // A reload replaced or removed the Lua stage: no flow stays watched by the
+  // old script (on the worker's own thread, between batches).
+  void forget_lua_watches() {
+    flows_.for_each([](Flow& f) { f.watch &= static_cast<uint8_t>(~kWatchLua); });
+  }
   unsigned index() const { return index_; }
   const Config& config() const { return *cfg_; }
 

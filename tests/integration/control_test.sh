@@ -66,7 +66,12 @@ dir = "$TL_WORK/cap"
 socket = "$SOCK"
 timeout_ms = 500
 max_clients = 8
+[clients]
+leases = ["$TL_WORK/dnsmasq.leases"]
 TOML
+# The client's DHCP lease (dnsmasq's format): `ctl flows` names it.
+CLIENT_MAC=$(ip -n "$NS_C" link show c0 | awk '/link\/ether/ {print $2}')
+echo "$(( $(date +%s) + 3600 )) $CLIENT_MAC $CLIENT4 laptop-ctl 01:$CLIENT_MAC" >"$TL_WORK/dnsmasq.leases"
 start_tripline "$TRIPLINE" "$TL_WORK/control.toml" "$TL_WORK/tripline.log"
 PID=$TL_DAEMON
 for _ in $(seq 50); do [[ -S $SOCK ]] && break; sleep 0.1; done
@@ -109,6 +114,8 @@ ctl --json flows --top 5 >"$TL_WORK/flows.json" || fail "2: ctl flows failed"
 json_check "$TL_WORK/flows.json" "len(r['result']['flows']) <= 5 and any(f['dest_ip'] == '$NAME4' and f['dest_port'] == 80 and f['bytes_toclient'] > 0 and f.get('dns_name') == 'name.test' for f in r['result']['flows'])"
 ctl --json flows --host "$CLIENT4" >"$TL_WORK/flows-host.json" || fail "2: ctl flows --host failed"
 json_check "$TL_WORK/flows-host.json" "r['result']['flows'] and all('$CLIENT4' in (f['src_ip'], f['dest_ip']) for f in r['result']['flows'])"
+json_check "$TL_WORK/flows-host.json" "any(f['client'].get('name') == 'laptop-ctl' for f in r['result']['flows'])"
+ctl flows --host "$CLIENT4" | grep -q laptop-ctl || fail "2: ctl flows does not show the client's lease name"
 ctl --json flows --host 10.9.9.9 >"$TL_WORK/flows-none.json" || fail "2: ctl flows --host (no match) failed"
 json_check "$TL_WORK/flows-none.json" "r['result']['flows'] == []"
 ctl flows --top 3 | grep -q "$NAME4:80" || fail "2: human flows output does not show $NAME4:80"

@@ -256,6 +256,17 @@ struct LiveFixture {
                   now)
         .verdict;
   }
+  // A packet of the flow from source port `flow_sport` (the same flow each time).
+  Verdict judge_flow(uint16_t flow_sport, uint16_t dport) {
+    const uint8_t payload[1] = {0};
+    now += 1'000'000;
+    return workers[0]
+        ->process(
+            LinkType::Raw,
+            craft::tcp(ip("10.0.0.1"), flow_sport, ip("192.0.2.1"), dport, 0x10, 1, 0, payload),
+            now)
+        .verdict;
+  }
   std::shared_ptr<const Config> cfg;
   std::unique_ptr<Pipeline> pipeline;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -338,6 +349,23 @@ TEST(LiveReload, UnchangedScriptKeepsItsGlobals) {
 }
 
 // Restart-only keys keep their running values; the rest applies.
+// A changed script knows nothing of the one before: flows the old script
+// watched (tripline.watch) are not handed to the new script's on_packet.
+TEST(LiveReload, ANewScriptDoesNotInheritWatches) {
+  TempDir dir;
+  std::string script =
+      dir.file("w.lua", "function on_flow(f) tripline.watch() end\nfunction on_packet(f) end\n");
+  std::string conf =
+      dir.file("w.toml", "[log]\nevents = \"\"\n[lua]\nscript = \"" + script + "\"\n");
+  LiveFixture f(conf);
+  EXPECT_EQ(f.judge_flow(50000, 80), Verdict::Accept);  // watched by the old script
+  EXPECT_EQ(f.judge_flow(50000, 80), Verdict::Accept);  // its on_packet passes
+  dir.file("w.lua", "function on_flow(f) end\nfunction on_packet(f) return \"drop\" end\n");
+  ASSERT_TRUE(f.reload().applied);
+  EXPECT_EQ(f.judge_flow(50000, 80), Verdict::Accept);  // not watched by the new script
+  EXPECT_EQ(f.judge_flow(50001, 80), Verdict::Accept);  // a new flow: its on_flow watches nothing
+}
+
 TEST(LiveReload, RestartKeysKeptEgressApplied) {
   TempDir dir;
   std::string conf = dir.file("t.toml", "[log]\nevents = \"\"\n[flows]\ncapacity = 100\n");
