@@ -6,6 +6,8 @@
 #include <map>
 #include <string>
 
+#include "command_output.h"
+
 namespace tripline {
 namespace {
 
@@ -21,24 +23,13 @@ void each_line(std::string_view text, Fn&& fn) {
   }
 }
 
-std::string command_text(const char* cmd) {
-  std::string out;
-  FILE* p = popen(cmd, "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
-
 }  // namespace
 
 std::string offload_rules_warning(const OffloadConfig& cfg) {
   if (!cfg.enabled) return {};
-  if (iptables_has_offload_accept(command_text("iptables -w 2 -S 2>/dev/null"), cfg.mark,
+  if (iptables_has_offload_accept(command_output("iptables -w 2 -S").value_or(""), cfg.mark,
                                   cfg.mask) ||
-      nft_has_offload_accept(command_text("nft list ruleset 2>/dev/null"), cfg.mark, cfg.mask))
+      nft_has_offload_accept(command_output("nft list ruleset").value_or(""), cfg.mark, cfg.mask))
     return {};
   return fmt::format(
       "[offload] is on but no fast-path rule was found: no rule accepts connections with "

@@ -7,16 +7,10 @@
 #include <sstream>
 #include <vector>
 
+#include "command_output.h"
+
 namespace tripline {
 namespace {
-
-std::vector<std::string> words(std::string_view line) {
-  std::vector<std::string> out;
-  std::istringstream in{std::string(line)};
-  std::string w;
-  while (in >> w) out.push_back(w);
-  return out;
-}
 
 // "0x7470", "0x00007470", "29808", "0x7470/0xffffffff" (a full mask only).
 std::optional<uint32_t> parse_mark(std::string s) {
@@ -32,16 +26,6 @@ std::optional<uint32_t> parse_mark(std::string s) {
   unsigned long v = std::strtoul(s.c_str(), &end, 0);
   if (!end || *end || v > 0xffffffffUL) return std::nullopt;
   return static_cast<uint32_t>(v);
-}
-
-std::optional<std::string> command_output(const std::string& cmd) {
-  FILE* p = popen((cmd + " 2>/dev/null").c_str(), "r");
-  if (!p) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  return pclose(p) == 0 ? std::optional(out) : std::nullopt;
 }
 
 }  // namespace
