@@ -26,7 +26,7 @@ using Bytes = std::vector<uint8_t>;
 
 IpAddr ip(const char* s) { return *IpAddr::parse(s); }
 
-constexpr uint8_t kSyn = 0x02, kAck = 0x10;
+constexpr uint8_t kSyn = 0x02;
 constexpr const char* kEgress =
     "[dns]\nresolvers = [\"10.0.0.53\"]\n[egress]\nmode = \"enforce\"\naction = \"drop\"\n"
     "[network]\ninside = [\"10.0.0.0/8\"]\n";
