@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -28,6 +29,9 @@ GenOptions bench_gen_options(uint64_t default_packets) {
   GenOptions o;
   o.packets = env_u64("TRIPLINE_BENCH_PACKETS", default_packets);
   o.seed = env_u64("TRIPLINE_BENCH_SEED", 1);
+  // A gateway's mix: thousands of sessions at once, their packets interleaved.
+  o.concurrency = static_cast<uint32_t>(
+      std::min<uint64_t>(env_u64("TRIPLINE_BENCH_CONCURRENCY", o.concurrency), 1'000'000));
   if (o.packets == 0) o.packets = 1;
   return o;
 }
@@ -49,8 +53,10 @@ std::string bench_pcap_path() {
   } else if (const char* t = std::getenv("TMPDIR"); t && *t) {
     dir = t;
   }
-  std::string path = fmt::format("{}/tripline-bench-v{}-{}-seed{}.pcap", dir, kGeneratorVersion,
-                                 o.packets, o.seed);
+  std::string path = fmt::format(
+      "{}/tripline-bench-v{}-{}-seed{}{}.pcap", dir, kGeneratorVersion, o.packets, o.seed,
+      o.concurrency == GenOptions{}.concurrency ? std::string()
+                                                : fmt::format("-c{}", o.concurrency));
   std::error_code ec;
   if (fs::is_regular_file(path, ec)) return path;
 

@@ -16,9 +16,9 @@ namespace tripline {
 namespace {
 
 // Per-flow table storage besides the slot: a free-list entry and the index
-// (a swiss table reserved at 32/25 of capacity, rounded up to a power of two:
-// up to 2.56 buckets of 4 + 1 bytes).
-constexpr uint64_t kFlowIndexBytes = 4 + 13;
+// (at least twice the capacity, rounded up to a power of two: up to 4
+// entries of 8 bytes).
+constexpr uint64_t kFlowIndexBytes = 4 + 32;
 // A fragment-id entry (hash bucket of key + entry, and its age ring slot).
 constexpr uint64_t kFragmentBytes = 160;
 // A DNS cache entry: key, addresses, up to four names, hash bucket.

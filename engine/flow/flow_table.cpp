@@ -5,7 +5,9 @@
 // carry no ports) find their flow.
 #include "flow_table.h"
 
+#include <cassert>
 #include <cstdlib>
+#include <cstring>
 #include <span>
 #include <utility>
 
@@ -58,11 +60,24 @@ struct OrientedKey {
   bool sender_is_lo = true;  // (src, sport) is the key's lo side
 };
 
+// a <=> b as IpAddr orders them (bytes as unsigned, in order, then the
+// family), from two big-endian word loads instead of a call to memcmp.
+int compare_addr(const IpAddr& a, const IpAddr& b) {
+  for (size_t off = 0; off < 16; off += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a.bytes.data() + off, 8);
+    std::memcpy(&y, b.bytes.data() + off, 8);
+    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+  }
+  return a.family == b.family ? 0 : (a.family < b.family ? -1 : 1);
+}
+
 OrientedKey make_key(const IpAddr& src, uint16_t sport, const IpAddr& dst, uint16_t dport,
                      uint8_t proto) {
   OrientedKey k;
   k.key.proto = proto;
-  bool src_low = src < dst || (src == dst && sport <= dport);
+  const int order = compare_addr(src, dst);
+  bool src_low = order < 0 || (order == 0 && sport <= dport);
   k.sender_is_lo = src_low;
   k.key.lo = src_low ? src : dst;
   k.key.hi = src_low ? dst : src;
@@ -108,16 +123,16 @@ const char* to_string(FlowEndReason r) {
 }
 
 FlowTable::FlowTable(const FlowConfig& cfg, FlowObserver* observer)
-    : cfg_(cfg), observer_(observer) {
+    : cfg_(cfg), observer_(observer), index_(cfg.capacity == 0 ? 1 : cfg.capacity) {
   static_assert(kCount == kClasses);
   if (cfg_.capacity == 0) cfg_.capacity = 1;
   slots_.resize(size_t{cfg_.capacity} + 1);
+  links_.resize(slots_.size());
   free_.reserve(cfg_.capacity);
   for (uint32_t s = cfg_.capacity; s >= 1; --s) free_.push_back(s);  // slot 1 is used first
   // Headroom beyond capacity: the hash map then always squashes erase
   // tombstones in place instead of growing (it does so while size <= 25/32
   // of its bucket count), so churn never reallocates it.
-  index_.reserve(size_t{cfg_.capacity} * 32 / 25 + 1);
   frags_.reserve(size_t{cfg_.fragments} * 32 / 25 + 1);
   frag_ring_.resize(cfg_.fragments);
   for (int c = 0; c < kClasses; ++c) head_[c] = tail_[c] = 0;
@@ -125,8 +140,8 @@ FlowTable::FlowTable(const FlowConfig& cfg, FlowObserver* observer)
 
 size_t FlowTable::memory_bytes() const {
   // A swiss table bucket is its value plus one control byte.
-  return slots_.capacity() * sizeof(Flow) + free_.capacity() * sizeof(uint32_t) +
-         index_.capacity() * (sizeof(uint32_t) + 1) +
+  return slots_.capacity() * sizeof(Flow) + links_.capacity() * sizeof(Link) +
+         free_.capacity() * sizeof(uint32_t) + index_.memory_bytes() +
          frags_.capacity() * (sizeof(std::pair<const FragKey, FragEntry>) + 1) +
          frag_ring_.capacity() * sizeof(FragAge);
 }
@@ -181,12 +196,12 @@ uint8_t FlowTable::class_of(const Flow& f) const {
 }
 
 void FlowTable::link(uint32_t slot, uint8_t tclass) {
-  Flow& f = slots_[slot];
-  f.tclass = tclass;
-  f.next = 0;
-  f.prev = tail_[tclass];
-  if (f.prev) {
-    slots_[f.prev].next = slot;
+  slots_[slot].tclass = tclass;
+  Link& l = links_[slot];
+  l.next = 0;
+  l.prev = tail_[tclass];
+  if (l.prev) {
+    links_[l.prev].next = slot;
   } else {
     head_[tclass] = slot;
   }
@@ -194,18 +209,19 @@ void FlowTable::link(uint32_t slot, uint8_t tclass) {
 }
 
 void FlowTable::unlink(uint32_t slot) {
-  Flow& f = slots_[slot];
-  if (f.prev) {
-    slots_[f.prev].next = f.next;
+  Link& l = links_[slot];
+  const uint8_t tclass = slots_[slot].tclass;
+  if (l.prev) {
+    links_[l.prev].next = l.next;
   } else {
-    head_[f.tclass] = f.next;
+    head_[tclass] = l.next;
   }
-  if (f.next) {
-    slots_[f.next].prev = f.prev;
+  if (l.next) {
+    links_[l.next].prev = l.prev;
   } else {
-    tail_[f.tclass] = f.prev;
+    tail_[tclass] = l.prev;
   }
-  f.prev = f.next = 0;
+  l.prev = l.next = 0;
 }
 
 void FlowTable::report(Flow& f, FlowEndReason reason, Timestamp now) {
@@ -230,8 +246,8 @@ void FlowTable::end_blocked(Flow& f, FlowEndReason reason, Timestamp now) {
 void FlowTable::release(uint32_t slot) {
   Flow& f = slots_[slot];
   unlink(slot);
-  index_.erase(slot);  // hashes the key still in the slot
-  f.id = 0;            // invalidates fragment entries that still name this slot
+  index_.erase(hash_of(f.key), slot);
+  f.id = 0;  // invalidates fragment entries that still name this slot
   f.data.clear();
   free_.push_back(slot);
   --live_;
@@ -306,7 +322,7 @@ void FlowTable::account(uint32_t slot, Dir dir, const Decoded& pkt, Timestamp no
   link(slot, class_of(f));
 }
 
-FlowTable::Result FlowTable::track(const Decoded& pkt, Timestamp now) {
+FlowTable::Result FlowTable::track(const Decoded& pkt, Timestamp now, const uint64_t* key_hash) {
   // A fragment without an upper-layer header is a non-first fragment, except
   // an offset-0 fragment of a protocol the decoder never reads a header of.
   if (pkt.is_fragment && !pkt.has_ports && (pkt.frag_offset != 0 || has_l4_fields(pkt.proto))) {
@@ -318,14 +334,16 @@ FlowTable::Result FlowTable::track(const Decoded& pkt, Timestamp now) {
   bool sender_is_lo = ok.sender_is_lo;
 
   uint32_t slot = 0;
-  if (auto it = index_.find(ok.key); it != index_.end()) slot = *it;
+  const uint64_t hash = key_hash ? *key_hash : hash_of(ok.key);
+  assert(hash == hash_of(ok.key));  // a caller's hash is this packet's
+  slot = find_slot(ok.key, hash);
   if (!slot && is_icmp(pkt.proto)) {
     // A reply: the flow's key holds the request's type, sent the other way.
     int other = icmp_counterpart(pkt.proto, sport);
     if (other >= 0) {
       OrientedKey rk = make_key(pkt.dst, static_cast<uint16_t>(other), pkt.src, dport, pkt.proto);
-      if (auto it = index_.find(rk.key); it != index_.end()) {
-        slot = *it;
+      if (uint32_t reply = find_slot(rk.key)) {
+        slot = reply;
         sender_is_lo = !rk.sender_is_lo;
       }
     }
@@ -349,7 +367,7 @@ FlowTable::Result FlowTable::track(const Decoded& pkt, Timestamp now) {
     f.id = next_id_++;
     f.start = now;
     f.last = now;
-    index_.insert(slot);
+    index_.insert(hash, slot);
     link(slot, class_of(f));
     ++live_;
     ++stats_.created;
@@ -363,9 +381,35 @@ FlowTable::Result FlowTable::track(const Decoded& pkt, Timestamp now) {
   return r;
 }
 
+uint64_t FlowTable::prefetch_index(const Decoded& pkt) const {
+  const bool l4 = has_l4_fields(pkt.proto);
+  const OrientedKey ok =
+      make_key(pkt.src, l4 ? pkt.sport : 0, pkt.dst, l4 ? pkt.dport : 0, pkt.proto);
+  const uint64_t hash = hash_of(ok.key);
+  index_.prefetch(hash);
+  return hash;
+}
+
+uint32_t FlowTable::prefetch_flow(uint64_t hash) const {
+  const uint32_t slot = index_.peek(hash);
+  if (slot) {
+    const auto* flow = reinterpret_cast<const char*>(&slots_[slot]);
+    for (size_t line = 0; line < sizeof(Flow); line += 64) __builtin_prefetch(flow + line);
+    __builtin_prefetch(&links_[slot]);
+  }
+  return slot;
+}
+
+void FlowTable::prefetch_links(uint32_t slot) const {
+  if (slot == 0 || slot >= links_.size()) return;
+  const Link& l = links_[slot];
+  if (l.prev) __builtin_prefetch(&links_[l.prev], 1);
+  if (l.next) __builtin_prefetch(&links_[l.next], 1);
+}
+
 Flow* FlowTable::find(const FlowKey& key) {
-  auto it = index_.find(key);
-  return it == index_.end() ? nullptr : &slots_[*it];
+  const uint32_t slot = find_slot(key);
+  return slot ? &slots_[slot] : nullptr;
 }
 
 void FlowTable::set_offload(Flow& f, FlowOffload state) {
@@ -390,8 +434,7 @@ FlowTable::Result FlowTable::track_fragment(const Decoded& pkt, Timestamp now) {
   } else if (!has_l4_fields(pkt.proto)) {
     // No ports in the key: the addresses alone find the flow.
     OrientedKey ok = make_key(pkt.src, 0, pkt.dst, 0, pkt.proto);
-    if (auto fit = index_.find(ok.key); fit != index_.end()) {
-      slot = *fit;
+    if ((slot = find_slot(ok.key)) != 0) {
       r.dir = ok.sender_is_lo == slots_[slot].orig_is_lo ? kToServer : kToClient;
     }
   }

@@ -6,10 +6,11 @@
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
-#include <absl/container/flat_hash_set.h>
 #include <absl/hash/hash.h>
 
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include "config.h"
 #include "decode.h"
 #include "ip_address.h"
+#include "slot_index.h"
 #include "timestamp.h"
 #include "verdict.h"
 
@@ -40,10 +42,28 @@ struct FlowKey {
   IpAddr lo, hi;
   uint16_t lo_port = 0, hi_port = 0;
   uint8_t proto = 0;
-  friend bool operator==(const FlowKey&, const FlowKey&) = default;
+
+  // The key as five words (addresses, then families, ports and protocol), so
+  // comparing and hashing are a few register operations rather than calls
+  // to memcmp: every packet's lookup does both.
+  std::array<uint64_t, 5> words() const {
+    std::array<uint64_t, 5> w;
+    std::memcpy(&w[0], lo.bytes.data(), 8);
+    std::memcpy(&w[1], lo.bytes.data() + 8, 8);
+    std::memcpy(&w[2], hi.bytes.data(), 8);
+    std::memcpy(&w[3], hi.bytes.data() + 8, 8);
+    w[4] = uint64_t{lo.family} | uint64_t{hi.family} << 8 | uint64_t{lo_port} << 16 |
+           uint64_t{hi_port} << 32 | uint64_t{proto} << 48;
+    return w;
+  }
+  friend bool operator==(const FlowKey& a, const FlowKey& b) {
+    const auto x = a.words(), y = b.words();
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+  }
   template <typename H>
   friend H AbslHashValue(H h, const FlowKey& k) {
-    return H::combine(std::move(h), k.lo, k.hi, k.lo_port, k.hi_port, k.proto);
+    const auto w = k.words();
+    return H::combine(std::move(h), w[0], w[1], w[2], w[3], w[4]);
   }
 };
 
@@ -104,7 +124,10 @@ class FlowData {
   std::shared_ptr<const std::string> client_name_;
 };
 
-struct Flow {
+// Laid out for the per-packet path: the lookup's key, the state and the
+// last-seen time share the first cache line; counters and the decision the
+// second.
+struct alignas(64) Flow {
   FlowKey key;
   bool orig_is_lo = true;  // the original direction goes lo -> hi
   FlowState state = FlowState::New;
@@ -118,17 +141,16 @@ struct Flow {
   // Offload (engine/conntrack): the kernel carries the flow; its end comes
   // from conntrack. Set through FlowTable::set_offload.
   FlowOffload offload = FlowOffload::None;
-  uint64_t id = 0;  // unique per worker and run, never 0
-  Timestamp start = 0;
+  bool decided = false;  // `decision` holds the pipeline's decision
   Timestamp last = 0;
   uint64_t pkts[2] = {0, 0};
   uint64_t bytes[2] = {0, 0};
   // The decision the pipeline took for this flow; later packets reuse it.
   Decision decision;
-  bool decided = false;
+  uint64_t id = 0;  // unique per worker and run, never 0
+  Timestamp start = 0;
   // What stages attached to this flow (see FlowData).
   FlowData data;
-  uint32_t prev = 0, next = 0;  // timeout-class list links (internal)
 
   const IpAddr& src() const { return orig_is_lo ? key.lo : key.hi; }
   const IpAddr& dst() const { return orig_is_lo ? key.hi : key.lo; }
@@ -179,7 +201,8 @@ class FlowTable {
   // it never creates a flow. A TCP SYN on a closed flow ends it and starts a
   // new one. Entering Closed (FIN both ways, or RST) emits the end event at
   // once; the entry lingers for tcp_closed to absorb stragglers.
-  Result track(const Decoded& pkt, Timestamp now);
+  // `key_hash`: prefetch_index()'s return for this packet, if the caller has it.
+  Result track(const Decoded& pkt, Timestamp now, const uint64_t* key_hash = nullptr);
 
   // A flow whose verdict is drop or reject ends at once (reason Rejected or
   // Dropped) rather than lingering as "new" until its timeout: the end is
@@ -188,6 +211,16 @@ class FlowTable {
   // dropped SYN's retransmissions stay in it instead of starting new flows),
   // then goes silently. Does nothing once reported.
   void end_blocked(Flow& flow, FlowEndReason reason, Timestamp now);
+
+  // For a source that reads packets ahead of judging them (replay): warms
+  // the index line of a packet's flow and returns the key's hash; given that
+  // hash a packet later, warms the flow's own lines. Both only prefetch: the
+  // table is unchanged, and a guess gone stale costs nothing but the load.
+  // A third step, a packet later still, warms the flow's neighbours in its
+  // last-seen list (prefetch_flow's return value; 0: nothing to do).
+  uint64_t prefetch_index(const Decoded& pkt) const;
+  uint32_t prefetch_flow(uint64_t hash) const;
+  void prefetch_links(uint32_t slot) const;
 
   // Ends every flow whose timeout has passed at `now`.
   void expire(Timestamp now);
@@ -206,7 +239,7 @@ class FlowTable {
   template <typename Fn>
   void for_each(Fn&& fn) {
     for (int c = 0; c < kClasses; ++c)
-      for (uint32_t s = head_[c]; s; s = slots_[s].next)
+      for (uint32_t s = head_[c]; s; s = links_[s].next)
         if (!slots_[s].end_reported) fn(slots_[s]);
   }
 
@@ -215,11 +248,12 @@ class FlowTable {
   // snapshot, on the owning worker's thread). Allocates nothing.
   template <typename F>
   void for_each(F&& f) const {
-    for (uint32_t slot : index_) f(slots_[slot]);
+    index_.for_each([&](uint32_t slot) { f(slots_[slot]); });
   }
   const FlowTableStats& stats() const { return stats_; }
-  // Bytes of table storage per flow slot (for the memory target).
-  static constexpr size_t slot_bytes() { return sizeof(Flow); }
+  // Bytes of table storage per flow slot, list links included (for the
+  // memory target).
+  static constexpr size_t slot_bytes() { return sizeof(Flow) + 2 * sizeof(uint32_t); }
   // Bytes the table allocated (slots, free list, index and fragment tables,
   // counted from their capacities); all of it is allocated at construction.
   size_t memory_bytes() const;
@@ -269,23 +303,20 @@ class FlowTable {
   FlowObserver* observer_;
   std::vector<Flow> slots_;     // slot 0 is never a flow: 0 is "none" in list links
   std::vector<uint32_t> free_;  // free slot indices
-  // The index holds slot numbers only (4 bytes a bucket instead of key + slot):
-  // hashing and comparing look at the key stored in the slot. Lookups by
-  // FlowKey are heterogeneous.
-  struct SlotHash {
-    using is_transparent = void;
-    const std::vector<Flow>* slots;
-    size_t operator()(uint32_t slot) const { return absl::Hash<FlowKey>{}((*slots)[slot].key); }
-    size_t operator()(const FlowKey& k) const { return absl::Hash<FlowKey>{}(k); }
+  // The timeout-class lists' links, per slot, apart from the flows: moving a
+  // flow to its list's tail on every packet touches its neighbours' links,
+  // which stay in a few cache lines here rather than one flow each.
+  struct Link {
+    uint32_t prev = 0, next = 0;
   };
-  struct SlotEq {
-    using is_transparent = void;
-    const std::vector<Flow>* slots;
-    bool operator()(uint32_t a, uint32_t b) const { return a == b; }
-    bool operator()(uint32_t a, const FlowKey& k) const { return (*slots)[a].key == k; }
-    bool operator()(const FlowKey& k, uint32_t a) const { return (*slots)[a].key == k; }
-  };
-  absl::flat_hash_set<uint32_t, SlotHash, SlotEq> index_{0, SlotHash{&slots_}, SlotEq{&slots_}};
+  std::vector<Link> links_;
+  // Key hash -> slot; comparing looks at the key stored in the slot.
+  static uint64_t hash_of(const FlowKey& k) { return absl::Hash<FlowKey>{}(k); }
+  uint32_t find_slot(const FlowKey& k, uint64_t hash) const {
+    return index_.find(hash, [&](uint32_t slot) { return slots_[slot].key == k; });
+  }
+  uint32_t find_slot(const FlowKey& k) const { return find_slot(k, hash_of(k)); }
+  SlotIndex index_;
   absl::flat_hash_map<FragKey, FragEntry> frags_;
   std::vector<FragAge> frag_ring_;  // one entry per frags_ entry, oldest at frag_head_
   size_t frag_head_ = 0;

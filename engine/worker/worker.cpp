@@ -96,8 +96,15 @@ void Worker::count_verdict(const Decision& d) {
   if (d.has_mark) counters_.verdict_marked.add();
 }
 
+void Worker::prefetch(LinkType link, std::span<const uint8_t> bytes, ReadAhead& ahead) {
+  ahead.pkt = Decoded{};
+  ahead.slot = 0;
+  ahead.error = decode(link, bytes, ahead.pkt);
+  ahead.key_hash = ahead.error == DecodeError::None ? flows_.prefetch_index(ahead.pkt) : 0;
+}
+
 Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestamp now,
-                         const PacketMeta& meta) {
+                         const PacketMeta& meta, const ReadAhead* ahead) {
   ++frame_;
   counters_.packets.add();
   counters_.bytes.add(bytes.size());
@@ -108,8 +115,9 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
 
   charge(ProfileStage::Decode);
   Decision decision = env_.default_decision();
-  Decoded pkt;
-  DecodeError err = decode(link, bytes, pkt);
+  Decoded own;
+  const DecodeError err = ahead ? ahead->error : decode(link, bytes, own);
+  const Decoded& pkt = ahead ? ahead->pkt : own;
   if (err != DecodeError::None) {
     if (err == DecodeError::NotIp) {
       counters_.not_ip.add();
@@ -125,7 +133,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   if (pkt.is_fragment) counters_.fragments.add();
 
   charge(ProfileStage::FlowTable);
-  FlowTable::Result tracked = flows_.track(pkt, now);
+  FlowTable::Result tracked = flows_.track(pkt, now, ahead ? &ahead->key_hash : nullptr);
   if (!tracked.flow) {  // a non-first fragment of no flow we know (yet)
     counters_.fragments_unmatched.add();
     decision.reason = "fragment-unmatched";

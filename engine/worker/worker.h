@@ -74,10 +74,29 @@ class Worker final : public FlowObserver {
   // through `link`, whose ends come back to this worker. Null: off.
   void set_offload(OffloadLink* link) { offload_ = link; }
 
+  // Read-ahead (replay): a source that holds the next packets before it hands
+  // them to process() warms the caches for them in steps a packet or more
+  // apart: prefetch() on a packet just read (decodes it into `ahead`, warms
+  // its flow's index line), prefetch_flow() (warms the flow), then
+  // prefetch_links() (the flow's list neighbours). They change nothing;
+  // process() then takes `ahead` with the same bytes, so the packet is
+  // decoded and its key hashed once.
+  struct ReadAhead {
+    Decoded pkt;
+    DecodeError error = DecodeError::None;
+    uint64_t key_hash = 0;
+    uint32_t slot = 0;  // the flow's slot as the index guessed it (0: none)
+  };
   // Judges one packet. Always returns a decision; never throws. `meta` is what
   // the source knows beyond the bytes (live: interfaces).
+  // `ahead`: what prefetch() made of these very bytes (read-ahead), or null.
   Decision process(LinkType link, std::span<const uint8_t> bytes, Timestamp now,
-                   const PacketMeta& meta = kNoPacketMeta);
+                   const PacketMeta& meta = kNoPacketMeta, const ReadAhead* ahead = nullptr);
+  void prefetch(LinkType link, std::span<const uint8_t> bytes, ReadAhead& ahead);
+  void prefetch_flow(ReadAhead& ahead) const {
+    ahead.slot = ahead.error == DecodeError::None ? flows_.prefetch_flow(ahead.key_hash) : 0;
+  }
+  void prefetch_links(const ReadAhead& ahead) const { flows_.prefetch_links(ahead.slot); }
   // Expires timed-out flows. process() does this itself as the clock moves;
   // the live source also calls it when idle.
   void tick(Timestamp now);
