@@ -291,7 +291,7 @@ queue_rule del
 # Bytes the gw sent out of both its links (forwarded both ways, and little else).
 gw_bytes() {
   in_ns "$NS_G" cat /sys/class/net/gw-s/statistics/tx_bytes /sys/class/net/gw-c/statistics/tx_bytes |
-    awk '{s += $1} END {print s}'
+    awk '{s += $1} END {printf "%.0f\n", s}'
 }
 # Packets the server's short-flow sink rule dropped on arrival: the stream datagrams delivered.
 delivered() {
