@@ -281,7 +281,7 @@ if (( DO_LIVE )); then
   R[opensnitch.version]=$(opensnitchd -version 2>/dev/null | head -n1)
   stop_consumer
   # It removes its rules on exit; if it did not, they go now (the namespace goes at exit).
-  while in_ns "$NS_G" iptables -w -t mangle -D OUTPUT "${OS_RULE[@]}" 2>/dev/null; do :; done
+  for _ in 1 2 3 4; do in_ns "$NS_G" iptables -w -t mangle -D OUTPUT "${OS_RULE[@]}" 2>/dev/null || break; done
 
   in_ns "$NS_G" iptables -w -t mangle -I OUTPUT "${OS_RULE[@]}"
   start_tripline same_rule
