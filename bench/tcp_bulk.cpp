@@ -7,9 +7,10 @@
 // The client opens --streams connections, one thread each, and writes
 // --chunk-byte buffers on each until the time is up, then closes them. It
 // prints "bytes N" (written, all streams), "seconds S", "gbps R" and
-// "streams_failed N" on stdout.
+// "streams_failed N" and "cpu_s" (user + system CPU time of the client) on stdout.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -125,6 +126,11 @@ int main(int argc, char** argv) {
   for (unsigned long t = 0; t < streams; ++t) pool.emplace_back(stream);
   for (auto& t : pool) t.join();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("cpu_s %.3f\n",
+              static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                  static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
   std::printf("bytes %llu\nseconds %.3f\ngbps %.2f\nstreams_failed %llu\n",
               static_cast<unsigned long long>(bytes.load()), secs,
               static_cast<double>(bytes.load()) * 8 / secs / 1e9,
