@@ -314,7 +314,7 @@ phase_end() {
   FWD_BYTES=$(( $(gw_bytes) - M_BYTES0 ))
   KSI_CPU_S=$(calc "($(ksoftirqd_ticks) - $M_KSI0) / $CLK_TCK" %.2f)
 }
-mode_limit() { limit_of "$([[ $1 == none ]] || echo tripline)"; }
+mode_limit() { limit_of "$([[ -z $CONSUMER_PID ]] || echo tripline)"; }
 
 # SENDERS udp_flood processes of short flows ($1 datagrams each), SECS seconds; sets
 # FLOW_PPS (delivered to the server per second), FLOW_OFFERED (sent per second),
@@ -363,13 +363,14 @@ bulk() {
   (( $(field "$out" streams_failed) == 0 )) || fail "a bulk TCP stream failed: $out"
 }
 
-# The whole offload set for one mode (none | nooffload | offload).
+# The whole offload set for one mode (none | bypass | nooffload | offload; the first two
+# without a consumer).
 measure_offload_mode() {
   local k=$1 n before=0 after=0
   for n in 100 1000; do
-    [[ $k == none ]] || before=$(counter)
+    [[ -z $CONSUMER_PID ]] || before=$(counter)
     short_flows "$n"
-    [[ $k == none ]] || after=$(counter)
+    [[ -z $CONSUMER_PID ]] || after=$(counter)
     R["$k.f$n.pps"]=$FLOW_PPS; R["$k.f$n.offered"]=$FLOW_OFFERED
     R["$k.f$n.flows"]=$FLOWS; R["$k.f$n.answered"]=$FLOWS_ANSWERED
     R["$k.f$n.judged"]=$(( after - before ))
@@ -381,7 +382,7 @@ measure_offload_mode() {
   R["$k.gbps"]=$GBPS; R["$k.bulk.cpu"]=$PID_CPU_S; R["$k.bulk.bytes"]=$FWD_BYTES
   R["$k.bulk.limit"]=$(mode_limit "$k")
   log "$k: bulk TCP: ${GBPS} Gb/s; tripline ${PID_CPU_S} CPU s for $FWD_BYTES bytes; limit: ${R[$k.bulk.limit]}"
-  if [[ $k != none ]]; then
+  if [[ -n $CONSUMER_PID ]]; then
     connects "$SERVER"; R["$k.cps"]=$CPS; R["$k.cfail"]=$FAILED
     log "$k: TCP: ${CPS} connects/s ($FAILED failed)"
   fi
@@ -394,6 +395,9 @@ CONSUMER_PID=""
 measure_offload_mode none
 in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" up 0 1 ||
   fail "contrib/iptables/tripline-iptables.sh up failed"
+# The rules with nobody bound (--queue-bypass accepts): conntrack, the connmark matches and
+# the queue rule's bypass, the kernel's part of the offload path.
+measure_offload_mode bypass
 # The minimal consumer behind the same rules: what the connects/s target compares with.
 start_consumer accept-all
 connects "$SERVER"; R[ct_accept_all.cps]=$CPS; R[ct_accept_all.cfail]=$FAILED
@@ -464,12 +468,13 @@ for n in 100 1000; do
   cat <<EOF
   short UDP flows of $n datagrams, packets/s delivered to the server (offered by the senders):
     no queue                ${R[none.f$n.pps]} (${R[none.f$n.offered]})   limit: ${R[none.f$n.limit]}
+    contrib rules, no consumer ${R[bypass.f$n.pps]} (${R[bypass.f$n.offered]})   limit: ${R[bypass.f$n.limit]}
     tripline, no offload    ${R[nooffload.f$n.pps]} (${R[nooffload.f$n.offered]})   judged ${R[nooffload.f$n.judged]}; $(per_gb "${R[nooffload.f$n.cpu]}" "${R[nooffload.f$n.bytes]}") CPU s/GB   limit: ${R[nooffload.f$n.limit]}
     tripline, offload       ${R[offload.f$n.pps]} (${R[offload.f$n.offered]})   judged ${R[offload.f$n.judged]}; $(per_gb "${R[offload.f$n.cpu]}" "${R[offload.f$n.bytes]}") CPU s/GB   limit: ${R[offload.f$n.limit]}
     ratio offload/no queue  $(ratio "${R[offload.f$n.pps]}" "${R[none.f$n.pps]}")  target: $(target "$(ratio "${R[offload.f$n.pps]}" "${R[none.f$n.pps]}")" 0.85)
     ratio no offload/no queue $(ratio "${R[nooffload.f$n.pps]}" "${R[none.f$n.pps]}")
     CPU per delivered datagram (senders incl. the forwarding in their context + ksoftirqd + tripline), ns:
-      no queue ${R[none.f$n.ns]}, no offload ${R[nooffload.f$n.ns]}, offload ${R[offload.f$n.ns]};
+      no queue ${R[none.f$n.ns]}, contrib rules without consumer ${R[bypass.f$n.ns]}, no offload ${R[nooffload.f$n.ns]}, offload ${R[offload.f$n.ns]};
       no queue / offload $(ratio "${R[none.f$n.ns]}" "${R[offload.f$n.ns]}") (the rate ratio on otherwise idle CPUs, if CPU is the limit)
     flows started (handshake answered): no queue ${R[none.f$n.flows]} (${R[none.f$n.answered]}), tripline ${R[nooffload.f$n.flows]} (${R[nooffload.f$n.answered]}), offload ${R[offload.f$n.flows]} (${R[offload.f$n.answered]})
 EOF
@@ -477,6 +482,7 @@ done
 cat <<EOF
   bulk TCP, 2 streams, Gb/s:
     no queue                ${R[none.gbps]}   limit: ${R[none.bulk.limit]}
+    contrib rules, no consumer ${R[bypass.gbps]}   limit: ${R[bypass.bulk.limit]}
     tripline, no offload    ${R[nooffload.gbps]}   $(per_gb "${R[nooffload.bulk.cpu]}" "${R[nooffload.bulk.bytes]}") CPU s/GB   limit: ${R[nooffload.bulk.limit]}
     tripline, offload       ${R[offload.gbps]}   $(per_gb "${R[offload.bulk.cpu]}" "${R[offload.bulk.bytes]}") CPU s/GB   limit: ${R[offload.bulk.limit]}
   new TCP connections/s through the contrib rules (4 threads):
