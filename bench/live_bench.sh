@@ -8,13 +8,23 @@
 #   - new TCP connections/s with no queue, through each consumer, and through
 #     the DNS-gated path (tripline with a trusted resolver and egress enforce,
 #     the client having resolved the name from a dnsmasq in the server first);
-#   - UDP round-trip latency p50/p99 with no queue and through each consumer.
-# Every namespace and process it starts is removed on exit. About 50 s, or
-# about 12 s with --quick (each phase ~1 s: a smoke test, not a measurement).
+#   - UDP round-trip latency p50/p99 with no queue and through each consumer;
+#   - offload (issue #12): short small-packet UDP flows (64-byte datagrams,
+#     100 and 1000 per flow, each opened by a 2-datagram handshake the server
+#     echoes) from several sender processes, and bulk TCP, each with no queue,
+#     tripline without offload and tripline with `[offload] enabled = true`
+#     (both behind the contrib rules, contrib/iptables/tripline-iptables.sh,
+#     whose fast path accepts offloaded connections before the queue rule):
+#     packets/s delivered to the server, Gb/s, tripline's CPU seconds per GB
+#     forwarded, and which side was the limit (machine CPU, tripline's busiest
+#     thread); TCP connects/s through the contrib rules: nfq_accept_all,
+#     tripline without and with offload.
+# Every namespace and process it starts is removed on exit. About 90 s, or
+# about 25 s with --quick (each phase ~1 s: a smoke test, not a measurement).
 #
-#   live_bench.sh [--quick] [--build DIR]
+#   live_bench.sh [--quick] [--build DIR] [--senders N]
 #                 [--tripline PATH] [--nfq-accept-all PATH] [--udp-flood PATH]
-#                 [--udp-ping PATH] [--tcp-connect PATH]
+#                 [--udp-ping PATH] [--tcp-connect PATH] [--tcp-bulk PATH]
 # Binaries default to DIR/engine/app/tripline and DIR/bench/<name> (DIR: build/release).
 # Exit status: 0 ok, 1 a check failed, 77 skipped (not root, or tools missing).
 set -euo pipefail
@@ -23,9 +33,14 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 QUICK=0
 BUILD="$ROOT/build/release"
-TRIPLINE="" ACCEPT_ALL="" UDP_FLOOD="" UDP_PING="" TCP_CONNECT=""
+TRIPLINE="" ACCEPT_ALL="" UDP_FLOOD="" UDP_PING="" TCP_CONNECT="" TCP_BULK=""
+SENDERS=2
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+header() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; }
+usage() {  # [status]: the header comment; on stdout for --help, else on stderr
+  if (( ${1:-2} == 0 )); then header; else header >&2; fi
+  exit "${1:-2}"
+}
 while (( $# )); do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -35,14 +50,17 @@ while (( $# )); do
     --udp-flood) UDP_FLOOD=${2:?}; shift ;;
     --udp-ping) UDP_PING=${2:?}; shift ;;
     --tcp-connect) TCP_CONNECT=${2:?}; shift ;;
-    -h|--help) usage ;;
+    --tcp-bulk) TCP_BULK=${2:?}; shift ;;
+    --senders) SENDERS=${2:?}; shift ;;
+    -h|--help) usage 0 ;;
     *) echo "live_bench.sh: unknown argument $1" >&2; usage ;;
   esac
   shift
 done
 : "${TRIPLINE:=$BUILD/engine/app/tripline}" "${ACCEPT_ALL:=$BUILD/bench/nfq_accept_all}"
 : "${UDP_FLOOD:=$BUILD/bench/udp_flood}" "${UDP_PING:=$BUILD/bench/udp_ping}"
-: "${TCP_CONNECT:=$BUILD/bench/tcp_connect}"
+: "${TCP_CONNECT:=$BUILD/bench/tcp_connect}" "${TCP_BULK:=$BUILD/bench/tcp_bulk}"
+[[ $SENDERS =~ ^[1-9]$ ]] || { echo "live_bench.sh: --senders wants 1..9" >&2; exit 2; }
 
 if (( QUICK )); then
   SECS=1 PINGS=300 MODE=quick
@@ -57,7 +75,7 @@ source "$ROOT/tests/integration/lib.sh"
 for tool in ip iptables dnsmasq dig ss awk timeout; do
   command -v "$tool" >/dev/null || skip "needs $tool"
 done
-for bin in "$TRIPLINE" "$ACCEPT_ALL" "$UDP_FLOOD" "$UDP_PING" "$TCP_CONNECT"; do
+for bin in "$TRIPLINE" "$ACCEPT_ALL" "$UDP_FLOOD" "$UDP_PING" "$TCP_CONNECT" "$TCP_BULK"; do
   [[ -x $bin ]] || { echo "live_bench.sh: no executable $bin (build it, or pass its path)" >&2; exit 1; }
 done
 
@@ -66,12 +84,14 @@ SERVER=$SERVER4        # dnsmasq (the trusted resolver), flood sink, echo
 NAMED=10.201.2.3       # what bench.test resolves to: the DNS-gated target
 UNNAMED=10.201.2.4     # in no answer: egress enforce must block it
 FLOOD_PORT=9000 ECHO_PORT=9001 TCP_PORT=9002
+FLOWS_PORT=9003        # short UDP flows: handshakes echoed, stream datagrams dropped on arrival
+BULK_PORT=9004         # bulk TCP sink
+HELLO_SIZE=16          # handshake payload: 44-byte IP packets, told apart from the 64-byte stream
 WORK=$TL_WORK
 
-# "key value" output of a tool: the value of key $2 in text $1.
-field() { awk -v k="$2" '$1 == k {print $2; exit}' <<<"$1"; }
-# Arithmetic on decimals: calc 'a / b' (prints with the given format, default %.0f).
-calc() { awk "BEGIN { printf \"${2:-%.0f}\", $1 }"; }
+# field, calc, measure_begin/measure_end (CPU from /proc) and limit_of.
+# shellcheck source=bench/live_measure.sh
+source "$HERE/live_measure.sh"
 
 # ---------------------------------------------------------------- topology
 setup() {
@@ -82,15 +102,23 @@ setup() {
   in_ns "$NS_C" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
   # The flood's sink: dropped on arrival in the server (no socket, no ICMP back).
   in_ns "$NS_S" iptables -w -t raw -A PREROUTING -p udp --dport "$FLOOD_PORT" -j DROP
+  # Short flows' sink: the stream is dropped on arrival (this rule's counter is what was
+  # delivered); the handshake (IP length 20 + 8 + HELLO_SIZE) reaches the echo below.
+  in_ns "$NS_S" iptables -w -t raw -A PREROUTING -p udp --dport "$FLOWS_PORT" \
+    -m length ! --length $(( 28 + HELLO_SIZE )) -j DROP
 
   start_bg "$NS_S" "$WORK/echo.log" "$UDP_PING" --echo "$ECHO_PORT"
   start_bg "$NS_S" "$WORK/listen.log" "$TCP_CONNECT" --listen "$TCP_PORT"
+  start_bg "$NS_S" "$WORK/flows-echo.log" "$UDP_PING" --echo "$FLOWS_PORT"
+  start_bg "$NS_S" "$WORK/bulk.log" "$TCP_BULK" --sink "$BULK_PORT"
   start_bg "$NS_S" "$WORK/dnsmasq.log" dnsmasq --keep-in-foreground --conf-file=/dev/null \
     --no-resolv --no-hosts --bind-interfaces --listen-address="$SERVER" --port=53 \
     --address=/bench.test/"$NAMED" --local-ttl=3600 --pid-file="$WORK/dnsmasq.pid" --user=root
   local i
   for i in $(seq 50); do
     if in_ns "$NS_S" ss -lnt | grep -q ":$TCP_PORT " &&
+       in_ns "$NS_S" ss -lnt | grep -q ":$BULK_PORT " &&
+       in_ns "$NS_S" ss -lnu | grep -q ":$FLOWS_PORT " &&
        in_ns "$NS_S" ss -lnu | grep -q "$SERVER:53 " &&
        in_ns "$NS_S" ss -lnu | grep -q ":$ECHO_PORT "; then
       return 0
@@ -260,6 +288,140 @@ log "tripline DNS-gated: unresolved $UNNAMED blocked (egress_allowed ${R[gated.a
 stop_consumer
 queue_rule del
 
+# ------------------------------------------------ offload (issue #12)
+# Bytes the gw sent out of both its links (forwarded both ways, and little else).
+gw_bytes() {
+  in_ns "$NS_G" cat /sys/class/net/gw-s/statistics/tx_bytes /sys/class/net/gw-c/statistics/tx_bytes |
+    awk '{s += $1} END {printf "%.0f\n", s}'
+}
+# Packets the server's short-flow sink rule dropped on arrival: the stream datagrams delivered.
+delivered() {
+  in_ns "$NS_S" iptables -w -t raw -L PREROUTING -v -x -n |
+    awk -v p="dpt:$FLOWS_PORT" '$0 ~ p && $3 == "DROP" {print $1; exit}'
+}
+
+# CPU ticks of the kernel's softirq threads: forwarding deferred there is charged to them.
+ksoftirqd_ticks() {
+  local p t=0
+  for p in $(pgrep -x 'ksoftirqd/[0-9]+'); do t=$(( t + $(proc_ticks "$p" 2>/dev/null || echo 0) )); done
+  echo "$t"
+}
+# measure_begin/measure_end around a phase, for the consumer if one runs; KSI_CPU_S:
+# ksoftirqd's CPU seconds over the phase.
+phase_begin() { M_BYTES0=$(gw_bytes); M_KSI0=$(ksoftirqd_ticks); measure_begin "$CONSUMER_PID"; }
+phase_end() {
+  measure_end
+  FWD_BYTES=$(( $(gw_bytes) - M_BYTES0 ))
+  KSI_CPU_S=$(calc "($(ksoftirqd_ticks) - $M_KSI0) / $CLK_TCK" %.2f)
+}
+mode_limit() { limit_of "$([[ -z $CONSUMER_PID ]] || echo tripline)"; }
+
+# SENDERS udp_flood processes of short flows ($1 datagrams each), SECS seconds; sets
+# FLOW_PPS (delivered to the server per second), FLOW_OFFERED (sent per second),
+# FLOWS (started), FLOWS_ANSWERED (handshake echoed in time), and the measure_end figures.
+short_flows() {
+  local per_flow=$1 d0 d1 i out secs=0 sent=0 flows=0 answered=0 cpu=0 pids=()
+  d0=$(delivered)
+  phase_begin
+  for i in $(seq "$SENDERS"); do
+    in_ns "$NS_C" timeout $(( SECS + 10 )) "$UDP_FLOOD" --dest "$SERVER" --port "$FLOWS_PORT" \
+      --size 64 --seconds "$SECS" --flows 32 --packets-per-flow "$per_flow" --handshake 2 \
+      --handshake-size "$HELLO_SIZE" >"$WORK/flows-$i.out" &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || fail "udp_flood (short flows) failed"; done
+  sleep 0.3  # the queue drains
+  phase_end
+  d1=$(delivered)
+  for i in $(seq "$SENDERS"); do
+    out=$(cat "$WORK/flows-$i.out")
+    secs=$(calc "$secs + $(field "$out" seconds)" %.3f)
+    sent=$(( sent + $(field "$out" sent) ))
+    flows=$(( flows + $(field "$out" flows) ))
+    answered=$(( answered + $(field "$out" flows_answered) ))
+    cpu=$(calc "$cpu + $(field "$out" cpu_s)" %.3f)
+  done
+  secs=$(calc "$secs / $SENDERS" %.3f)
+  FLOW_PPS=$(calc "($d1 - $d0) / $secs")
+  FLOW_OFFERED=$(calc "$sent / $secs")
+  FLOWS=$flows FLOWS_ANSWERED=$answered
+  # CPU per delivered datagram: senders (with the forwarding the kernel did in their
+  # context), ksoftirqd and tripline. Other programs on a shared machine are not in it.
+  FLOW_NS=$(calc "($cpu + $KSI_CPU_S + $PID_CPU_S) * 1e9 / ($d1 - $d0)" %.0f)
+  FLOW_SEND_CPU=$cpu
+  (( d1 > d0 )) || fail "no datagram of the short flows reached the server"
+}
+
+# Bulk TCP for SECS seconds, 2 streams; sets GBPS and the measure_end figures.
+bulk() {
+  local out
+  phase_begin
+  out=$(in_ns "$NS_C" timeout $(( SECS + 10 )) "$TCP_BULK" --dest "$SERVER" --port "$BULK_PORT" \
+        --seconds "$SECS" --streams 2) || fail "tcp_bulk failed"
+  phase_end
+  GBPS=$(field "$out" gbps)
+  (( $(field "$out" streams_failed) == 0 )) || fail "a bulk TCP stream failed: $out"
+}
+
+# The whole offload set for one mode (none | bypass | nooffload | offload; the first two
+# without a consumer).
+measure_offload_mode() {
+  local k=$1 n before=0 after=0
+  for n in 100 1000; do
+    [[ -z $CONSUMER_PID ]] || before=$(counter)
+    short_flows "$n"
+    [[ -z $CONSUMER_PID ]] || after=$(counter)
+    R["$k.f$n.pps"]=$FLOW_PPS; R["$k.f$n.offered"]=$FLOW_OFFERED
+    R["$k.f$n.flows"]=$FLOWS; R["$k.f$n.answered"]=$FLOWS_ANSWERED
+    R["$k.f$n.judged"]=$(( after - before ))
+    R["$k.f$n.cpu"]=$PID_CPU_S; R["$k.f$n.bytes"]=$FWD_BYTES; R["$k.f$n.limit"]=$(mode_limit "$k")
+    R["$k.f$n.ns"]=$FLOW_NS; R["$k.f$n.send_cpu"]=$FLOW_SEND_CPU; R["$k.f$n.ksi"]=$KSI_CPU_S
+    log "$k: short UDP flows of $n: ${FLOW_PPS} packets/s delivered (offered ${FLOW_OFFERED}; $FLOWS flows, $FLOWS_ANSWERED answered); judged ${R[$k.f$n.judged]}; CPU s: senders $FLOW_SEND_CPU, ksoftirqd $KSI_CPU_S, tripline $PID_CPU_S = $FLOW_NS ns per datagram; limit: ${R[$k.f$n.limit]}"
+  done
+  bulk
+  R["$k.gbps"]=$GBPS; R["$k.bulk.cpu"]=$PID_CPU_S; R["$k.bulk.bytes"]=$FWD_BYTES
+  R["$k.bulk.limit"]=$(mode_limit "$k")
+  log "$k: bulk TCP: ${GBPS} Gb/s; tripline ${PID_CPU_S} CPU s for $FWD_BYTES bytes; limit: ${R[$k.bulk.limit]}"
+  if [[ -n $CONSUMER_PID ]]; then
+    connects "$SERVER"; R["$k.cps"]=$CPS; R["$k.cfail"]=$FAILED
+    log "$k: TCP: ${CPS} connects/s ($FAILED failed)"
+  fi
+}
+
+# Short UDP flows leave many conntrack entries once rules need conntrack: let them go soon.
+in_ns "$NS_G" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=2 \
+  net.netfilter.nf_conntrack_udp_timeout_stream=5 2>/dev/null || true
+CONSUMER_PID=""
+measure_offload_mode none
+in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" up 0 1 ||
+  fail "contrib/iptables/tripline-iptables.sh up failed"
+# The rules with nobody bound (--queue-bypass accepts): conntrack, the connmark matches and
+# the queue rule's bypass, the kernel's part of the offload path.
+measure_offload_mode bypass
+# The minimal consumer behind the same rules: what the connects/s target compares with.
+start_consumer accept-all
+connects "$SERVER"; R[ct_accept_all.cps]=$CPS; R[ct_accept_all.cfail]=$FAILED
+log "nfq_accept_all behind the contrib rules: TCP: ${CPS} connects/s ($FAILED failed)"
+stop_consumer
+for mode in nooffload offload; do
+  cat >"$WORK/$mode.toml" <<TOML
+[queue]
+first = 0
+count = 1
+[log]
+events = ""
+[offload]
+enabled = $([[ $mode == offload ]] && echo true || echo false)
+TOML
+  start_consumer tripline "$WORK/$mode.toml"
+  measure_offload_mode "$mode"
+  R["$mode.requested"]=$(counter offload_requested)
+  R["$mode.late"]=$(counter offload_late_packets)
+  stop_consumer
+done
+in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" down
+(( ${R[offload.requested]} > 0 )) || fail "offload on, but tripline requested no offload"
+
 # ---------------------------------------------------------------- summary
 ratio() { if [[ ${2:-0} != 0 ]]; then calc "$1 / $2" %.3f; else echo "-"; fi; }
 saturated() {  # a note when the consumer kept up with the sender (not at its limit)
@@ -291,5 +453,43 @@ UDP round trip, 64 bytes, $PINGS pings 1 ms apart (both directions queued), micr
   no queue          p50 ${R[none.p50]}  p99 ${R[none.p99]}  (${R[none.lost]} lost)
   nfq_accept_all    p50 ${R[accept_all.p50]}  p99 ${R[accept_all.p99]}  added p50 $(calc "${R[accept_all.p50]} - ${R[none.p50]}" %.1f)  p99 $(calc "${R[accept_all.p99]} - ${R[none.p99]}" %.1f)
   tripline          p50 ${R[tripline.p50]}  p99 ${R[tripline.p99]}  added p50 $(calc "${R[tripline.p50]} - ${R[none.p50]}" %.1f)  p99 $(calc "${R[tripline.p99]} - ${R[none.p99]}" %.1f)
+EOF
+per_gb() { if [[ ${2:-0} != 0 ]]; then calc "$1 / ($2 / 1e9)" %.2f; else echo "-"; fi; }
+target() {  # value threshold
+  if awk -v v="$1" -v t="$2" 'BEGIN { exit !(v >= t) }'; then echo "met (>= $2)"; else echo "MISSED (< $2)"; fi
+}
+cat <<EOF
+
+offload (issue #12): contrib rules (tripline-iptables.sh: fast path before the queue rule) for
+both tripline rows; no queue = no rule at all. $SENDERS sender processes x 32 flows at a time,
+64-byte datagrams; each flow opens with 2 handshake datagrams the server echoes, then streams.
+EOF
+for n in 100 1000; do
+  cat <<EOF
+  short UDP flows of $n datagrams, packets/s delivered to the server (offered by the senders):
+    no queue                ${R[none.f$n.pps]} (${R[none.f$n.offered]})   limit: ${R[none.f$n.limit]}
+    contrib rules, no consumer ${R[bypass.f$n.pps]} (${R[bypass.f$n.offered]})   limit: ${R[bypass.f$n.limit]}
+    tripline, no offload    ${R[nooffload.f$n.pps]} (${R[nooffload.f$n.offered]})   judged ${R[nooffload.f$n.judged]}; $(per_gb "${R[nooffload.f$n.cpu]}" "${R[nooffload.f$n.bytes]}") CPU s/GB   limit: ${R[nooffload.f$n.limit]}
+    tripline, offload       ${R[offload.f$n.pps]} (${R[offload.f$n.offered]})   judged ${R[offload.f$n.judged]}; $(per_gb "${R[offload.f$n.cpu]}" "${R[offload.f$n.bytes]}") CPU s/GB   limit: ${R[offload.f$n.limit]}
+    ratio offload/no queue  $(ratio "${R[offload.f$n.pps]}" "${R[none.f$n.pps]}")  target: $(target "$(ratio "${R[offload.f$n.pps]}" "${R[none.f$n.pps]}")" 0.85)
+    ratio no offload/no queue $(ratio "${R[nooffload.f$n.pps]}" "${R[none.f$n.pps]}")
+    CPU per delivered datagram (senders incl. the forwarding in their context + ksoftirqd + tripline), ns:
+      no queue ${R[none.f$n.ns]}, contrib rules without consumer ${R[bypass.f$n.ns]}, no offload ${R[nooffload.f$n.ns]}, offload ${R[offload.f$n.ns]};
+      no queue / offload $(ratio "${R[none.f$n.ns]}" "${R[offload.f$n.ns]}") (the rate ratio on otherwise idle CPUs, if CPU is the limit)
+    flows started (handshake answered): no queue ${R[none.f$n.flows]} (${R[none.f$n.answered]}), tripline ${R[nooffload.f$n.flows]} (${R[nooffload.f$n.answered]}), offload ${R[offload.f$n.flows]} (${R[offload.f$n.answered]})
+EOF
+done
+cat <<EOF
+  bulk TCP, 2 streams, Gb/s:
+    no queue                ${R[none.gbps]}   limit: ${R[none.bulk.limit]}
+    contrib rules, no consumer ${R[bypass.gbps]}   limit: ${R[bypass.bulk.limit]}
+    tripline, no offload    ${R[nooffload.gbps]}   $(per_gb "${R[nooffload.bulk.cpu]}" "${R[nooffload.bulk.bytes]}") CPU s/GB   limit: ${R[nooffload.bulk.limit]}
+    tripline, offload       ${R[offload.gbps]}   $(per_gb "${R[offload.bulk.cpu]}" "${R[offload.bulk.bytes]}") CPU s/GB   limit: ${R[offload.bulk.limit]}
+  new TCP connections/s through the contrib rules (4 threads):
+    nfq_accept_all          ${R[ct_accept_all.cps]} (${R[ct_accept_all.cfail]} failed)
+    tripline, no offload    ${R[nooffload.cps]} (${R[nooffload.cfail]} failed)  ratio to nfq_accept_all $(ratio "${R[nooffload.cps]}" "${R[ct_accept_all.cps]}")
+    tripline, offload       ${R[offload.cps]} (${R[offload.cfail]} failed)  ratio to nfq_accept_all $(ratio "${R[offload.cps]}" "${R[ct_accept_all.cps]}")  target: $(target "$(ratio "${R[offload.cps]}" "${R[ct_accept_all.cps]}")" 0.9)
+  offload_requested ${R[offload.requested]}, offload_late_packets ${R[offload.late]} (queued after the request, before the mark took effect)
+  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
 EOF
 if (( QUICK )); then echo "(--quick: ~1 s phases check that everything runs; do not quote these figures)"; fi
