@@ -295,6 +295,8 @@ wait_event "$TL_WORK/p3b-2.json" "no flow event of the session dropped by the ne
 in_ns "$NS_G" conntrack -L -p tcp --dport "$ECHO_PORT" 2>/dev/null | grep -q "mark=536870912" ||
   fail "the dropped session's conntrack entry does not carry the drop mark"
 stop_tripline "$PID"
+"$PY" "$ROOT/contrib/eve/validate-eve.py" "$TL_WORK/p3b-2.json" >/dev/null ||
+  fail "phase 3b events do not validate against the EVE schema"
 log "reload: session taken back after $at round trips ($back taken back, $rejudged judged again), dropped by the new rule"
 
 # ------------------------------- 4. a restart keeps established connections
