@@ -1,6 +1,7 @@
 // The trigger stage: runs a user's Lua script (lua/API.md) in a per-worker
 // sandbox. on_flow sees every new flow (blocked or not: it runs after the
-// policy and has the last word), on_packet only the packets of flows a script
+// policy and has the last word; a script a reload brought in also sees each
+// flow open before it, once), on_packet only the packets of flows a script
 // watches, on_flow_end every flow end, on_dns every trusted DNS answer (as
 // the worker's DnsAnswerHook). Verdicts a script returns decide the flow;
 // errors, budget, time and memory overruns get the default verdict for the
