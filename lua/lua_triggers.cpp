@@ -836,7 +836,7 @@ LuaTriggers::~LuaTriggers() {
 
 bool LuaTriggers::likes(const PacketContext& ctx) const {
   if (disabled_) return false;
-  return (ctx.new_flow && on_flow_ != kNoRef) ||
+  return ((ctx.new_flow || (ctx.rejudge && judges_open_flows_)) && on_flow_ != kNoRef) ||
          (on_packet_ != kNoRef && (ctx.flow.watch & kWatchLua));
 }
 
@@ -966,7 +966,7 @@ Next LuaTriggers::inspect(PacketContext& ctx) {
     return Next::Stop;
   };
   int64_t code = 0;
-  if (ctx.new_flow && on_flow_ != kNoRef) {
+  if ((ctx.new_flow || (ctx.rejudge && judges_open_flows_)) && on_flow_ != kNoRef) {
     // What the configuration decided (the policy, or the default): the script
     // sees it and has the last word.
     call_.policy = ctx.decision;

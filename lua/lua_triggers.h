@@ -1,6 +1,7 @@
 // The trigger stage: runs a user's Lua script (lua/API.md) in a per-worker
 // sandbox. on_flow sees every new flow (blocked or not: it runs after the
-// policy and has the last word), on_packet only the packets of flows a script
+// policy and has the last word; a script a reload brought in also sees each
+// flow open before it, once), on_packet only the packets of flows a script
 // watches, on_flow_end every flow end, on_dns every trusted DNS answer (as
 // the worker's DnsAnswerHook). Verdicts a script returns decide the flow;
 // errors, budget, time and memory overruns get the default verdict for the
@@ -53,6 +54,10 @@ class LuaTriggers final : public Stage, public DnsAnswerHook {
   bool has_on_dns() const { return on_dns_ != kNoRef; }
   bool disabled() const { return disabled_; }
   LuaSandbox& sandbox() { return *sandbox_; }
+  // A script a reload brought in (new or changed): its on_flow also sees the
+  // flows that were open before, with their next packet (PacketContext::
+  // rejudge; f.new is false), so it judges them too.
+  void judge_open_flows() { judges_open_flows_ = true; }
 
   // What the callback being run may look at and act on (internal to the
   // binding; public for its C functions).
@@ -116,6 +121,7 @@ class LuaTriggers final : public Stage, public DnsAnswerHook {
   uint32_t consecutive_errors_ = 0;
   uint64_t logged_errors_ = 0;
   bool disabled_ = false;
+  bool judges_open_flows_ = false;
   std::unique_ptr<LuaProfiler> profiler_;  // `tripline bench` only (lua_profile.h)
   SharedStore* shared_ = nullptr;          // tripline.incr/get/set/del (lua_shared.h)
 };

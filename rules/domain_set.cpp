@@ -93,6 +93,19 @@ uint16_t DomainSet::label_index(std::string_view label) {
   return static_cast<uint16_t>(labels_.size() - 1);
 }
 
+uint64_t DomainSet::fingerprint() const {
+  // A sum of mixed entries: independent of the order the maps hold them in.
+  auto mix = [this](uint64_t name, uint16_t label, uint64_t salt) {
+    const std::string& l = labels_[label];
+    uint64_t parts[2] = {name ^ salt, XXH3_64bits(l.data(), l.size())};
+    return XXH3_64bits(parts, sizeof(parts));
+  };
+  uint64_t sum = static_cast<uint64_t>(kind_) + names_.size() * 31 + exceptions_.size();
+  for (const auto& [name, label] : names_) sum += mix(name, label, 0);
+  for (const auto& [name, label] : exceptions_) sum += mix(name, label, 0x9e3779b97f4a7c15ull);
+  return sum;
+}
+
 bool DomainSet::insert_normalised(std::string_view name, uint16_t label, bool exception) {
   auto& map = exception && kind_ == DomainListKind::Block ? exceptions_ : names_;
   return map.try_emplace(hash_name(name), label).second;

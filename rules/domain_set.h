@@ -85,6 +85,11 @@ class DomainSet {
   size_t size() const { return names_.size(); }
   size_t exception_count() const { return exceptions_.size(); }
   const std::deque<std::string>& labels() const { return labels_; }
+  // The same for two sets holding the same names under the same labels
+  // (whatever the order they were added in); differs, but for a 64-bit
+  // collision, when a name, an exception or a label differs. A reload tells
+  // from it whether a list file's content changed.
+  uint64_t fingerprint() const;
 
  private:
   uint16_t label_index(std::string_view label);

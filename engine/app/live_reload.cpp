@@ -63,6 +63,16 @@ LiveReloadResult reload_live(std::shared_ptr<const Config>& running, LiveReloadT
       return refuse(fmt::format("{}: log.events: cannot open {}: {}",
                                 effective->where("log.events"), events_path, err));
   }
+  // Open flows the workers judge again when the policy or script changed.
+  auto rejudged = [&target] {
+    std::pair<uint64_t, uint64_t> n{0, 0};
+    for (const auto& w : target.workers) {
+      n.first += w->counters().flows_rejudged.get();
+      n.second += w->counters().offload_taken_back.get();
+    }
+    return n;
+  };
+  const auto rejudged_before = rejudged();
   PipelineReload published;
   try {
     published = target.pipeline.reload(effective);
@@ -86,8 +96,10 @@ LiveReloadResult reload_live(std::shared_ptr<const Config>& running, LiveReloadT
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   auto took = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started);
+  const auto rejudged_after = rejudged();
   LiveReloadResult r;
   r.applied = true;
+  r.rejudged = rejudged_after.first - rejudged_before.first;
   for (const auto& w : target.workers)
     r.max_pause_ns = std::max(r.max_pause_ns, w->last_update_ns());
 
@@ -95,11 +107,14 @@ LiveReloadResult reload_live(std::shared_ptr<const Config>& running, LiveReloadT
     spdlog::warn("reload: {} changed but need a restart; they keep their running values",
                  join(plan.restart_keys));
   r.message = fmt::format(
-      "reload applied from {} (generation {}): {}; changed: {}{}; {} workers picked it up in "
+      "reload applied from {} (generation {}): {}; changed: {}{}{}; {} workers picked it up in "
       "{:.1f} ms, the longest worker pause {:.3f} ms",
       path, published.generation, published.summary,
       plan.changed.empty() ? std::string("nothing") : join(plan.changed),
       reopen ? fmt::format("; event log {} reopened", events_path) : std::string(),
+      r.rejudged == 0 ? std::string()
+                      : fmt::format("; {} open flows judged again ({} taken back from the kernel)",
+                                    r.rejudged, rejudged_after.second - rejudged_before.second),
       target.workers.size() - behind, took.count(), static_cast<double>(r.max_pause_ns) / 1e6);
   if (behind > 0)
     r.message +=

@@ -28,6 +28,9 @@ struct LiveReloadResult {
   bool applied = false;
   std::string message;        // the one log line (why not, or what was applied)
   uint64_t max_pause_ns = 0;  // longest time a worker spent rebuilding its stages
+  // Open flows the workers judge again (the policy or the script changed;
+  // flows_rejudged), counted among the workers that picked the reload up.
+  uint64_t rejudged = 0;
 };
 
 // Reads running->source again and applies it; `running` becomes the

@@ -136,7 +136,8 @@ constexpr CounterMetric kCounterMetrics[] = {
     {"offload_refused", "tripline_offload_refused_total", "", "",
      "Offload requests the kernel refused (no conntrack entry)."},
     {"offload_taken_back", "tripline_offload_taken_back_total", "", "",
-     "Offloaded flows taken back into the queue (a recording started)."},
+     "Offloaded flows taken back into the queue (a recording started, or a reload changed the "
+     "policy or the script)."},
     {"offload_ends", "tripline_offload_ends_total", "", "",
      "Ends of offloaded flows merged from conntrack destroy events."},
     {"offload_ends_stale", "tripline_offload_ends_stale_total", "", "",
@@ -153,6 +154,8 @@ constexpr CounterMetric kCounterMetrics[] = {
      "Conntrack events lost to netlink overruns (their flows end at the offload timeout)."},
     {"adopted", "tripline_adopted_total", "", "",
      "Connections conntrack had as established before the start, accepted as adopted."},
+    {"flows_rejudged", "tripline_flows_rejudged_total", "", "",
+     "Open flows judged again because a reload changed the policy or the script."},
 };
 
 // Counters the workers never count themselves (QueueAccounting sets them in

@@ -36,6 +36,9 @@ struct StageInputs {
   std::unique_ptr<NameRuleChain> dns_rules;  // chain dns (answer names); null when none
   std::unique_ptr<RuleSet> rules;  // [[rule]] and the egress chain; null when there are none
   std::optional<LuaScript> lua;
+  // What judging open flows again depends on (RuleSet::fingerprint; "" with
+  // no rules): a reload that changes it judges the open flows again.
+  std::string policy;
 };
 
 namespace {
@@ -126,6 +129,7 @@ std::shared_ptr<const StageInputs> Pipeline::build_inputs(std::shared_ptr<const 
                                                 : InterfaceNames::Ignore;
   in->rules = build_rule_set(c, names);
   if (in->rules->empty()) in->rules.reset();
+  if (in->rules) in->policy = in->rules->fingerprint();
   return in;
 }
 
@@ -328,6 +332,7 @@ void Pipeline::install_stages(Worker& worker, std::shared_ptr<const StageInputs>
   if (in->rules)
     next.push_back(std::make_unique<PolicyStage>(cfg, *in->rules, cache_.get(), worker.env(),
                                                  hosts_.get(), names_.get()));
+  bool script_changed = false;  // a reload brought in a new script, or took it away
   if (in->lua) {
     const StageInputs* was = prev ? prev->in.get() : nullptr;
     if (old_lua && was && was->lua && was->lua->path == in->lua->path &&
@@ -336,12 +341,20 @@ void Pipeline::install_stages(Worker& worker, std::shared_ptr<const StageInputs>
       next.push_back(std::move(old_lua));
       keep->lua_cfg = prev->lua_cfg;
     } else if (!old_lua) {
-      next.push_back(std::make_unique<LuaTriggers>(cfg, *in->lua, worker.env(), shared_.get()));
+      auto lua = std::make_unique<LuaTriggers>(cfg, *in->lua, worker.env(), shared_.get());
+      if (prev) {  // a script the reload added
+        lua->judge_open_flows();
+        script_changed = true;
+      }
+      next.push_back(std::move(lua));
     } else {
       // A new script: checked when the reload was read; a worker that still
       // cannot load it (memory) keeps running the old one.
       try {
-        next.push_back(std::make_unique<LuaTriggers>(cfg, *in->lua, worker.env(), shared_.get()));
+        auto lua = std::make_unique<LuaTriggers>(cfg, *in->lua, worker.env(), shared_.get());
+        lua->judge_open_flows();
+        script_changed = true;
+        next.push_back(std::move(lua));
       } catch (const LuaError& e) {
         spdlog::error(
             "worker {}: lua: the reloaded script does not load here ({}); the running "
@@ -354,8 +367,15 @@ void Pipeline::install_stages(Worker& worker, std::shared_ptr<const StageInputs>
   }
   // The old script's stage goes (a changed script, or none): what it watched
   // means nothing to the new one.
-  if (old_lua) worker.forget_lua_watches();
+  if (old_lua) {
+    worker.forget_lua_watches();
+    script_changed = true;
+  }
+  // A reload that changed how open flows are judged (the rules, the lists
+  // they read, the script) judges them again, taking offloaded ones back.
+  const bool policy_changed = prev && prev->in->policy != in->policy;
   worker.set_stages(std::move(next), std::move(keep));
+  if (policy_changed || script_changed) worker.rejudge_flows(script_changed);
 }
 
 std::string Pipeline::describe() const {

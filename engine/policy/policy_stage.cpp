@@ -22,7 +22,7 @@ PolicyStage::PolicyStage(const Config& cfg, const RuleSet& rules, const DnsCache
     }
 }
 
-bool PolicyStage::likes(const PacketContext& ctx) const { return ctx.new_flow; }
+bool PolicyStage::likes(const PacketContext& ctx) const { return ctx.new_flow || ctx.rejudge; }
 
 std::string_view PolicyStage::reason_of(const Rule& rule) {
   if (!rule.action.reason_from_dns) return reasons_[rule.index];
@@ -58,7 +58,47 @@ void PolicyStage::start_capture(const PacketContext& ctx, const Rule& rule) {
   capture_of_[rule.index] = rec->start(req, ctx.pkt, ctx.flow, ctx.now);
 }
 
+Next PolicyStage::rejudge(PacketContext& ctx) {
+  // An open flow the policy accepted, after a reload changed the rules: only
+  // a rule that blocks it changes it. The DNS gate (a decision whose reason
+  // is the DNS lookup's) judges new connections only, as adoption keeps
+  // established ones at a restart; what else matches (alerts, captures,
+  // monitor rules) saw the flow when it was new.
+  // The rules look at the flow from its client's side: a packet from the
+  // server has the interfaces the other way round, and the server's link
+  // address (the client's host, when known, is the flow's).
+  const PacketMeta* meta = &ctx.meta;
+  if (ctx.dir == kToClient) {
+    rejudge_meta_ = {ctx.meta.out_ifindex, ctx.meta.in_ifindex, ctx.flow.data.client_host()};
+    meta = &rejudge_meta_;
+  }
+  facts_.reset(ctx.flow, *meta, ctx.now);
+  rules_.evaluate(facts_, eval_);
+  const Rule* rule = eval_.decided_by;
+  if (!rule || rule->action.reason_from_dns ||
+      (rule->action.verb != RuleVerb::Drop && rule->action.verb != RuleVerb::Reject))
+    return Next::Continue;
+  eval_.matched.assign(1, rule);  // what on_new_flow_decided reports
+  rule_counters_[rule->index]->add();
+  if (rule->action.counter) (env_.counters().*(rule->action.counter)).add();
+  if (rule->action.capture) start_capture(ctx, *rule);
+  Decision d;
+  d.verdict = rule->action.verb == RuleVerb::Drop ? Verdict::Drop : Verdict::Reject;
+  d.reason = reason_of(*rule);
+  if (d.verdict == Verdict::Reject) {
+    d.mark = cfg_.egress.reject_mark;
+    d.has_mark = true;
+  }
+  ctx.decide_flow(d);
+  if (env_.events_on()) {
+    alerts_pending_ = rule->action.alerts();
+    blocked_ = true;
+  }
+  return Next::Continue;
+}
+
 Next PolicyStage::inspect(PacketContext& ctx) {
+  if (ctx.rejudge) return rejudge(ctx);
   facts_.reset(ctx.flow, ctx.meta, ctx.now);
   // The client's host, for the flow's events (a routed client has none).
   const ClientId& client = facts_.client();

@@ -1,7 +1,9 @@
 // The policy stage: runs the rule chains (rule_chain.h: the user's [[rule]]s,
 // then the egress chain built from [egress]) on every new flow and carries out
 // what matched: per-rule counters, captures, the flow's decision, and alerts.
-// Flows that passed keep passing until they end; only new flows are checked.
+// Flows that passed keep passing until they end, unless a reload changes the
+// rules: then the open flows are judged again (PacketContext::rejudge) and a
+// rule that blocks one blocks it; the DNS gate checks new flows only.
 // A blocked flow goes on to the stages after this one (triggers have the last
 // word); its alerts are written once the flow's decision is final.
 #pragma once
@@ -32,6 +34,7 @@ class PolicyStage final : public Stage {
   void on_new_flow_decided(const PacketContext& ctx) override;
 
  private:
+  Next rejudge(PacketContext& ctx);
   std::string_view reason_of(const Rule& rule);
   void start_capture(const PacketContext& ctx, const Rule& rule);
   void emit_alert(const PacketContext& ctx, const Rule& rule, bool blocked);
@@ -46,6 +49,7 @@ class PolicyStage final : public Stage {
   std::vector<uint64_t> capture_of_;     // by Rule::index: the session its match started (0: none)
   bool alerts_pending_ = false;          // eval_ has alerts for the flow being decided
   bool blocked_ = false;                 // ... and the rules blocked it
+  PacketMeta rejudge_meta_;              // a re-judged flow's meta, seen from its client
   // By Rule::index: its reason, interned: a flow keeps it after a reload frees the rules.
   std::vector<std::string_view> reasons_;
 };

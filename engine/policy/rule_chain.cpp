@@ -52,6 +52,23 @@ void RuleSet::evaluate(FlowFacts& facts, RuleEvaluation& out) const {
   }
 }
 
+std::string RuleSet::fingerprint() const {
+  // The egress chain is left out: it decides nothing for a flow judged again
+  // but through the DNS gate, which judges new connections only.
+  std::string out;
+  for (const auto& z : zones_) {
+    out += "zone " + z->name;
+    for (const Cidr& c : z->cidrs.prefixes()) out += " " + cidr_text(c);
+    for (const std::string& i : z->interfaces) out += " interface " + i;
+    out += "\n";
+  }
+  for (const RuleChain& chain : chains_) {
+    if (chain.name == "egress") continue;
+    for (const Rule& rule : chain.rules) out += rule.to_string() + "\n";
+  }
+  return out + "lists " + list_content_;
+}
+
 std::string RuleSet::to_string() const {
   if (chains_.empty()) return "  (none: no [[rule]], [egress] mode = off)\n";
   std::string out;
@@ -138,6 +155,7 @@ class RuleSetBuilder {
         throw ConfigError(fmt::format("{}: {}", n.origin, e.what()));
       }
     }
+    set_->list_content_ += fmt::format("{:x} ", set->fingerprint());
     return set;
   }
 

@@ -84,12 +84,19 @@ class RuleSet {
 
   // The chains as they run, one rule a line, for `tripline check`.
   std::string to_string() const;
+  // What judging an open flow again depends on: the zones, the user's rules
+  // (not the egress chain: its DNS gate judges new connections only) and the
+  // content of the domain_list files they read. Equal for two rule sets that
+  // judge open flows alike; a reload compares them (a change judges open
+  // flows again).
+  std::string fingerprint() const;
 
  private:
   friend class RuleSetBuilder;
   std::vector<RuleChain> chains_;
   std::vector<std::shared_ptr<const Zone>> zones_;
   std::vector<std::string> warnings_;  // e.g. an interface missing (check)
+  std::string list_content_;           // fingerprints of the domain_list sets, in rule order
   size_t rule_count_ = 0;
 };
 

@@ -93,7 +93,8 @@ namespace tripline {
   X(offload_ends_unknown, "offload_ends_unknown")         \
   X(offload_ends_full, "offload_ends_full")               \
   X(offload_events_lost, "offload_events_lost")           \
-  X(adopted, "adopted")
+  X(adopted, "adopted")                                   \
+  X(flows_rejudged, "flows_rejudged")
 
 struct CounterSnapshot;
 

@@ -30,6 +30,12 @@ struct PacketContext {
   // later stage decided this packet alone (a trigger's error must not change
   // what the policy decided for the rest of the flow).
   Decision flow_decision = {};
+  // A flow that was open when a reload changed the policy or the script,
+  // judged again with this packet (new_flow is false; decision starts as
+  // what the flow had). Stages that judge new flows judge it as they would
+  // a new one, except what only a new connection is checked for (the DNS
+  // gate): engine/worker/README.md.
+  bool rejudge = false;
 
   // This packet only (e.g. dropping one forged DNS answer).
   void decide_packet(const Decision& d) { decision = d; }
@@ -63,9 +69,10 @@ class Stage {
   // here instead and may change the decision for that fragment only.
   virtual bool likes_fragment(const FragmentContext&) const { return false; }
   virtual void inspect_fragment(FragmentContext&) {}
-  // Called on a new flow's first packet once every stage has run, with the
-  // decision it gets (a later stage, a trigger, may have replaced this
-  // stage's): what a stage reports about its own decision waits for this.
+  // Called on a new flow's first packet (and on a re-judged flow's packet,
+  // ctx.rejudge) once every stage has run, with the decision it gets (a
+  // later stage, a trigger, may have replaced this stage's): what a stage
+  // reports about its own decision waits for this.
   virtual void on_new_flow_decided(const PacketContext&) {}
   // Called for every flow end, after the flow event is written.
   virtual void on_flow_end(const Flow&, FlowEndReason, Timestamp) {}

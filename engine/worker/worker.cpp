@@ -146,7 +146,10 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   if (tracked.created) counters_.flows_created.add();
   // Queued before its mark took effect (or before a take-back was asked).
   if (flow.offload == FlowOffload::Offloaded) counters_.offload_late_packets.add();
-  if (flow.decided) decision = flow.decision;
+  // A flow that is not new but undecided was open when a reload changed the
+  // policy (rejudge_flows): this packet judges it again, from what it had.
+  const bool rejudge = !tracked.created && !flow.decided;
+  if (flow.decided || rejudge) decision = flow.decision;
 
   // A non-first fragment carries no upper-layer header: it shares its flow's
   // fate unless a reassembling stage decides otherwise for it.
@@ -158,12 +161,13 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   }
 
   PacketContext ctx{pkt, flow, tracked.created, tracked.dir, now, frame_, decision, false, meta};
+  ctx.rejudge = rejudge;
   for (size_t i = 0; i < stages_.size(); ++i) {
     charge(stage_profile_[i]);
     if (!stages_[i]->likes(ctx)) continue;
     if (stages_[i]->inspect(ctx) == Next::Stop) break;
   }
-  if (ctx.new_flow) {
+  if (ctx.new_flow || ctx.rejudge) {
     for (size_t i = 0; i < stages_.size(); ++i) {
       charge(stage_profile_[i]);
       stages_[i]->on_new_flow_decided(ctx);
@@ -221,16 +225,40 @@ void Worker::consider_offload(Flow& flow) {
 
 void Worker::take_back_recorded() {
   capture_starts_seen_ = capture_->sessions_started();
+  // Collected first: a flow taken back moves to another timeout list, and
+  // for_each walks those lists.
+  scratch_.clear();
   flows_.for_each([&](Flow& flow) {
-    if (flow.offload != FlowOffload::Offloaded || !capture_->records(flow)) return;
-    CtRequest r;
-    r.tuple = {flow.src(), flow.dst(), flow.sport(), flow.dport(), flow.proto()};
-    r.op = CtOp::TakeBack;
-    r.worker = static_cast<uint16_t>(index_);
-    if (!offload_->request(r)) return;  // full: counted; the flow stays with the kernel
-    counters_.offload_taken_back.add();
-    flows_.set_offload(flow, FlowOffload::None);
+    if (flow.offload == FlowOffload::Offloaded && capture_->records(flow))
+      scratch_.push_back(&flow);
   });
+  for (Flow* flow : scratch_) take_back(*flow);
+}
+
+bool Worker::take_back(Flow& flow) {
+  CtRequest r;
+  r.tuple = {flow.src(), flow.dst(), flow.sport(), flow.dport(), flow.proto()};
+  r.op = CtOp::TakeBack;
+  r.worker = static_cast<uint16_t>(index_);
+  if (!offload_->request(r)) return false;  // full: counted; the flow stays with the kernel
+  counters_.offload_taken_back.add();
+  flows_.set_offload(flow, FlowOffload::None);
+  return true;
+}
+
+void Worker::rejudge_flows(bool script_changed) {
+  scratch_.clear();  // collected first, as in take_back_recorded
+  flows_.for_each([&](Flow& flow) {
+    if (!flow.decided || flow.decision.verdict != Verdict::Accept) return;
+    if (!script_changed && flow.decision.reason == "lua") return;  // the script's word stands
+    scratch_.push_back(&flow);
+  });
+  for (Flow* flow : scratch_) {
+    if (flow->offload == FlowOffload::Offloaded && (!offload_ || !take_back(*flow))) continue;
+    // Undecided with its decision kept: process() judges it again from there.
+    flow->decided = false;
+    counters_.flows_rejudged.add();
+  }
 }
 
 void Worker::drain_offload(Timestamp now) {

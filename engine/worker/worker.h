@@ -117,6 +117,15 @@ class Worker final : public FlowObserver {
   // worker is stuck in one packet. Read from any thread (the watchdog).
   uint64_t progress() const { return counters_.packets.get() + ticks_.get(); }
   const FlowTable& flows() const { return flows_; }
+  // A reload changed the policy the open flows were judged by (or the
+  // script, `script_changed`): every open flow it accepted is judged again
+  // with its next packet (PacketContext::rejudge); an offloaded one is taken
+  // back first (its conntrack mark cleared by the conntrack thread), so that
+  // its packets return to the queue. A flow the script decided is judged
+  // again only when the script changed. Dropped and rejected flows have
+  // ended and stay as they are. On the worker's own thread, between batches
+  // (a StageUpdate).
+  void rejudge_flows(bool script_changed);
   // A reload replaced or removed the Lua stage: no flow stays watched by the
   // old script (on the worker's own thread, between batches).
   void forget_lua_watches() {
@@ -151,6 +160,9 @@ class Worker final : public FlowObserver {
   void consider_offload(Flow& flow);
   // Takes back offloaded flows a newly started recording covers.
   void take_back_recorded();
+  // Asks the conntrack thread to clear an offloaded flow's mark; false (the
+  // request queue full, counted by the link) leaves it with the kernel.
+  bool take_back(Flow& flow);
   // Merges the kernel's ends of offloaded flows (and refusals) into the table.
   void drain_offload(Timestamp now);
 
@@ -175,6 +187,7 @@ class Worker final : public FlowObserver {
   std::shared_ptr<const void> stage_inputs_;
   OffloadLink* offload_ = nullptr;
   uint64_t capture_starts_seen_ = 0;
+  std::vector<Flow*> scratch_;          // flows to take back (take_back_recorded, rejudge_flows)
   const FlowBypass* bypass_ = nullptr;  // for the flow event of a flow the kernel ended
   WorkerMailbox mailbox_;
 };

@@ -8,6 +8,10 @@
 #   2. a dropped flow stays dropped once the kernel carries it;
 #   3. a host recording takes the host's offloaded connections back, and
 #      records them;
+#   3b. a reload that changes the rules takes offloaded connections back: a
+#      long session the kernel carries is judged again and dropped once a new
+#      [[rule]] denies its server; a reload that changes only the event log
+#      path takes nothing back;
 #   4. a restart with an empty DNS cache in enforce mode keeps an established
 #      TCP session working (reason "adopted") while a new connection to the
 #      same address is refused;
@@ -217,6 +221,83 @@ pcap=$(ls "$TL_WORK"/cap/* 2>/dev/null | head -n1)
 n=$(tshark -r "$pcap" -Y "tcp.port == $ECHO_PORT" 2>/dev/null | wc -l)
 (( n > 100 )) || fail "the host recording holds only $n packets of the taken-back session"
 log "taken back: $back connection(s); $(( after - before )) more packets judged, $n recorded"
+
+# ------------------------ 3b. a reload that changes the rules takes flows back
+log "phase 3b: a reload that denies the server takes its offloaded session back and drops it"
+p3b_config() {  # EVENTS [extra TOML]
+  offload_config "$TL_WORK/p3b.toml" "$1" accept "
+[[rule]]
+name = \"no-telnet\"
+match = { port = 23 }
+action = \"drop\"
+${2:-}"
+}
+# reloaded LOG N: waits (bounded) until LOG holds N "reload applied" lines.
+reloaded() {
+  local i
+  for i in $(seq 50); do
+    (( $(grep -c "reload applied" "$1" || true) >= $2 )) && return 0
+    sleep 0.1
+  done
+  fail "tripline did not apply reload $2 (see $1)"
+}
+p3b_config "$TL_WORK/p3b.json"
+run_tripline p3b "$TL_WORK/p3b.toml"
+PID=$TL_DAEMON
+session 1000 0.02 "$TL_WORK/p3b.rounds" >"$TL_WORK/p3b.ok" &
+SESSION=$!
+rounds() { cat "$TL_WORK/p3b.rounds" 2>/dev/null || echo 0; }
+for i in $(seq 50); do (( $(rounds) >= 50 )) && break; sleep 0.1; done
+dump_counters "$PID" "$TL_WORK/p3b.log"
+(( $(counter_value "$TL_WORK/p3b.log" offload_requested) >= 1 )) || fail "phase 3b session not offloaded"
+before=$(counter_value "$TL_WORK/p3b.log" packets)
+at=$(rounds)
+for i in $(seq 50); do (( $(rounds) >= at + 100 )) && break; sleep 0.1; done
+dump_counters "$PID" "$TL_WORK/p3b.log"
+judged=$(( $(counter_value "$TL_WORK/p3b.log" packets) - before ))
+(( $(rounds) >= at + 100 && judged < 20 )) ||
+  fail "the offloaded session is not carried by the kernel: $judged packets judged in $(( $(rounds) - at )) round trips"
+# Only the event log path changes: nothing is taken back.
+p3b_config "$TL_WORK/p3b-2.json"
+kill -HUP "$PID"
+reloaded "$TL_WORK/p3b.log" 1
+dump_counters "$PID" "$TL_WORK/p3b.log"
+(( $(counter_value "$TL_WORK/p3b.log" offload_taken_back) == 0 )) ||
+  fail "a reload that changed only the event log path took flows back"
+(( $(counter_value "$TL_WORK/p3b.log" flows_rejudged) == 0 )) ||
+  fail "a reload that changed only the event log path judged flows again"
+# A new rule denies the server: the session is taken back, judged again and dropped.
+p3b_config "$TL_WORK/p3b-2.json" "
+[[rule]]
+name = \"deny-server\"
+match = { dst = [\"$SERVER4\"] }
+action = \"drop\""
+at=$(rounds)
+kill -HUP "$PID"
+reloaded "$TL_WORK/p3b.log" 2
+wait "$SESSION" || true
+ok=$(cat "$TL_WORK/p3b.ok")
+(( ok < 1000 && ok <= at + 5 )) ||
+  fail "the session went on after the reload denied its server: $ok round trips (reload at $at)"
+dump_counters "$PID" "$TL_WORK/p3b.log"
+back=$(counter_value "$TL_WORK/p3b.log" offload_taken_back)
+rejudged=$(counter_value "$TL_WORK/p3b.log" flows_rejudged)
+denied=$(counter_value "$TL_WORK/p3b.log" rule.deny-server)
+(( back >= 1 )) || fail "no connection taken back on reload (offload_taken_back 0)"
+(( rejudged >= 1 )) || fail "no open flow judged again on reload (flows_rejudged 0)"
+(( denied >= 1 )) || fail "the new rule judged no flow (rule.deny-server 0)"
+grep -q "open flows judged again ([1-9][0-9]* taken back from the kernel)" "$TL_WORK/p3b.log" ||
+  fail "the reload's log line does not say what it took back"
+wait_event "$TL_WORK/p3b-2.json" "no flow event of the session dropped by the new rule" \
+  "(e['event_type'] == 'flow' and e['dest_port'] == $ECHO_PORT and e['flow']['reason'] == 'dropped'
+    and e['tripline']['verdict_reason'] == 'rule:deny-server')" 5
+# The dropped connection goes back to the kernel, now with the drop mark.
+in_ns "$NS_G" conntrack -L -p tcp --dport "$ECHO_PORT" 2>/dev/null | grep -q "mark=536870912" ||
+  fail "the dropped session's conntrack entry does not carry the drop mark"
+stop_tripline "$PID"
+"$PY" "$ROOT/contrib/eve/validate-eve.py" "$TL_WORK/p3b-2.json" >/dev/null ||
+  fail "phase 3b events do not validate against the EVE schema"
+log "reload: session taken back after $at round trips ($back taken back, $rejudged judged again), dropped by the new rule"
 
 # ------------------------------- 4. a restart keeps established connections
 log "phase 4: restart with an empty DNS cache keeps an established session"

@@ -276,3 +276,26 @@ TEST(DomainSet, ListLargerThanTheBoundFailsClearly) {
 
 }  // namespace
 }  // namespace tripline
+
+namespace tripline {
+namespace {
+
+// What a reload compares to tell whether a list's content changed: the
+// order names were read in does not matter; a name, an exception or the
+// list a name came from does.
+TEST(DomainSetFingerprint, SameContentSameFingerprint) {
+  auto of = [](const std::string& text, const char* file = "/x/a.txt") {
+    DomainSet s;
+    DomainListReport r;
+    s.load_text(text, file, "domain_list", r);
+    return s.fingerprint();
+  };
+  EXPECT_EQ(of("a.example\nb.example\n"), of("b.example\na.example\n"));
+  EXPECT_NE(of("a.example\nb.example\n"), of("a.example\nc.example\n"));
+  EXPECT_NE(of("a.example\n"), of("a.example\nb.example\n"));
+  EXPECT_NE(of("||a.example^\n"), of("||a.example^\n@@||b.a.example^\n"));
+  EXPECT_NE(of("a.example\n", "/x/a.txt"), of("a.example\n", "/x/b.txt"));
+}
+
+}  // namespace
+}  // namespace tripline
