@@ -35,14 +35,16 @@ namespace {
 constexpr char kHelp[] =
     "Measure your configuration and triggers on your traffic.\n"
     "Loads the pcap once into memory, then replays it --repeat times through the whole\n"
-    "pipeline the config builds (decode, flow table, DNS observer, rule chains with\n"
-    "egress, Lua triggers, capture), each pass with fresh state and the packets'\n"
-    "timestamps as the clock, and after each a bare libpcap read of the same bytes.\n"
-    "Prints packets/s, ns per packet and the ratio to the bare read (median of the\n"
-    "passes, min..max), then one more pass with a profile on: ns per packet per\n"
-    "stage, Lua calls per hook (p50/p99 per call), the script lines that run most\n"
-    "(sampled every 100 VM instructions), the flows costing most script time, and\n"
-    "peak memory (flow table, DNS cache, Lua states, capture rings).\n"
+    "pipeline the config builds (decode, flow table, DNS observer, egress, rule chain,\n"
+    "Lua triggers, capture), each pass with fresh state and the packets' timestamps as\n"
+    "the clock, followed by a bare libpcap read of the same bytes from memory; then the\n"
+    "pipeline reading the file and a libpcap read of the file, as replay_bench does.\n"
+    "Prints packets/s, ns per packet and two ratios (median of the passes, min..max):\n"
+    "vs bare read from memory, and vs libpcap read of the file (replay_bench's\n"
+    "vs_baseline). Then one more pass with a profile on: ns per packet per stage, Lua\n"
+    "calls per hook (p50/p99 per call), the script lines that run most (sampled every\n"
+    "100 VM instructions), the flows costing most script time, and peak memory (flow\n"
+    "table, DNS cache, Lua states, capture rings).\n"
     "Events go to /dev/null and captures to a temporary directory (removed after):\n"
     "bench writes nothing of yours.";
 
@@ -70,19 +72,15 @@ struct BareRead {
   double seconds = 0, cpu_seconds = 0;
 };
 
-// What any libpcap reader cannot avoid: every record of the file, touched.
-BareRead bare_read(const std::string& name, const std::vector<uint8_t>& file) {
+// Opens with `open` and reads every record, timing the open and the loop:
+// what any libpcap reader cannot avoid.
+template <typename Open>
+BareRead timed_read(const std::string& name, Open open) {
   char errbuf[PCAP_ERRBUF_SIZE] = {};
-  FILE* f = fmemopen(const_cast<uint8_t*>(file.data()), file.size(), "r");
-  if (!f) throw ReplayError(name + ": " + std::strerror(errno));
   auto t0 = std::chrono::steady_clock::now();
   double cpu0 = thread_cpu_seconds();
-  std::unique_ptr<pcap_t, PcapCloser> p(
-      pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf));
-  if (!p) {
-    std::fclose(f);
-    throw ReplayError(name + ": " + errbuf);
-  }
+  std::unique_ptr<pcap_t, PcapCloser> p(open(errbuf));
+  if (!p) throw ReplayError(name + ": " + errbuf);
   pcap_pkthdr* hdr = nullptr;
   const u_char* data = nullptr;
   uint64_t frames = 0, sum = 0, total = 0;
@@ -99,6 +97,29 @@ BareRead bare_read(const std::string& name, const std::vector<uint8_t>& file) {
   r.frames = frames;
   r.bytes = total;
   return r;
+}
+
+// The bytes loaded once, read as the pipeline passes read them (fmemopen).
+BareRead bare_read(const std::string& name, const std::vector<uint8_t>& file) {
+  return timed_read(name, [&](char* errbuf) -> pcap_t* {
+    FILE* f = fmemopen(const_cast<uint8_t*>(file.data()), file.size(), "r");
+    if (!f) {
+      std::snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s", std::strerror(errno));
+      return nullptr;
+    }
+    pcap_t* p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+    if (!p) std::fclose(f);
+    return p;
+  });
+}
+
+// The file itself, as replay_bench's BM_PcapReadBaseline reads it: open it,
+// pcap_next_ex every record (through stdio and the page cache), close.
+BareRead libpcap_file_read(const std::string& path) {
+  return timed_read(path, [&](char* errbuf) {
+    return pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO,
+                                                   errbuf);
+  });
 }
 
 // A bar on stderr when it is a terminal; nothing otherwise.
@@ -145,8 +166,10 @@ struct PassResult {
   BenchResult::Memory memory;
 };
 
+// from_file: the pipeline reads the file itself, as replay_bench's
+// BM_ReplayPipeline does, instead of the bytes loaded once.
 PassResult pipeline_pass(const std::shared_ptr<const Config>& cfg, const BenchOptions& opts,
-                         const std::vector<uint8_t>& file, StageProfile* profile,
+                         const std::vector<uint8_t>& file, bool from_file, StageProfile* profile,
                          const std::function<void(uint64_t)>& progress) {
   Pipeline pipeline(cfg, Pipeline::Mode::Replay);  // fresh state: an empty DNS cache
   auto events = open_events(*cfg);
@@ -154,7 +177,7 @@ PassResult pipeline_pass(const std::shared_ptr<const Config>& cfg, const BenchOp
   ReplayOptions ro;
   ro.pcap_path = opts.pcap;
   ro.events = events.get();
-  ro.memory = std::span<const uint8_t>(file);
+  if (!from_file) ro.memory = std::span<const uint8_t>(file);
   ro.profile = profile;
   ro.progress = [&](uint64_t frames, const Worker& worker) {
     if (progress) progress(frames);
@@ -193,9 +216,9 @@ std::string flow_text(const StageProfile::LuaFlowCost& f) {
 
 void fill_profile(BenchResult& r, const StageProfile& p) {
   static constexpr ProfileStage kOrder[] = {
-      ProfileStage::Read,    ProfileStage::Decode, ProfileStage::FlowTable,
-      ProfileStage::Dns,     ProfileStage::Policy, ProfileStage::Lua,
-      ProfileStage::Capture, ProfileStage::Events, ProfileStage::Worker};
+      ProfileStage::Read,   ProfileStage::Decode,    ProfileStage::FlowTable, ProfileStage::Dns,
+      ProfileStage::Egress, ProfileStage::RuleChain, ProfileStage::Lua,       ProfileStage::Capture,
+      ProfileStage::Events, ProfileStage::Worker};
   static_assert(std::size(kOrder) == kProfileStages);
   r.stage_sum_ns = 0;
   for (ProfileStage s : kOrder) {
@@ -260,6 +283,36 @@ bool write_text(const std::string& path, const std::string& text) {
   return true;
 }
 
+// One way of reading over the passes: packets/s, ns and CPU ns per packet.
+struct Series {
+  std::vector<double> pps, ns, cpu_ns;
+  void add(uint64_t frames, double seconds, double cpu_seconds) {
+    double n = static_cast<double>(std::max<uint64_t>(1, frames));
+    pps.push_back(n / seconds);
+    ns.push_back(seconds * 1e9 / n);
+    cpu_ns.push_back(cpu_seconds * 1e9 / n);
+  }
+};
+
+BenchResult::Rate rate_of(const Series& s) {
+  return {s.pps, bench_spread(s.pps), bench_spread(s.ns), bench_spread(s.cpu_ns)};
+}
+
+// The pipeline against a baseline, pass by pass (each ratio from the same pass).
+BenchResult::Comparison compare(const Series& pipeline, const Series& baseline) {
+  BenchResult::Comparison c;
+  c.pipeline = rate_of(pipeline);
+  c.baseline = rate_of(baseline);
+  std::vector<double> ratios, cpu_ratios;
+  for (size_t i = 0; i < pipeline.pps.size(); ++i) {
+    ratios.push_back(pipeline.pps[i] / baseline.pps[i]);
+    cpu_ratios.push_back(baseline.cpu_ns[i] / pipeline.cpu_ns[i]);
+  }
+  c.ratio = bench_spread(ratios);
+  c.cpu_ratio = bench_spread(cpu_ratios);
+  return c;
+}
+
 }  // namespace
 
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
@@ -297,39 +350,35 @@ int run_bench(const BenchOptions& opts) {
   if (r.packets == 0) throw ReplayError(opts.pcap + ": no packets");
 
   bool json_to_stdout = opts.json_path == "-";
-  Progress progress(!opts.quiet && isatty(STDERR_FILENO), r.packets * (2 * opts.repeat + 1));
+  Progress progress(!opts.quiet && isatty(STDERR_FILENO), r.packets * (4 * opts.repeat + 1));
   uint64_t done = 0;
   char what[48];
-  std::vector<double> pipe_ns, bare_ns, ratios, pipe_cpu, bare_cpu, cpu_ratios;
+  // Per pass: the pipeline and a bare read from memory, then the pipeline
+  // reading the file and a libpcap read of the file (replay_bench's pair).
+  Series mem_pipe, mem_read, file_pipe, file_read;
   for (unsigned i = 0; i < opts.repeat; ++i) {
     std::snprintf(what, sizeof what, "pass %u/%u", i + 1, opts.repeat);
-    PassResult p = pipeline_pass(cfg, opts, file, nullptr,
-                                 [&](uint64_t frames) { progress.set(done + frames, what); });
+    auto step = [&](uint64_t frames) { progress.set(done + frames, what); };
+    PassResult p = pipeline_pass(cfg, opts, file, false, nullptr, step);
     done += r.packets;
     BareRead bare = bare_read(opts.pcap, file);
     done += r.packets;
     progress.set(done, what);
-    double n = static_cast<double>(p.replay.frames), bn = static_cast<double>(bare.frames);
-    r.pipeline_pps.push_back(n / p.replay.seconds);
-    r.bare_pps.push_back(bn / bare.seconds);
-    pipe_ns.push_back(p.replay.seconds * 1e9 / n);
-    bare_ns.push_back(bare.seconds * 1e9 / bn);
-    ratios.push_back(r.pipeline_pps.back() / r.bare_pps.back());
-    pipe_cpu.push_back(p.replay.cpu_seconds * 1e9 / n);
-    bare_cpu.push_back(bare.cpu_seconds * 1e9 / bn);
-    cpu_ratios.push_back(bare_cpu.back() / pipe_cpu.back());
+    PassResult pf = pipeline_pass(cfg, opts, file, true, nullptr, step);
+    done += r.packets;
+    BareRead fr = libpcap_file_read(opts.pcap);
+    done += r.packets;
+    progress.set(done, what);
+    mem_pipe.add(p.replay.frames, p.replay.seconds, p.replay.cpu_seconds);
+    mem_read.add(bare.frames, bare.seconds, bare.cpu_seconds);
+    file_pipe.add(pf.replay.frames, pf.replay.seconds, pf.replay.cpu_seconds);
+    file_read.add(fr.frames, fr.seconds, fr.cpu_seconds);
   }
-  r.pipeline_rate = bench_spread(r.pipeline_pps);
-  r.bare_rate = bench_spread(r.bare_pps);
-  r.pipeline_ns = bench_spread(pipe_ns);
-  r.bare_ns = bench_spread(bare_ns);
-  r.ratio = bench_spread(ratios);
-  r.pipeline_cpu_ns = bench_spread(pipe_cpu);
-  r.bare_cpu_ns = bench_spread(bare_cpu);
-  r.cpu_ratio = bench_spread(cpu_ratios);
+  r.memory_read = compare(mem_pipe, mem_read);
+  r.file_read = compare(file_pipe, file_read);
 
   StageProfile profile;
-  PassResult p = pipeline_pass(cfg, opts, file, &profile, [&](uint64_t frames) {
+  PassResult p = pipeline_pass(cfg, opts, file, false, &profile, [&](uint64_t frames) {
     progress.set(done + frames, "profiled pass");
   });
   progress.finish();

@@ -1,7 +1,8 @@
 // `tripline bench FILE.pcap`: the user's own configuration and triggers on
 // their own traffic. Loads the file once, replays it through the configured
 // pipeline N times (fresh state each pass) beside a bare libpcap read of the
-// same bytes, then once more with the per-stage profile on.
+// same bytes, and, as replay_bench, the pipeline reading the file beside a
+// libpcap read of the file; then once more with the per-stage profile on.
 #pragma once
 
 #include <string>

@@ -23,10 +23,12 @@ table{border-collapse:collapse;margin:6px 0}td,th{padding:3px 10px;text-align:ri
 td:first-child,th:first-child{text-align:left}svg{display:block;margin:6px 0}
 .bar{fill:#3b82c4}.bar2{fill:#b9c7d6}.axis{stroke:#999}.lbl{font-size:11px;fill:#333}
 #status{color:#888;font-size:12px;margin-top:30px}
+#passes svg{display:inline-block;vertical-align:top;margin-right:16px}
 </style></head>
 <body data-charts="0">
 <h1>tripline bench</h1><div class="sub" id="sub"></div>
-<div class="cards" id="cards"></div>
+<h2>Pipeline from memory, vs bare read from memory</h2><div class="cards" id="cards-memory"></div>
+<h2>Pipeline reading the file, vs libpcap read of the file, as replay_bench</h2><div class="cards" id="cards-file"></div>
 <h2>Time per stage (ns per packet, profiled pass)</h2><div id="stages"></div>
 <h2>Packets per second, per pass</h2><div id="passes"></div>
 <h2>Lua: time per call</h2><div id="lua"></div>
@@ -75,20 +77,23 @@ function hbars(host, rows) {
   return svg;
 }
 // Vertical bars: labels under each bar, values on top.
-function vbars(host, rows, title) {
-  const h = 160, bw = Math.max(8, Math.min(48, 700 / Math.max(1, rows.length))), gap = 4;
+function vbars(host, rows, title, minWidth) {
+  // The title on top, the bars below it (their values above them), labels under the axis.
+  const h = 160, top = 20, bw = Math.max(8, Math.min(48, 700 / Math.max(1, rows.length))), gap = 4;
+  const base = top + h + 16;
   const max = Math.max(1e-9, ...rows.map(r => r.value));
-  const svg = el("svg", {width: 60 + rows.length * (bw + gap) + 20, height: h + 60}, host);
+  const width = Math.max(minWidth || 0, 60 + rows.length * (bw + gap) + 20);
+  const svg = el("svg", {width: width, height: base + 24}, host);
   el("text", {x: 0, y: 12, class: "lbl"}, svg, title);
-  el("line", {x1: 50, y1: h + 20, x2: 60 + rows.length * (bw + gap), y2: h + 20, class: "axis"}, svg);
+  el("line", {x1: 50, y1: base, x2: 60 + rows.length * (bw + gap), y2: base, class: "axis"}, svg);
   rows.forEach((r, i) => {
     const x = 56 + i * (bw + gap), bh = Math.max(1, h * r.value / max);
-    el("rect", {x: x, y: h + 20 - bh, width: bw, height: bh, class: r.cls || "bar"}, svg)
+    el("rect", {x: x, y: base - bh, width: bw, height: bh, class: r.cls || "bar"}, svg)
       .appendChild(el("title", {}, null, r.tip || r.text));
     // Narrow bars: values only on hover, and every few labels, so none overlap.
-    if (r.text && bw >= 30) el("text", {x: x + bw / 2, y: h + 16 - bh, "text-anchor": "middle", class: "lbl"}, svg, r.text);
+    if (r.text && bw >= 30) el("text", {x: x + bw / 2, y: base - bh - 4, "text-anchor": "middle", class: "lbl"}, svg, r.text);
     if (i % Math.ceil(40 / (bw + gap)) === 0)
-      el("text", {x: x + bw / 2, y: h + 34, "text-anchor": "middle", class: "lbl"}, svg, r.label);
+      el("text", {x: x + bw / 2, y: base + 14, "text-anchor": "middle", class: "lbl"}, svg, r.label);
   });
   return svg;
 }
@@ -99,12 +104,12 @@ function table(host, head, rows) {
   rows.forEach(r => { const row = t.insertRow(); r.forEach(c => { row.insertCell().textContent = c; }); });
   host.appendChild(t);
 }
-function card(label, value, note) {
+function card(group, label, value, note) {
   const d = document.createElement("div");
   d.className = "card";
   const b = document.createElement("b"); b.textContent = value; d.appendChild(b);
   const s = document.createElement("span"); s.textContent = label + (note ? " (" + note + ")" : ""); d.appendChild(s);
-  document.getElementById("cards").appendChild(d);
+  document.getElementById("cards-" + group).appendChild(d);
 }
 
 const data = JSON.parse(document.getElementById("bench-data").textContent);
@@ -112,17 +117,23 @@ let charts = 0;
 document.getElementById("sub").textContent =
   data.file + ": " + data.packets + " packets, " + data.bytes + " bytes; config " + data.config +
   "; " + data.passes + " passes (median, min..max)";
-const P = data.pipeline, B = data.bare_read;
-card("pipeline packets/s", fmt(P.packets_per_second.median, 0),
-     fmt(P.packets_per_second.min) + ".." + fmt(P.packets_per_second.max));
-card("pipeline ns/packet", fmt(P.ns_per_packet.median, 1),
-     fmt(P.ns_per_packet.min, 1) + ".." + fmt(P.ns_per_packet.max, 1));
-card("bare read packets/s", fmt(B.packets_per_second.median, 0),
-     fmt(B.packets_per_second.min) + ".." + fmt(B.packets_per_second.max));
-card("ratio to the bare read", data.ratio.median.toFixed(3),
-     data.ratio.min.toFixed(3) + ".." + data.ratio.max.toFixed(3));
-card("ratio in CPU time", data.cpu_ratio.median.toFixed(3),
-     data.cpu_ratio.min.toFixed(3) + ".." + data.cpu_ratio.max.toFixed(3) + "; this thread");
+const P = data.pipeline, B = data.bare_read, F = data.file_read;
+const range = (s, d) => fmt(s.min, d) + ".." + fmt(s.max, d);
+const ratioRange = s => s.min.toFixed(3) + ".." + s.max.toFixed(3);
+card("memory", "pipeline packets/s", fmt(P.packets_per_second.median, 0), range(P.packets_per_second));
+card("memory", "pipeline ns/packet", fmt(P.ns_per_packet.median, 1), range(P.ns_per_packet, 1));
+card("memory", "bare read packets/s", fmt(B.packets_per_second.median, 0), range(B.packets_per_second));
+card("memory", "ratio vs bare read from memory", data.ratio.median.toFixed(3), ratioRange(data.ratio));
+card("memory", "ratio in CPU time", data.cpu_ratio.median.toFixed(3),
+     ratioRange(data.cpu_ratio) + "; this thread");
+card("file", "pipeline reading the file, packets/s", fmt(F.pipeline.packets_per_second.median, 0),
+     range(F.pipeline.packets_per_second));
+card("file", "libpcap read of the file, packets/s", fmt(F.libpcap_read.packets_per_second.median, 0),
+     range(F.libpcap_read.packets_per_second));
+card("file", "ratio vs libpcap read of the file (replay_bench's vs_baseline)",
+     F.ratio.median.toFixed(3), ratioRange(F.ratio));
+card("file", "ratio in CPU time", F.cpu_ratio.median.toFixed(3),
+     ratioRange(F.cpu_ratio) + "; this thread");
 
 // 1. Time per stage.
 const pk = Math.max(1, data.packets);
@@ -139,10 +150,11 @@ charts++;
 
 // 2. Packets/s per pass.
 const passes = document.getElementById("passes");
-vbars(passes, P.per_pass_packets_per_second.map((v, i) => ({label: "" + (i + 1), value: v, text: fmt(v)})),
-      "pipeline");
-vbars(passes, B.per_pass_packets_per_second.map((v, i) => ({label: "" + (i + 1), value: v, text: fmt(v), cls: "bar2"})),
-      "bare read");
+[[P, "pipeline, from memory", "bar"], [B, "bare read from memory", "bar2"],
+ [F.pipeline, "pipeline, reading the file", "bar"],
+ [F.libpcap_read, "libpcap read of the file (as replay_bench)", "bar2"]].forEach(([r, title, cls]) =>
+  vbars(passes, r.per_pass_packets_per_second.map((v, i) => ({label: "" + (i + 1), value: v, text: fmt(v), cls: cls})),
+        title, 280));
 charts++;
 
 // 3. Lua call time distribution.

@@ -23,6 +23,18 @@ void spread(Writer& w, const char* k, const BenchSpread& s) {
   w.Double(s.max);
   w.EndObject();
 }
+void rate(Writer& w, const char* k, const BenchResult::Rate& r) {
+  key(w, k);
+  w.StartObject();
+  spread(w, "packets_per_second", r.pps);
+  spread(w, "ns_per_packet", r.ns);
+  spread(w, "cpu_ns_per_packet", r.cpu_ns);
+  key(w, "per_pass_packets_per_second");
+  w.StartArray();
+  for (double d : r.per_pass) w.Double(d);
+  w.EndArray();
+  w.EndObject();
+}
 void str(Writer& w, const char* k, const std::string& v) {
   key(w, k);
   w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
@@ -65,28 +77,20 @@ std::string BenchResult::to_json() const {
   u64(w, "packets", packets);
   u64(w, "bytes", bytes);
   u64(w, "passes", passes);
-  key(w, "pipeline");
+  // vs bare read from memory: the pipeline over the bytes loaded once.
+  rate(w, "pipeline", memory_read.pipeline);
+  rate(w, "bare_read", memory_read.baseline);
+  spread(w, "ratio", memory_read.ratio);
+  spread(w, "cpu_ratio", memory_read.cpu_ratio);
+  // vs libpcap read of the file, as replay_bench (BM_ReplayPipeline over
+  // BM_PcapReadBaseline).
+  key(w, "file_read");
   w.StartObject();
-  spread(w, "packets_per_second", pipeline_rate);
-  spread(w, "ns_per_packet", pipeline_ns);
-  spread(w, "cpu_ns_per_packet", pipeline_cpu_ns);
-  key(w, "per_pass_packets_per_second");
-  w.StartArray();
-  for (double d : pipeline_pps) w.Double(d);
-  w.EndArray();
+  rate(w, "pipeline", file_read.pipeline);
+  rate(w, "libpcap_read", file_read.baseline);
+  spread(w, "ratio", file_read.ratio);
+  spread(w, "cpu_ratio", file_read.cpu_ratio);
   w.EndObject();
-  key(w, "bare_read");
-  w.StartObject();
-  spread(w, "packets_per_second", bare_rate);
-  spread(w, "ns_per_packet", bare_ns);
-  spread(w, "cpu_ns_per_packet", bare_cpu_ns);
-  key(w, "per_pass_packets_per_second");
-  w.StartArray();
-  for (double d : bare_pps) w.Double(d);
-  w.EndArray();
-  w.EndObject();
-  spread(w, "ratio", ratio);
-  spread(w, "cpu_ratio", cpu_ratio);
 
   key(w, "profile");
   w.StartObject();
@@ -184,21 +188,36 @@ std::string BenchResult::to_text() const {
   double pk = static_cast<double>(std::max<uint64_t>(1, packets));
   std::string out = fmt::format("tripline bench {}: {} packets, {} bytes; config {}; {} passes\n\n",
                                 file, packets, bytes, config, passes);
-  out += fmt::format("                 median            min .. max\n");
-  out += fmt::format("pipeline     {:>9.0f} packets/s  {:.0f} .. {:.0f}\n", pipeline_rate.median,
-                     pipeline_rate.min, pipeline_rate.max);
-  out += fmt::format("             {:>9.1f} ns/packet  {:.1f} .. {:.1f}\n", pipeline_ns.median,
-                     pipeline_ns.min, pipeline_ns.max);
-  out += fmt::format("bare read    {:>9.0f} packets/s  {:.0f} .. {:.0f}\n", bare_rate.median,
-                     bare_rate.min, bare_rate.max);
-  out += fmt::format("             {:>9.1f} ns/packet  {:.1f} .. {:.1f}\n", bare_ns.median,
-                     bare_ns.min, bare_ns.max);
-  out += fmt::format("ratio        {:>9.3f} x bare     {:.3f} .. {:.3f}\n", ratio.median, ratio.min,
-                     ratio.max);
-  out += fmt::format(
-      "on CPU       {:>9.1f} ns/packet pipeline, {:.1f} bare read, ratio {:.3f} ({:.3f} .. {:.3f})"
-      "\n\n",
-      pipeline_cpu_ns.median, bare_cpu_ns.median, cpu_ratio.median, cpu_ratio.min, cpu_ratio.max);
+  // Two rows (packets/s, ns/packet) for one way of reading.
+  auto rows = [&](const char* label, const Rate& r) {
+    out += fmt::format("{:<34} {:>9.0f} packets/s  {:.0f} .. {:.0f}\n", label, r.pps.median,
+                       r.pps.min, r.pps.max);
+    out += fmt::format("{:<34} {:>9.1f} ns/packet  {:.1f} .. {:.1f}\n", "", r.ns.median, r.ns.min,
+                       r.ns.max);
+  };
+  auto ratio_row = [&](const char* label, const Comparison& c) {
+    out += fmt::format("{:<34} {:>9.3f} x          {:.3f} .. {:.3f}\n", label, c.ratio.median,
+                       c.ratio.min, c.ratio.max);
+  };
+  out += fmt::format("{:<34} {:>9}            min .. max\n", "", "median");
+  rows("pipeline, from memory", memory_read.pipeline);
+  rows("bare read from memory", memory_read.baseline);
+  ratio_row("ratio vs bare read from memory", memory_read);
+  out += "\n";
+  rows("pipeline, reading the file", file_read.pipeline);
+  rows("libpcap read of the file", file_read.baseline);
+  ratio_row("ratio vs libpcap read of the file", file_read);
+  out += "  (as replay_bench's vs_baseline: BM_ReplayPipeline over BM_PcapReadBaseline)\n";
+  auto cpu = [&](const char* label, const char* base, const Comparison& c) {
+    out += fmt::format(
+        "on CPU, {}: {:.1f} ns/packet pipeline, {:.1f} {}, ratio {:.3f} ({:.3f} .. {:.3f})\n",
+        label, c.pipeline.cpu_ns.median, c.baseline.cpu_ns.median, base, c.cpu_ratio.median,
+        c.cpu_ratio.min, c.cpu_ratio.max);
+  };
+  out += "\n";
+  cpu("from memory", "bare read", memory_read);
+  cpu("reading the file", "libpcap read", file_read);
+  out += "\n";
 
   double total_ns = profiled_seconds * 1e9;
   out += fmt::format(

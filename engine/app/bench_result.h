@@ -18,10 +18,26 @@ struct BenchResult {
   std::string file, config;
   uint64_t packets = 0, bytes = 0;
   unsigned passes = 0;
-  std::vector<double> pipeline_pps, bare_pps;  // one per pass
-  BenchSpread pipeline_rate, bare_rate, ratio, pipeline_ns, bare_ns;
-  // The same in this thread's CPU time: what a shared, busy machine disturbs least.
-  BenchSpread pipeline_cpu_ns, bare_cpu_ns, cpu_ratio;
+  // One way of reading the packets, over the timed passes.
+  struct Rate {
+    std::vector<double> per_pass;  // packets/s, one per pass
+    BenchSpread pps, ns;           // packets/s, ns per packet
+    // ns per packet in this thread's CPU time: what a shared, busy machine disturbs least.
+    BenchSpread cpu_ns;
+  };
+  // The pipeline against a baseline read, ratios taken pass by pass.
+  struct Comparison {
+    Rate pipeline, baseline;
+    BenchSpread ratio;      // pipeline packets/s over the baseline's (wall clock)
+    BenchSpread cpu_ratio;  // the same in CPU time
+  };
+  // vs bare read from memory: the pipeline over the bytes loaded once, against
+  // a libpcap read of the same bytes (fmemopen).
+  Comparison memory_read;
+  // vs libpcap read of the file, as replay_bench: the pipeline reading the file
+  // (BM_ReplayPipeline), against pcap_open_offline + pcap_next_ex of every
+  // record (BM_PcapReadBaseline).
+  Comparison file_read;
 
   // The profiled pass (after the timed ones): the same work with the clock
   // read at each stage change.

@@ -10,7 +10,13 @@ namespace tripline {
 
 PolicyStage::PolicyStage(const Config& cfg, const RuleSet& rules, const DnsCache* cache,
                          StageEnv& env, const HostTable* hosts, const ClientNames* names)
-    : cfg_(cfg), rules_(rules), env_(env), facts_(cfg.network.inside, cache, hosts), names_(names) {
+    : cfg_(cfg),
+      rules_(rules),
+      env_(env),
+      facts_(cfg.network.inside, cache, hosts),
+      names_(names),
+      own_profile_(rules.chains().empty() ? ProfileStage::RuleChain
+                                          : rules.chains().front().profile) {
   eval_.matched.reserve(rules.rule_count());
   rule_counters_.resize(rules.rule_count());
   capture_of_.resize(rules.rule_count());
@@ -107,10 +113,13 @@ Next PolicyStage::inspect(PacketContext& ctx) {
   if (names_)
     ctx.flow.data.set_client_name(
         names_->find(client.is_host() ? client.mac : MacAddr{}, ctx.flow.src()));
-  rules_.evaluate(facts_, eval_);
+  StageProfile* profile = env_.profile();
+  rules_.evaluate(facts_, eval_, profile);
   if (eval_.matched.empty()) return Next::Continue;
 
   for (const Rule* rule : eval_.matched) {
+    if (profile) [[unlikely]]
+      profile->enter(rule->profile);  // what a match does is its chain's
     rule_counters_[rule->index]->add();
     if (rule->action.counter) (env_.counters().*(rule->action.counter)).add();
     if (rule->action.capture) start_capture(ctx, *rule);
@@ -165,6 +174,8 @@ void PolicyStage::on_new_flow_decided(const PacketContext& ctx) {
     if (!rule->action.alerts()) continue;
     // The block's alert is written only when the block stands.
     if (rule == eval_.decided_by && blocked_ && !blocked) continue;
+    if (StageProfile* profile = env_.profile()) [[unlikely]]
+      profile->enter(rule->profile);
     emit_alert(ctx, *rule, blocked);
   }
 }

@@ -29,6 +29,10 @@ class PolicyStage final : public Stage {
               const HostTable* hosts = nullptr, const ClientNames* names = nullptr);
 
   std::string_view name() const override { return "policy"; }
+  // `tripline bench`: the stage's own work on a new flow (the flow's facts,
+  // its client) goes to the first chain's stage; each chain's evaluation and
+  // what its matches do (counters, captures, alerts) to that chain's stage.
+  ProfileStage profile_stage() const override { return own_profile_; }
   bool likes(const PacketContext& ctx) const override;
   Next inspect(PacketContext& ctx) override;
   void on_new_flow_decided(const PacketContext& ctx) override;
@@ -44,6 +48,7 @@ class PolicyStage final : public Stage {
   StageEnv& env_;
   FlowFacts facts_;
   const ClientNames* names_;
+  ProfileStage own_profile_;
   RuleEvaluation eval_;
   std::vector<Counter*> rule_counters_;  // by Rule::index, in this worker's counters
   std::vector<uint64_t> capture_of_;     // by Rule::index: the session its match started (0: none)

@@ -37,10 +37,12 @@ std::string Rule::to_string() const {
   return fmt::format("{}: {} -> {}", name, selector->to_string(), action.to_string());
 }
 
-void RuleSet::evaluate(FlowFacts& facts, RuleEvaluation& out) const {
+void RuleSet::evaluate(FlowFacts& facts, RuleEvaluation& out, StageProfile* profile) const {
   out.matched.clear();
   out.decided_by = nullptr;
   for (const RuleChain& chain : chains_) {
+    if (profile) [[unlikely]]
+      profile->enter(chain.profile);
     for (const Rule& rule : chain.rules) {
       if (!rule.selector->matches(facts)) continue;
       out.matched.push_back(&rule);
@@ -103,7 +105,10 @@ class RuleSetBuilder {
     if (cfg_.egress.mode != EgressMode::Off) set_->chains_.push_back(egress_chain());
     size_t index = 0;
     for (RuleChain& chain : set_->chains_)
-      for (Rule& rule : chain.rules) rule.index = index++;
+      for (Rule& rule : chain.rules) {
+        rule.index = index++;
+        rule.profile = chain.profile;
+      }
     set_->rule_count_ = index;
     if (uses_dns_ && cfg_.dns.resolvers.empty())
       set_->warnings_.push_back(
@@ -240,6 +245,7 @@ class RuleSetBuilder {
     bool enforce = e.mode == EgressMode::Enforce;
     RuleChain chain;
     chain.name = "egress";
+    chain.profile = ProfileStage::Egress;
     chain.note = fmt::format("[egress] mode = {}, action = {}", enforce ? "enforce" : "monitor",
                              tripline::to_string(e.action));
     auto rule = [&](std::string name, SelectorPtr s) {

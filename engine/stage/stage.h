@@ -8,6 +8,7 @@
 #include "decode.h"
 #include "flow_table.h"
 #include "packet_meta.h"
+#include "stage_profile.h"
 #include "timestamp.h"
 #include "verdict.h"
 
@@ -62,6 +63,9 @@ class Stage {
  public:
   virtual ~Stage() = default;
   virtual std::string_view name() const = 0;
+  // What `tripline bench` charges the worker's calls into this stage to (a
+  // stage may charge parts of its work elsewhere through StageEnv::profile()).
+  virtual ProfileStage profile_stage() const { return profile_stage_of(name()); }
   virtual bool likes(const PacketContext& ctx) const = 0;
   virtual Next inspect(PacketContext& ctx) = 0;
   // Non-first fragments never reach likes()/inspect(): they get their flow's

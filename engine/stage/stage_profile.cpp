@@ -14,8 +14,10 @@ std::string_view to_string(ProfileStage s) {
       return "flow_table";
     case ProfileStage::Dns:
       return "dns";
-    case ProfileStage::Policy:
-      return "policy";
+    case ProfileStage::Egress:
+      return "egress";
+    case ProfileStage::RuleChain:
+      return "rule_chain";
     case ProfileStage::Lua:
       return "lua";
     case ProfileStage::Capture:
@@ -30,7 +32,6 @@ std::string_view to_string(ProfileStage s) {
 
 ProfileStage profile_stage_of(std::string_view name) {
   if (name == "dns") return ProfileStage::Dns;
-  if (name == "policy") return ProfileStage::Policy;
   if (name == "lua") return ProfileStage::Lua;
   return ProfileStage::Worker;
 }

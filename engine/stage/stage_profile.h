@@ -23,16 +23,20 @@ enum class ProfileStage : uint8_t {
   Decode,     // link layer, IP, ports
   FlowTable,  // lookup/insert, TCP state, timeouts
   Dns,        // the DNS observer (answers from trusted resolvers into the cache)
-  Policy,     // the rule chains, the egress chain among them
+  Egress,     // the egress chain ([egress]: DNS-gated, its DNS cache lookup included)
+  RuleChain,  // the user's [[rule]] chain (and the policy stage's own work when it runs first)
   Lua,        // trigger scripts
   Capture,    // trigger-started recording
   Events,     // flow-end events (EVE layout, hand-off to the writer)
   Worker,     // verdict counting and what is left between stages
 };
-constexpr size_t kProfileStages = 9;
-// "read", "decode", "flow_table", "dns", "policy", "lua", "capture", "events", "worker"
+constexpr size_t kProfileStages = 10;
+// "read", "decode", "flow_table", "dns", "egress", "rule_chain", "lua", "capture",
+// "events", "worker"
 std::string_view to_string(ProfileStage s);
-// The stage a Stage::name() is charged to ("dns", "policy", "lua"; others: Worker).
+// The stage a Stage::name() is charged to by default ("dns", "lua"; others:
+// Worker). The policy stage says itself (Stage::profile_stage) and charges each
+// chain it runs to that chain's stage (Egress, RuleChain).
 ProfileStage profile_stage_of(std::string_view stage_name);
 
 // Latencies in log-linear buckets, 8 per power of two (values below 16 ns

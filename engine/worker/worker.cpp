@@ -35,7 +35,7 @@ Worker::Worker(std::shared_ptr<const Config> cfg, unsigned index, EventWriter* e
 Worker::~Worker() = default;
 
 void Worker::add_stage(std::unique_ptr<Stage> stage) {
-  stage_profile_.push_back(profile_stage_of(stage->name()));
+  stage_profile_.push_back(stage->profile_stage());
   stages_.push_back(std::move(stage));
 }
 

@@ -1,5 +1,5 @@
 """tests/bench: `tripline bench` on a small pcap (make_pcap.py) with a config
-using DNS-gated egress, an on_flow-only trigger, capture and events.
+using DNS-gated egress, a [[rule]], an on_flow-only trigger, capture and events.
 
   check_bench.py TRIPLINE CASE_DIR OUT_DIR json    the JSON figures hold together
   check_bench.py TRIPLINE CASE_DIR OUT_DIR report  the HTML report draws its charts
@@ -15,7 +15,11 @@ import subprocess
 import sys
 import tempfile
 
-STAGES = ["read", "decode", "flow_table", "dns", "policy", "lua", "capture", "events", "worker"]
+# The issue's stages (decode, flow table, DNS observer, egress, rule chain, Lua,
+# capture) and the rest of the worker's time (reading the pcap, flow-end events,
+# the worker's own share), in the order bench lists them.
+STAGES = ["read", "decode", "flow_table", "dns", "egress", "rule_chain", "lua", "capture",
+          "events", "worker"]
 
 
 def fail(msg):
@@ -61,6 +65,24 @@ def check_json(tripline, case_dir, out_dir):
             fail("%s: no CPU time" % part)
     if not 0 < d["ratio"]["median"] < 1:
         fail("ratio %s: the pipeline cannot beat a bare read" % d["ratio"])
+    # The second baseline, as replay_bench: the pipeline reading the file
+    # against a libpcap read of the file, pass by pass.
+    f = d["file_read"]
+    for part in ("pipeline", "libpcap_read"):
+        per_pass = f[part]["per_pass_packets_per_second"]
+        if len(per_pass) != 2 or min(per_pass) <= 0:
+            fail("file_read.%s: per-pass rates %s" % (part, per_pass))
+        s = f[part]["packets_per_second"]
+        if not (s["min"] <= s["median"] <= s["max"]):
+            fail("file_read.%s: median outside min..max: %s" % (part, s))
+        if not 0 < f[part]["cpu_ns_per_packet"]["median"]:
+            fail("file_read.%s: no CPU time" % part)
+    ratios = [p / b for p, b in zip(f["pipeline"]["per_pass_packets_per_second"],
+                                    f["libpcap_read"]["per_pass_packets_per_second"])]
+    if abs(f["ratio"]["median"] - sum(ratios) / 2) > 1e-9 * max(ratios):
+        fail("file_read.ratio %s is not the passes' pipeline/libpcap read %s" % (f["ratio"], ratios))
+    if not 0 < f["ratio"]["median"] < 1:
+        fail("file_read.ratio %s: the pipeline cannot beat a libpcap read" % f["ratio"])
 
     # Every stage present, each with work in this config, adding up to the total.
     names = [s["name"] for s in d["profile"]["stages"]]
@@ -69,6 +91,10 @@ def check_json(tripline, case_dir, out_dir):
     for s in d["profile"]["stages"]:
         if s["ns"] <= 0 or s["entries"] <= 0:
             fail("stage %s has no time or was never entered: %s" % (s["name"], s))
+    # Both policy chains ran: the user's rule matched the UDP noise, egress judged the flows.
+    if c.get("rule.udp-noise") != 5 or not c.get("egress_would_block"):
+        fail("rule.udp-noise %s (expected 5), egress_would_block %s" %
+             (c.get("rule.udp-noise"), c.get("egress_would_block")))
     total = d["profile"]["total_ns"]
     summed = sum(s["ns"] for s in d["profile"]["stages"])
     if summed != d["profile"]["stage_sum_ns"]:

@@ -290,6 +290,45 @@ TEST(RuleChainExample, ContribGatewayRulesBuild) {
   EXPECT_EQ(decided("192.168.1.20", "203.0.113.10", 443, 6), "egress.allow");
 }
 
+// `tripline bench`: each chain's evaluation is charged to its own stage
+// (the user's rules to rule_chain, [egress] to egress); a chain not reached
+// is not entered.
+TEST(RuleChainProfile, EachChainChargesItsStage) {
+  Config cfg = Config::load_string(R"(
+[egress]
+mode = "enforce"
+[[rule]]
+name = "no-telnet"
+match = { port = 23 }
+action = "drop"
+)",
+                                   "r.toml");
+  auto rules = build_rule_set(cfg, InterfaceNames::Ignore);
+  ASSERT_EQ(rules->chains().size(), 2u);
+  EXPECT_EQ(rules->chains()[0].profile, ProfileStage::RuleChain);
+  EXPECT_EQ(rules->chains()[1].profile, ProfileStage::Egress);
+  EXPECT_EQ(rules->chains()[1].rules.back().profile, ProfileStage::Egress);
+  FlowFacts facts(cfg.network.inside, nullptr);
+  RuleEvaluation out;
+  StageProfile p;
+  p.start(ProfileStage::Worker);
+  Flow web = make_flow("10.0.0.10", 40000, "203.0.113.1", 443, 6);
+  facts.reset(web, kNoPacketMeta, 0);
+  rules->evaluate(facts, out, &p);  // through both chains: egress decides
+  ASSERT_NE(out.decided_by, nullptr);
+  EXPECT_EQ(out.decided_by->name, "egress.unresolved");
+  EXPECT_EQ(p.entries(ProfileStage::RuleChain), 1u);
+  EXPECT_EQ(p.entries(ProfileStage::Egress), 1u);
+  Flow telnet = make_flow("10.0.0.10", 40001, "203.0.113.1", 23, 6);
+  facts.reset(telnet, kNoPacketMeta, 0);
+  rules->evaluate(facts, out, &p);  // the user's rule decides: egress not reached
+  EXPECT_EQ(out.decided_by->name, "no-telnet");
+  EXPECT_EQ(p.entries(ProfileStage::RuleChain), 2u);
+  EXPECT_EQ(p.entries(ProfileStage::Egress), 1u);
+  rules->evaluate(facts, out);  // no profile: nothing charged
+  EXPECT_EQ(p.entries(ProfileStage::RuleChain), 2u);
+}
+
 // The stage: per-rule counters, decisions and reasons through a worker.
 class RuleStageTest : public ::testing::Test {
  protected:

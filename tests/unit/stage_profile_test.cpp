@@ -62,7 +62,10 @@ TEST(StageProfile, EnterChargesTheStageThatWasCurrent) {
 TEST(StageProfile, StageNames) {
   EXPECT_EQ(to_string(ProfileStage::FlowTable), "flow_table");
   EXPECT_EQ(profile_stage_of("dns"), ProfileStage::Dns);
-  EXPECT_EQ(profile_stage_of("policy"), ProfileStage::Policy);
+  EXPECT_EQ(to_string(ProfileStage::Egress), "egress");
+  EXPECT_EQ(to_string(ProfileStage::RuleChain), "rule_chain");
+  // The policy stage names its own (PolicyStage::profile_stage), by its chains.
+  EXPECT_EQ(profile_stage_of("policy"), ProfileStage::Worker);
   EXPECT_EQ(profile_stage_of("lua"), ProfileStage::Lua);
   EXPECT_EQ(profile_stage_of("something-new"), ProfileStage::Worker);
 }
