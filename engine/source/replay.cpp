@@ -146,7 +146,6 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
     a.meta = PacketMeta{};
     if (*link == LinkType::Ethernet && hdr->caplen >= 12)
       std::memcpy(a.meta.src_mac.bytes.data(), data + 6, a.meta.src_mac.bytes.size());
-    if (profile) profile->enter(ProfileStage::FlowTable);
     worker.prefetch(*link, std::span<const uint8_t>(a.bytes.data(), a.len), a.ahead);
     ++read;
     warm(read, judged);

@@ -97,9 +97,11 @@ void Worker::count_verdict(const Decision& d) {
 }
 
 void Worker::prefetch(LinkType link, std::span<const uint8_t> bytes, ReadAhead& ahead) {
+  charge(ProfileStage::Decode);
   ahead.pkt = Decoded{};
   ahead.slot = 0;
   ahead.error = decode(link, bytes, ahead.pkt);
+  charge(ProfileStage::FlowTable);  // and so the warming steps after it
   ahead.key_hash = ahead.error == DecodeError::None ? flows_.prefetch_index(ahead.pkt) : 0;
 }
 
