@@ -19,6 +19,7 @@
 #include "client_id.h"
 #include "config.h"
 #include "decode.h"
+#include "huge_page_allocator.h"
 #include "ip_address.h"
 #include "slot_index.h"
 #include "timestamp.h"
@@ -301,7 +302,8 @@ class FlowTable {
 
   FlowConfig cfg_;
   FlowObserver* observer_;
-  std::vector<Flow> slots_;     // slot 0 is never a flow: 0 is "none" in list links
+  // Slot 0 is never a flow: 0 is "none" in list links.
+  std::vector<Flow, HugePageAllocator<Flow>> slots_;
   std::vector<uint32_t> free_;  // free slot indices
   // The timeout-class lists' links, per slot, apart from the flows: moving a
   // flow to its list's tail on every packet touches its neighbours' links,
@@ -309,7 +311,7 @@ class FlowTable {
   struct Link {
     uint32_t prev = 0, next = 0;
   };
-  std::vector<Link> links_;
+  std::vector<Link, HugePageAllocator<Link>> links_;
   // Key hash -> slot; comparing looks at the key stored in the slot.
   static uint64_t hash_of(const FlowKey& k) { return absl::Hash<FlowKey>{}(k); }
   uint32_t find_slot(const FlowKey& k, uint64_t hash) const {

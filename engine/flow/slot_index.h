@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "huge_page_allocator.h"
+
 namespace tripline {
 
 class SlotIndex {
@@ -103,7 +105,7 @@ class SlotIndex {
     uint32_t tag = 0;
     uint32_t slot = 0;  // 0: empty
   };
-  std::vector<Entry> entries_;
+  std::vector<Entry, HugePageAllocator<Entry>> entries_;
   size_t mask_ = 0;
   size_t size_ = 0;
 };
