@@ -1,5 +1,6 @@
 // Shared by the live benchmark's little traffic programs (udp_flood, udp_ping,
-// tcp_connect): a numeric IPv4/IPv6 address and a port as a socket address.
+// tcp_connect, tcp_bulk): a numeric IPv4/IPv6 address and a port as a socket
+// address, and a listening TCP socket.
 #pragma once
 
 #include <arpa/inet.h>
@@ -37,4 +38,21 @@ inline std::optional<SocketAddress> parse_socket_address(const std::string& ip, 
     return a;
   }
   return std::nullopt;
+}
+
+// A TCP socket listening on `port` on every IPv4 and IPv6 address (one
+// dual-stack socket). -1 with errno set when a step fails; *failed names it.
+inline int listen_tcp_any(uint16_t port, int backlog, const char** failed) {
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return *failed = "socket", -1;
+  int zero = 0, one = 1;
+  setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in6 a = {};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(port);
+  a.sin6_addr = in6addr_any;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) return *failed = "bind", -1;
+  if (listen(fd, backlog) < 0) return *failed = "listen", -1;
+  return fd;
 }

@@ -50,17 +50,9 @@ namespace {
 }
 
 int listen_forever(uint16_t port) {
-  int fd = socket(AF_INET6, SOCK_STREAM, 0);
-  if (fd < 0) die("socket");
-  int zero = 0, one = 1;
-  setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in6 a = {};
-  a.sin6_family = AF_INET6;
-  a.sin6_port = htons(port);
-  a.sin6_addr = in6addr_any;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) die("bind");
-  if (listen(fd, 4096) < 0) die("listen");
+  const char* failed = "";
+  int fd = listen_tcp_any(port, 4096, &failed);
+  if (fd < 0) die(failed);
   for (;;) {
     int c = accept(fd, nullptr, nullptr);
     if (c < 0) {
