@@ -289,11 +289,12 @@ dump_counters() {
   fail "tripline printed no counters on SIGUSR1"
 }
 
-# Waits (bounded, 3 s) until the JSON-lines event file $1 holds an event for
-# which the Python expression $3 (over the event `e`) is true; fails with $2 otherwise.
+# Waits (bounded: $4 seconds, default 3) until the JSON-lines event file $1
+# holds an event for which the Python expression $3 (over the event `e`) is
+# true; fails with $2 otherwise.
 expect_event() {
-  local file=$1 what=$2 expr=$3 i
-  for i in $(seq 30); do
+  local file=$1 what=$2 expr=$3 secs=${4:-3} i
+  for i in $(seq $(( secs * 10 ))); do
     "$PY" - "$file" "$expr" <<'PY' && return 0
 import json, sys
 path, expr = sys.argv[1:]

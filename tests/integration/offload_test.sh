@@ -99,31 +99,9 @@ run_tripline() {
   wait_queues_bound 1 || fail "tripline ($1) did not bind queue 0"
 }
 
-# wait_event FILE WHAT EXPR [SECONDS]: like expect_event, with a longer bound
+# wait_event FILE WHAT EXPR [SECONDS]: expect_event with a longer bound
 # (conntrack reports ends from its garbage collector, a few seconds late).
-wait_event() {
-  local file=$1 what=$2 expr=$3 secs=${4:-30} i
-  for i in $(seq $(( secs * 5 ))); do
-    "$PY" - "$file" "$expr" <<'PY' && return 0
-import json, sys
-path, expr = sys.argv[1:]
-try:
-    lines = open(path).read().splitlines()
-except FileNotFoundError:
-    sys.exit(1)
-for line in lines:
-    try:
-        e = json.loads(line)
-    except ValueError:
-        continue
-    if eval(expr, {}, {"e": e}):
-        sys.exit(0)
-sys.exit(1)
-PY
-    sleep 0.2
-  done
-  fail "$what"
-}
+wait_event() { expect_event "$1" "$2" "$3" "${4:-30}"; }
 
 offload_config() {  # FILE EVENTS VERDICT [extra TOML]
   cat >"$1" <<TOML
