@@ -27,7 +27,7 @@ struct PcapCloser {
 };
 
 // A packet read and not judged yet (see the read-ahead in replay_pcap).
-struct ReadAhead {
+struct ReadRecord {
   std::vector<uint8_t> bytes;
   size_t len = 0;
   Timestamp ts = 0;
@@ -77,7 +77,7 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
   Timestamp first = -1, next_stats = 0;
   EveBuilder stats_eve;
   // Judges one packet read earlier: everything per packet but the read.
-  auto judge = [&](const ReadAhead& a) {
+  auto judge = [&](const ReadRecord& a) {
     ++result.frames;
     if (opts.progress && result.frames % kReplayProgressFrames == 0)
       opts.progress(result.frames, worker);
@@ -121,9 +121,9 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
   // the cache: this way their loads overlap with judging instead of stalling
   // it. The order of judging, the clock and every output are those of
   // reading one packet at a time.
-  std::array<ReadAhead, kReadAhead> ring;
-  for (ReadAhead& a : ring) a.bytes.resize(kReadAheadBytes);
-  auto at = [&](uint64_t i) -> ReadAhead& { return ring[i % kReadAhead]; };
+  std::array<ReadRecord, kReadAhead> ring;
+  for (ReadRecord& a : ring) a.bytes.resize(kReadAheadBytes);
+  auto at = [&](uint64_t i) -> ReadRecord& { return ring[i % kReadAhead]; };
   // The steps for the packets read and not judged: [judged, read).
   auto warm = [&](uint64_t read, uint64_t judged) {
     if (read - judged > 2) worker.prefetch_flow(at(read - 3).ahead);
@@ -134,7 +134,7 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
   const u_char* data = nullptr;
   int rc;
   while ((rc = pcap_next_ex(pcap.get(), &hdr, &data)) == 1) {
-    ReadAhead& a = at(read);
+    ReadRecord& a = at(read);
     if (a.bytes.size() < hdr->caplen) a.bytes.resize(hdr->caplen);  // beyond 64 KiB: rare
     std::memcpy(a.bytes.data(), data, hdr->caplen);
     a.len = hdr->caplen;
