@@ -47,55 +47,27 @@ class NameList {
 
   template <typename F>
   void each(F&& f) const {  // f(name, is_qname) -> bool: false stops
-    std::string_view b = bytes();
-    size_t pos = 0;
-    while (pos + 3 <= b.size()) {
-      size_t len = item_len(b, pos);
-      if (!f(b.substr(pos + 3, len), (b[pos] & 1) != 0)) return;
-      pos += 3 + len;
-    }
+    each_in(bytes(), std::forward<F>(f));
   }
 
-  void add(std::string_view name, bool qname) {
-    name = name.substr(0, DnsName::kCapacity);
-    // The new list: this name first, then the others (without this name).
-    char buf[2 + (kMaxNames + 1) * (3 + DnsName::kCapacity)];
-    size_t n = 0;
-    size_t count = 1;
-    auto put = [&](std::string_view item_name, bool q) {
-      buf[2 + n] = q ? 1 : 0;
-      buf[2 + n + 1] = static_cast<char>(item_name.size() >> 8);
-      buf[2 + n + 2] = static_cast<char>(item_name.size() & 0xff);
-      std::memcpy(buf + 2 + n + 3, item_name.data(), item_name.size());
-      n += 3 + item_name.size();
-    };
-    each([&](std::string_view other, bool q) {
-      if (other == name) qname |= q;
-      return true;
-    });
-    put(name, qname);
-    each([&](std::string_view other, bool q) {
-      if (other != name) {
-        put(other, q);
-        ++count;
-      }
-      return true;
-    });
-    std::string_view list(buf + 2, n);
-    if (count > kMaxNames) {
-      // Over the cap: the oldest CNAME target goes, or the oldest name if all are qnames.
-      size_t victim = npos, last = npos, pos = 0;
-      while (pos + 3 <= list.size()) {
-        if ((list[pos] & 1) == 0) victim = pos;
-        last = pos;
-        pos += 3 + item_len(list, pos);
-      }
-      size_t at = victim != npos ? victim : last;
-      size_t len = 3 + item_len(list, at);
-      std::memmove(buf + 2 + at, buf + 2 + at + len, n - at - len);
-      n -= len;
+  void add(std::string_view name, bool qname) { add_chain({&name, 1}, qname); }
+
+  // Adds chain[n-1] .. chain[1] as CNAME targets, then chain[0] (a qname when
+  // `qname`), as that many add()s would, but with one heap block at most: none
+  // when the list comes out as it was (a refresh of the same answer).
+  void add_chain(std::span<const std::string_view> chain, bool qname = true) {
+    char a[kListMax], b[kListMax];
+    std::string_view cur = bytes();
+    if (!cur.empty()) std::memcpy(a, cur.data(), cur.size());
+    size_t n = cur.size();
+    char* from = a;
+    char* to = b;
+    for (size_t i = chain.size(); i-- > 0;) {
+      n = add_into(std::string_view(from, n), chain[i], i == 0 && qname, to);
+      std::swap(from, to);
     }
-    assign(buf, n);
+    if (std::string_view(from, n) == bytes()) return;
+    assign(from, n);
   }
 
   bool remove(std::string_view name) {
@@ -104,9 +76,9 @@ class NameList {
     while (pos + 3 <= b.size()) {
       size_t len = item_len(b, pos);
       if (b.substr(pos + 3, len) == name) {
-        char buf[2 + kMaxNames * (3 + DnsName::kCapacity)];
-        std::memcpy(buf + 2, b.data(), pos);
-        std::memcpy(buf + 2 + pos, b.data() + pos + 3 + len, b.size() - pos - 3 - len);
+        char buf[kMaxNames * (3 + DnsName::kCapacity)];
+        std::memcpy(buf, b.data(), pos);
+        std::memcpy(buf + pos, b.data() + pos + 3 + len, b.size() - pos - 3 - len);
         assign(buf, b.size() - 3 - len);
         return true;
       }
@@ -134,6 +106,58 @@ class NameList {
 
  private:
   static constexpr size_t npos = std::string::npos;
+  // A list's bytes: up to kMaxNames items, and room for one more while adding.
+  static constexpr size_t kListMax = (kMaxNames + 1) * (3 + DnsName::kCapacity);
+
+  // Writes into `out` the list with `name` first, then `list`'s other names;
+  // over kMaxNames, the oldest CNAME target goes (the oldest name if all are
+  // qnames). Returns the new list's length.
+  static size_t add_into(std::string_view list, std::string_view name, bool qname, char* out) {
+    name = name.substr(0, DnsName::kCapacity);
+    size_t n = 0;
+    size_t count = 1;
+    auto put = [&](std::string_view item_name, bool q) {
+      out[n] = q ? 1 : 0;
+      out[n + 1] = static_cast<char>(item_name.size() >> 8);
+      out[n + 2] = static_cast<char>(item_name.size() & 0xff);
+      if (!item_name.empty()) std::memcpy(out + n + 3, item_name.data(), item_name.size());
+      n += 3 + item_name.size();
+    };
+    each_in(list, [&](std::string_view other, bool q) {
+      if (other == name) qname |= q;
+      return true;
+    });
+    put(name, qname);
+    each_in(list, [&](std::string_view other, bool q) {
+      if (other != name) {
+        put(other, q);
+        ++count;
+      }
+      return true;
+    });
+    if (count > kMaxNames) {
+      size_t victim = npos, last = npos, pos = 0;
+      while (pos + 3 <= n) {
+        if ((out[pos] & 1) == 0) victim = pos;
+        last = pos;
+        pos += 3 + item_len({out, n}, pos);
+      }
+      size_t at = victim != npos ? victim : last;
+      size_t len = 3 + item_len({out, n}, at);
+      std::memmove(out + at, out + at + len, n - at - len);
+      n -= len;
+    }
+    return n;
+  }
+  template <typename F>
+  static void each_in(std::string_view b, F&& f) {  // f(name, is_qname) -> bool: false stops
+    size_t pos = 0;
+    while (pos + 3 <= b.size()) {
+      size_t len = item_len(b, pos);
+      if (!f(b.substr(pos + 3, len), (b[pos] & 1) != 0)) return;
+      pos += 3 + len;
+    }
+  }
   static size_t item_len(std::string_view b, size_t pos) {
     return static_cast<uint8_t>(b[pos + 1]) << 8 | static_cast<uint8_t>(b[pos + 2]);
   }
@@ -142,15 +166,15 @@ class NameList {
     size_t len = static_cast<uint8_t>(p_[0]) << 8 | static_cast<uint8_t>(p_[1]);
     return {p_ + 2, len};
   }
-  // buf: 2 bytes of room, then n bytes of list.
-  void assign(char* buf, size_t n) {
+  // The list becomes list[0, n) (a new block; none when empty).
+  void assign(const char* list, size_t n) {
     delete[] p_;
     p_ = nullptr;
     if (n == 0) return;
-    buf[0] = static_cast<char>(n >> 8);
-    buf[1] = static_cast<char>(n & 0xff);
     p_ = new char[2 + n];
-    std::memcpy(p_, buf, 2 + n);
+    p_[0] = static_cast<char>(n >> 8);
+    p_[1] = static_cast<char>(n & 0xff);
+    std::memcpy(p_ + 2, list, n);
   }
 
   char* p_ = nullptr;
@@ -257,10 +281,7 @@ Entry& upsert(Shard& s, size_t max, const Key& key, Timestamp expiry) {
   return it->second;
 }
 
-void add_chain(NameList& names, std::span<const std::string_view> chain) {
-  for (size_t i = chain.size(); i-- > 1;) names.add(chain[i], false);
-  names.add(chain[0], true);
-}
+void add_chain(NameList& names, std::span<const std::string_view> chain) { names.add_chain(chain); }
 
 void copy_name(std::string_view n, DnsName& out) {
   out.len = static_cast<uint16_t>(std::min(n.size(), DnsName::kCapacity));

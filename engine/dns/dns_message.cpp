@@ -22,6 +22,20 @@ using RrPtr = std::unique_ptr<ldns_rr, RrDeleter>;
 
 uint16_t read16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
+// Where the name at `pos` ends: after its root label or after its first
+// compression pointer; 0 when a label runs past `max` or has a length ldns
+// rejects (64..191). Only frames the record: ldns reads the name itself.
+size_t name_end(const uint8_t* data, size_t max, size_t pos) {
+  while (pos < max) {
+    uint8_t len = data[pos];
+    if (len == 0) return pos + 1;
+    if ((len & 0xc0) == 0xc0) return pos + 2 <= max ? pos + 2 : 0;
+    if (len > 63) return 0;
+    pos += 1 + size_t{len};
+  }
+  return 0;
+}
+
 // Walks every RR of the four sections with ldns_wire2rr, calling
 // f(section, RrPtr& rr, bool exact) for each (f may take the rr; returning false
 // stops the walk). Not ldns_wire2pkt: it leaks an RR for every TSIG after the
@@ -43,14 +57,8 @@ bool walk_rrs(std::span<const uint8_t> wire, F&& f) {
     for (uint32_t i = 0; i < counts[s]; ++i) {
       size_t end = 0;
       if (s > 0) {
-        size_t after_owner = pos;
-        ldns_rdf* owner = nullptr;
-        if (ldns_wire2dname(&owner, data, max, &after_owner) != LDNS_STATUS_OK) {
-          if (owner != nullptr) ldns_rdf_deep_free(owner);
-          return false;
-        }
-        ldns_rdf_deep_free(owner);
-        if (after_owner + 10 > max) return false;
+        size_t after_owner = name_end(data, max, pos);
+        if (after_owner == 0 || after_owner + 10 > max) return false;
         end = after_owner + 10 + read16(data + after_owner + 8);
         if (end > max) return false;
       }
@@ -79,32 +87,36 @@ bool append_name(std::string& out, const ldns_rdf* rdf) {
   if (rdf == nullptr) return false;
   const uint8_t* d = ldns_rdf_data(rdf);
   size_t n = ldns_rdf_size(rdf);
-  if (d == nullptr || n == 0) return false;
+  if (d == nullptr || n == 0 || n > LDNS_MAX_DOMAINLEN) return false;
+  // Written here first, appended once: at most 4 characters a byte (\DDD).
+  char text[4 * LDNS_MAX_DOMAINLEN];
+  size_t t = 0;
   size_t pos = 0;
   bool first = true;
   while (pos < n) {
     uint8_t len = d[pos++];
     if (len == 0) {
-      if (first) out.push_back('.');
+      if (first) text[t++] = '.';
+      out.append(text, t);
       return true;
     }
     if (len > 63 || pos + len > n) return false;
-    if (!first) out.push_back('.');
+    if (!first) text[t++] = '.';
     first = false;
     for (size_t i = 0; i < len; ++i) {
       uint8_t c = d[pos + i];
       if (c >= 'A' && c <= 'Z') {
-        out.push_back(static_cast<char>(c - 'A' + 'a'));
+        text[t++] = static_cast<char>(c - 'A' + 'a');
       } else if (c == '.' || c == ';' || c == '(' || c == ')' || c == '\\') {
-        out.push_back('\\');
-        out.push_back(static_cast<char>(c));
+        text[t++] = '\\';
+        text[t++] = static_cast<char>(c);
       } else if (c <= 0x20 || c >= 0x7f) {
-        out.push_back('\\');
-        out.push_back(static_cast<char>('0' + c / 100));
-        out.push_back(static_cast<char>('0' + c / 10 % 10));
-        out.push_back(static_cast<char>('0' + c % 10));
+        text[t++] = '\\';
+        text[t++] = static_cast<char>('0' + c / 100);
+        text[t++] = static_cast<char>('0' + c / 10 % 10);
+        text[t++] = static_cast<char>('0' + c % 10);
       } else {
-        out.push_back(static_cast<char>(c));
+        text[t++] = static_cast<char>(c);
       }
     }
     pos += len;
@@ -201,7 +213,28 @@ void DnsMessage::clear() {
   question.name.clear();
   question.qtype = question.qclass = 0;
   more_questions.clear();
+  recycle_answers();
+}
+
+void DnsMessage::recycle_answers() {
+  constexpr size_t kMaxSpare = 64;  // a huge answer's records are not all kept
+  for (DnsAnswer& a : answers) {
+    if (spare_answers.size() >= kMaxSpare) break;
+    spare_answers.push_back(std::move(a));
+  }
   answers.clear();
+}
+
+DnsAnswer& DnsMessage::add_answer() {
+  if (spare_answers.empty()) return answers.emplace_back();
+  DnsAnswer& a = answers.emplace_back(std::move(spare_answers.back()));
+  spare_answers.pop_back();
+  a.owner.clear();
+  a.target.clear();
+  a.type = a.rclass = 0;
+  a.ttl = 0;
+  a.addr = IpAddr{};
+  return a;
 }
 
 DnsParseStatus parse_dns_message(std::span<const uint8_t> wire, DnsMessage& out) {
@@ -224,7 +257,7 @@ DnsParseStatus parse_dns_message(std::span<const uint8_t> wire, DnsMessage& out)
       return true;
     }
     if (section != 1) return true;  // authority/additional: validated, not kept
-    DnsAnswer& a = out.answers.emplace_back();
+    DnsAnswer& a = out.add_answer();
     a.type = static_cast<uint16_t>(ldns_rr_get_type(rr.get()));
     a.rclass = static_cast<uint16_t>(ldns_rr_get_class(rr.get()));
     a.ttl = ldns_rr_ttl(rr.get());
@@ -243,7 +276,7 @@ DnsParseStatus parse_dns_message(std::span<const uint8_t> wire, DnsMessage& out)
   if (status != DnsParseStatus::Ok) {
     out.question = DnsQuestion{};
     out.more_questions.clear();
-    out.answers.clear();
+    out.recycle_answers();
   }
   return status;
 }

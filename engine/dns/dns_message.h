@@ -72,7 +72,13 @@ struct DnsMessage {
   DnsQuestion question;                     // the first question
   std::vector<DnsQuestion> more_questions;  // the others, when qdcount > 1 (rare)
   std::vector<DnsAnswer> answers;           // every RR of the answer section, in wire order
+  // clear() keeps the answers' strings here (with their buffers) for the next
+  // parse to reuse: a message parsed into the same DnsMessage allocates no name
+  // a previous one already had room for.
+  std::vector<DnsAnswer> spare_answers;
   void clear();
+  DnsAnswer& add_answer();  // a cleared answer at the end of `answers`, recycled when possible
+  void recycle_answers();   // empties `answers` into `spare_answers` (at most 64 kept)
 };
 
 // Parses one DNS message (a UDP payload, or one TCP message without its 2-byte

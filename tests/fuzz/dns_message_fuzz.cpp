@@ -1,8 +1,10 @@
 // Fuzzes the DNS message code the observer runs on untrusted packets: the ldns
 // based parser, CNAME chain following, the null/NXDOMAIN rewrites and DNS over
 // TCP reassembly. Beyond "no crash, no over-read" it checks that a failed parse
-// leaves no question or answers, that chains stay bounded, and that every
-// rewrite tripline would send to a client parses again as a response.
+// leaves no question or answers, that parsing into a message that held earlier
+// inputs (as the observer does, recycling its answers' strings) gives what a
+// fresh one gives, that chains stay bounded, and that every rewrite tripline
+// would send to a client parses again as a response.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +22,26 @@ void check(bool ok, const char* what) {
   std::abort();
 }
 
+bool same(const tripline::DnsMessage& a, const tripline::DnsMessage& b) {
+  auto same_q = [](const tripline::DnsQuestion& x, const tripline::DnsQuestion& y) {
+    return x.name == y.name && x.qtype == y.qtype && x.qclass == y.qclass;
+  };
+  if (a.id != b.id || a.qr != b.qr || a.rcode != b.rcode || a.qdcount != b.qdcount ||
+      a.ancount != b.ancount || !same_q(a.question, b.question) ||
+      a.more_questions.size() != b.more_questions.size() || a.answers.size() != b.answers.size())
+    return false;
+  for (size_t i = 0; i < a.more_questions.size(); ++i)
+    if (!same_q(a.more_questions[i], b.more_questions[i])) return false;
+  for (size_t i = 0; i < a.answers.size(); ++i) {
+    const auto& x = a.answers[i];
+    const auto& y = b.answers[i];
+    if (x.owner != y.owner || x.type != y.type || x.rclass != y.rclass || x.ttl != y.ttl ||
+        !(x.addr == y.addr) || x.target != y.target)
+      return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -29,6 +51,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   DnsMessage msg;
   DnsParseStatus st = parse_dns_message(wire, msg);
   check(to_string(st) != nullptr, "status has a name");
+  static DnsMessage reused;  // holds the previous inputs' answers, as the observer's does
+  check(parse_dns_message(wire, reused) == st && same(reused, msg),
+        "a reused message parses as a fresh one");
   if (st != DnsParseStatus::Ok) {
     check(msg.question.name.empty() && msg.answers.empty(), "nothing kept on error");
   } else {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace tripline {
 namespace {
 
@@ -41,6 +43,56 @@ TEST(CidrSet, Contains) {
   EXPECT_TRUE(t.contains(ip("192.168.1.77")));
   EXPECT_FALSE(t.contains(ip("192.168.2.1")));
   EXPECT_FALSE(t.contains(ip("::ffff:192.168.1.1")));
+}
+
+// Small sets are scanned, large ones hashed by prefix length: both must
+// agree with the definition (some prefix covers the address) on addresses
+// near and far from the prefixes, at every length, in both families.
+TEST(CidrSet, ScannedAndHashedAgreeWithDefinition) {
+  std::mt19937_64 rng(7);
+  auto random_addr = [&](bool v4) {
+    uint8_t b[16];
+    for (auto& x : b) x = static_cast<uint8_t>(rng());
+    return v4 ? IpAddr::v4(b) : IpAddr::v6(b);
+  };
+  for (size_t count :
+       {size_t{1}, size_t{5}, CidrSet::kScanMax, CidrSet::kScanMax + 1, size_t{200}}) {
+    CidrSet set;
+    std::vector<Cidr> prefixes;
+    for (size_t i = 0; i < count; ++i) {
+      bool v4 = i % 2 == 0;
+      auto len = static_cast<uint8_t>(rng() % ((v4 ? 32 : 128) + 1));
+      Cidr c{mask_address(random_addr(v4), len), len};
+      prefixes.push_back(c);
+      set.add(c);
+    }
+    for (int i = 0; i < 4000; ++i) {
+      // A third of the probes start inside a prefix with random host bits.
+      IpAddr a;
+      if (i % 3 == 2) {
+        // A prefix's network with one bit inside the prefix flipped: just outside it.
+        const Cidr& c = prefixes[rng() % prefixes.size()];
+        a = c.addr;
+        if (c.length > 0) {
+          unsigned bit = static_cast<unsigned>(rng() % c.length);
+          a.bytes[bit / 8] ^= static_cast<uint8_t>(0x80 >> (bit % 8));
+        }
+      } else if (i % 3 == 0) {
+        const Cidr& c = prefixes[rng() % prefixes.size()];
+        IpAddr r = random_addr(c.addr.is_v4());
+        a = c.addr;
+        IpAddr host = mask_address(r, c.length);
+        for (size_t k = 0; k < 16; ++k) a.bytes[k] |= r.bytes[k] & ~host.bytes[k];
+        if (a.is_v4()) std::fill(a.bytes.begin() + 4, a.bytes.end(), 0);
+      } else {
+        a = random_addr(rng() % 2 == 0);
+      }
+      bool want = false;
+      for (const Cidr& c : prefixes)
+        want |= c.addr.family == a.family && mask_address(a, c.length) == c.addr;
+      ASSERT_EQ(set.contains(a), want) << count << " prefixes, " << a.to_string();
+    }
+  }
 }
 
 }  // namespace
