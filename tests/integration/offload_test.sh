@@ -307,6 +307,7 @@ action = [\"alert\", \"capture\", \"accept\"]
 capture = { scope = \"host\", seconds = 30 }"
 run_tripline p3 "$TL_WORK/p3.toml"
 PID=$TL_DAEMON
+saved3=$(save_count)
 session 400 0.02 "$TL_WORK/p3.rounds" >"$TL_WORK/p3.ok" &
 SESSION=$!
 for i in $(seq 50); do [[ $(cat "$TL_WORK/p3.rounds" 2>/dev/null || echo 0) -ge 50 ]] && break; sleep 0.1; done
@@ -322,6 +323,12 @@ back=$(counter_value "$TL_WORK/p3.log" offload_taken_back)
 after=$(counter_value "$TL_WORK/p3.log" packets)
 (( back >= 1 )) || fail "no connection taken back (offload_taken_back 0)"
 (( after - before > 100 )) || fail "taken back, but only $(( after - before )) more packets reached tripline"
+# Only offloading verdicts carry the offload packet mark: the taken-back session's packets
+# pass the save rule unmarked (else it would mark the connection again and they would
+# not come back).
+with=$(counter_value "$TL_WORK/p3.log" offload_with_verdict)
+(( with >= 1 && $(save_count) - saved3 == with )) ||
+  fail "the save rule matched $(( $(save_count) - saved3 )) packets, offload_with_verdict is $with"
 stop_tripline "$PID"
 pcap=$(ls "$TL_WORK"/cap/* 2>/dev/null | head -n1)
 [[ -n $pcap ]] || fail "no capture file"
