@@ -166,12 +166,12 @@ while True:
     d, a = s.recvfrom(2048); s.sendto(d, a)
 ' "$UDP_ECHO_PORT"
 # udp_pingpong SPORT ROUNDS: one UDP flow from the client, ROUNDS datagrams each answered
-# before the next goes (bounded: 1 s per answer); prints the answers received.
+# before the next goes (bounded: 3 s per answer); prints the answers received.
 udp_pingpong() {
   in_ns "$NS_C" "$PY" -c '
 import socket, sys
 c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.bind(("0.0.0.0", int(sys.argv[3])))
-c.settimeout(1)
+c.settimeout(3)
 ok = 0
 for i in range(int(sys.argv[4])):
     c.sendto(f"ping {i}".encode(), (sys.argv[1], int(sys.argv[2])))
