@@ -71,7 +71,8 @@ up() {  # $1 = iptables or ip6tables, $2 = its ICMP reject type
   $ipt -w -t mangle -N "$CHAIN" 2>/dev/null || $ipt -w -t mangle -F "$CHAIN"
   $ipt -w -t mangle -A "$CHAIN" -m mark --mark "$OFF_MARK/$OFF_MASK" \
     -j CONNMARK --save-mark --nfmask "$OFF_MASK" --ctmask "$OFF_MASK"
-  $ipt -w -t mangle -C POSTROUTING -j "$CHAIN" 2>/dev/null || $ipt -w -t mangle -A POSTROUTING -j "$CHAIN"
+  # First in POSTROUTING (CONNMARK does not end the chain), so no ACCEPT before it skips it.
+  $ipt -w -t mangle -C POSTROUTING -j "$CHAIN" 2>/dev/null || $ipt -w -t mangle -I POSTROUTING 1 -j "$CHAIN"
 }
 
 down() {  # $1 = iptables or ip6tables

@@ -274,7 +274,7 @@ judged=$(( $(counter_value "$TL_WORK/p1v.log" packets) - before ))
   fail "ctnetlink offload: conntrack mark $(ct_mark udp 41003), want 0x10000001 (foreign bit kept)"
 stop_tripline "$PID"
 log "without a save rule: offloaded through ctnetlink, $judged of 400 packets judged, mark 0x10000001"
-in_ns "$NS_G" iptables -w -t mangle -A POSTROUTING -j TRIPLINE
+in_ns "$NS_G" iptables -w -t mangle -I POSTROUTING 1 -j TRIPLINE
 in_ns "$NS_G" iptables -w -t mangle -D FORWARD -j CONNMARK --set-xmark 0x1/0x1
 
 # ------------------------------------------- 2. a dropped flow stays dropped
