@@ -417,6 +417,7 @@ TOML
   measure_offload_mode "$mode"
   R["$mode.requested"]=$(counter offload_requested)
   R["$mode.late"]=$(counter offload_late_packets)
+  R["$mode.with_verdict"]=$(counter offload_with_verdict)
   stop_consumer
 done
 in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" down
@@ -460,7 +461,7 @@ target() {  # value threshold
 }
 cat <<EOF
 
-offload (issue #12): contrib rules (tripline-iptables.sh: fast path before the queue rule) for
+offload (issue #12): contrib rules (tripline-iptables.sh: fast path before the queue rule, save rule in postrouting) for
 both tripline rows; no queue = no rule at all. $SENDERS sender processes x 32 flows at a time,
 64-byte datagrams; each flow opens with 2 handshake datagrams the server echoes, then streams.
 EOF
@@ -489,7 +490,7 @@ cat <<EOF
     nfq_accept_all          ${R[ct_accept_all.cps]} (${R[ct_accept_all.cfail]} failed)
     tripline, no offload    ${R[nooffload.cps]} (${R[nooffload.cfail]} failed)  ratio to nfq_accept_all $(ratio "${R[nooffload.cps]}" "${R[ct_accept_all.cps]}")
     tripline, offload       ${R[offload.cps]} (${R[offload.cfail]} failed)  ratio to nfq_accept_all $(ratio "${R[offload.cps]}" "${R[ct_accept_all.cps]}")  target: $(target "$(ratio "${R[offload.cps]}" "${R[ct_accept_all.cps]}")" 0.9)
-  offload_requested ${R[offload.requested]}, offload_late_packets ${R[offload.late]} (queued after the request, before the mark took effect)
+  offload_requested ${R[offload.requested]} (${R[offload.with_verdict]} with the verdict: saved to the conntrack mark by the contrib save rule), offload_late_packets ${R[offload.late]} (queued after the request, before the mark took effect)
   load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
 EOF
 if (( QUICK )); then echo "(--quick: ~1 s phases check that everything runs; do not quote these figures)"; fi

@@ -6,7 +6,8 @@
 # TRIPLINE_REJECT_MARK (default 0x7470) must match [egress] reject_mark.
 # TRIPLINE_OFFLOAD_MARK / _DROP_MARK / _MASK (defaults 0x10000000 / 0x20000000 / 0x30000000)
 # must match [offload] mark / drop_mark / mask.
-# All rules live in a chain of their own, TRIPLINE, reached by one jump from FORWARD.
+# All rules live in chains of their own, both named TRIPLINE: in the filter table, reached by
+# one jump from FORWARD, and in the mangle table (the offload save rule), by one from POSTROUTING.
 set -euo pipefail                                     # stop at the first failing command
 
 ACTION=${1:-}                                         # up | down
@@ -40,7 +41,9 @@ up() {  # $1 = iptables or ip6tables, $2 = its ICMP reject type
   $ipt -w -A "$CHAIN" -p tcp -m mark --mark "$MARK" -j REJECT --reject-with tcp-reset   # TCP: reset
   $ipt -w -A "$CHAIN" -m mark --mark "$MARK" -j REJECT --reject-with "$icmp"          # others: ICMP
   # Offload fast path ([offload]): tripline marks the connections it has decided (conntrack
-  # mark under OFF_MASK, set through ctnetlink); the kernel then carries them without queueing.
+  # mark under OFF_MASK: accepted ones by the save rule below, from the verdict's packet mark,
+  # and through ctnetlink; dropped ones through ctnetlink); the kernel then carries them
+  # without queueing.
   # Must come before NFQUEUE: an accepted packet never reaches the rules after a queue rule.
   # Harmless while offload is off: no connection carries these marks.
   $ipt -w -A "$CHAIN" -m connmark --mark "$OFF_MARK/$OFF_MASK" -j ACCEPT             # accepted flows
@@ -54,6 +57,22 @@ up() {  # $1 = iptables or ip6tables, $2 = its ICMP reject type
   $ipt -w -A "$CHAIN" -j NFQUEUE "${QUEUE[@]}" --queue-bypass
   # Jump to our chain first thing in FORWARD, once.
   $ipt -w -C FORWARD -j "$CHAIN" 2>/dev/null || $ipt -w -I FORWARD 1 -j "$CHAIN"
+
+  # Offload save rule ([offload]): the verdict of the packet with which tripline offloads an
+  # accepted flow carries a packet mark (the packet's own, with the OFF_MASK bits set to
+  # OFF_MARK); this rule copies those bits, and only those, to the connection's conntrack mark,
+  # so the fast-path rule above takes the flow's very next packet. It must sit in a later hook
+  # than the queue rule (POSTROUTING here): after NFQUEUE the accepted packet goes on with the
+  # next hook, never with the rules after the queue rule. CONNMARK --save-mark with masks sets
+  # ctmark = (ctmark & ~ctmask) ^ (nfmark & nfmask): other users' conntrack mark bits stay.
+  # Without this rule offload still works (tripline also sets the mark through ctnetlink),
+  # only later: packets queued meanwhile count as offload_late_packets; `tripline check` warns.
+  # Drops do not use it (a dropped packet reaches no later hook): they go through ctnetlink.
+  $ipt -w -t mangle -N "$CHAIN" 2>/dev/null || $ipt -w -t mangle -F "$CHAIN"
+  $ipt -w -t mangle -A "$CHAIN" -m mark --mark "$OFF_MARK/$OFF_MASK" \
+    -j CONNMARK --save-mark --nfmask "$OFF_MASK" --ctmask "$OFF_MASK"
+  # First in POSTROUTING (CONNMARK does not end the chain), so no ACCEPT before it skips it.
+  $ipt -w -t mangle -C POSTROUTING -j "$CHAIN" 2>/dev/null || $ipt -w -t mangle -I POSTROUTING 1 -j "$CHAIN"
 }
 
 down() {  # $1 = iptables or ip6tables
@@ -61,6 +80,12 @@ down() {  # $1 = iptables or ip6tables
   while $ipt -w -C FORWARD -j "$CHAIN" 2>/dev/null; do $ipt -w -D FORWARD -j "$CHAIN"; done  # every jump
   $ipt -w -F "$CHAIN" 2>/dev/null || true             # empty our chain if it exists
   $ipt -w -X "$CHAIN" 2>/dev/null || true             # and delete it
+  # The offload save rule's chain in the mangle table, likewise.
+  while $ipt -w -t mangle -C POSTROUTING -j "$CHAIN" 2>/dev/null; do
+    $ipt -w -t mangle -D POSTROUTING -j "$CHAIN"
+  done
+  $ipt -w -t mangle -F "$CHAIN" 2>/dev/null || true
+  $ipt -w -t mangle -X "$CHAIN" 2>/dev/null || true
 }
 
 case "$ACTION" in

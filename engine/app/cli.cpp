@@ -39,7 +39,7 @@ int cmd_check(const std::string& config_path) {
   Pipeline pipeline(cfg, Pipeline::Mode::Check);  // loads lists and scripts; starts nothing
   if (config_may_reject(*cfg))
     if (auto warning = check_reject_rules(*cfg)) spdlog::warn("{}", *warning);
-  if (std::string w = offload_rules_warning(cfg->offload); !w.empty()) spdlog::warn("{}", w);
+  for (const std::string& w : offload_rules_warnings(cfg->offload)) spdlog::warn("{}", w);
   std::printf("%s: OK\n%s%s", cfg->source.c_str(), pipeline.describe().c_str(),
               plan.describe().c_str());
   return 0;
@@ -94,7 +94,7 @@ int cmd_run(const std::string& config_path) {
   check_startup(*cfg, plan);
   spdlog::info("memory: about {} MB at start ({} workers; `tripline check` lists it)",
                plan.total >> 20, cfg->queue.count);
-  if (std::string w = offload_rules_warning(cfg->offload); !w.empty()) spdlog::warn("{}", w);
+  for (const std::string& w : offload_rules_warnings(cfg->offload)) spdlog::warn("{}", w);
   try {
     return run_live(cfg);
   } catch (const std::bad_alloc&) {

@@ -133,6 +133,9 @@ constexpr CounterMetric kCounterMetrics[] = {
      "Shared store entries (tripline.incr/set) dropped before they expired: the store was full."},
     {"offload_requested", "tripline_offload_requested_total", "", "",
      "Flows handed to the kernel (conntrack mark set)."},
+    {"offload_with_verdict", "tripline_offload_with_verdict_total", "", "",
+     "Offloads whose deciding verdict carried the offload packet mark (the save rule copies it "
+     "to the connection at once)."},
     {"offload_refused", "tripline_offload_refused_total", "", "",
      "Offload requests the kernel refused (no conntrack entry)."},
     {"offload_taken_back", "tripline_offload_taken_back_total", "", "",

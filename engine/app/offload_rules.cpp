@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <map>
+#include <set>
 #include <string>
 
 #include "command_output.h"
@@ -25,18 +26,32 @@ void each_line(std::string_view text, Fn&& fn) {
 
 }  // namespace
 
-std::string offload_rules_warning(const OffloadConfig& cfg) {
-  if (!cfg.enabled) return {};
-  if (iptables_has_offload_accept(command_output("iptables -w 2 -S").value_or(""), cfg.mark,
-                                  cfg.mask) ||
-      nft_has_offload_accept(command_output("nft list ruleset").value_or(""), cfg.mark, cfg.mask))
-    return {};
-  return fmt::format(
-      "[offload] is on but no fast-path rule was found: no rule accepts connections with "
-      "conntrack mark 0x{:x}/0x{:x} before the queue rule (contrib/iptables, contrib/nftables). "
-      "Without it the kernel keeps queueing offloaded flows: tripline then counts them as "
-      "offload_late_packets and nothing is saved",
-      cfg.mark, cfg.mask);
+std::vector<std::string> offload_rules_warnings(const OffloadConfig& cfg) {
+  std::vector<std::string> out;
+  if (!cfg.enabled) return out;
+  const std::string nft = command_output("nft list ruleset").value_or("");
+  if (!iptables_has_offload_accept(command_output("iptables -w 2 -S").value_or(""), cfg.mark,
+                                   cfg.mask) &&
+      !nft_has_offload_accept(nft, cfg.mark, cfg.mask))
+    out.push_back(fmt::format(
+        "[offload] is on but no fast-path rule was found: no rule accepts connections with "
+        "conntrack mark 0x{:x}/0x{:x} before the queue rule (contrib/iptables, "
+        "contrib/nftables). Without it the kernel keeps queueing offloaded flows: tripline then "
+        "counts them as offload_late_packets and nothing is saved",
+        cfg.mark, cfg.mask));
+  if (!iptables_has_offload_save(command_output("iptables -w 2 -t mangle -S").value_or(""),
+                                 cfg.mark, cfg.mask) &&
+      !nft_has_offload_save(nft, cfg.mark, cfg.mask))
+    out.push_back(fmt::format(
+        "[offload] is on but no offload save rule was found: nothing in the postrouting hook "
+        "copies packet mark 0x{0:x}/0x{1:x} to the conntrack mark (iptables: `-t mangle -A "
+        "POSTROUTING -m mark --mark 0x{0:x}/0x{1:x} -j CONNMARK --save-mark --nfmask 0x{1:x} "
+        "--ctmask 0x{1:x}`; nft: a postrouting base chain with `meta mark & 0x{1:08x} == "
+        "0x{0:08x} ct mark set ct mark & 0x{2:08x} | 0x{0:08x}`; contrib/iptables and "
+        "contrib/nftables add it). Offload still works through ctnetlink, but later: packets "
+        "queued until the mark update lands count as offload_late_packets",
+        cfg.mark, cfg.mask, ~cfg.mask));
+  return out;
 }
 
 bool iptables_has_offload_accept(std::string_view text, uint32_t mark, uint32_t mask) {
@@ -69,6 +84,53 @@ bool nft_has_offload_accept(std::string_view text, uint32_t mark, uint32_t mask)
     if (line.find(" queue ") != std::string_view::npos ||
         line.find("\tqueue ") != std::string_view::npos)
       found = in_fast_path;
+  });
+  return found;
+}
+
+bool iptables_has_offload_save(std::string_view text, uint32_t mark, uint32_t mask) {
+  const std::string match = fmt::format("-m mark --mark 0x{:x}/0x{:x} ", mark, mask);
+  const std::string save =
+      fmt::format("-j CONNMARK --save-mark --nfmask 0x{:x} --ctmask 0x{:x}", mask, mask);
+  std::set<std::string, std::less<>> saving;                  // chains holding the save rule
+  std::set<std::string, std::less<>> reached{"POSTROUTING"};  // POSTROUTING and its jumps
+  each_line(text, [&](std::string_view line) {
+    if (!line.starts_with("-A ")) return;
+    std::string_view rest = line.substr(3);
+    std::string chain(rest.substr(0, rest.find(' ')));
+    if (line.find(match) != std::string_view::npos && line.find(save) != std::string_view::npos)
+      saving.insert(chain);
+    if (chain != "POSTROUTING") return;
+    std::vector<std::string> w = words(line);
+    for (size_t i = 0; i + 1 < w.size(); ++i)
+      if (w[i] == "-j" || w[i] == "-g") reached.insert(w[i + 1]);
+  });
+  for (const std::string& chain : saving)
+    if (reached.contains(chain)) return true;
+  return false;
+}
+
+bool nft_has_offload_save(std::string_view text, uint32_t mark, uint32_t mask) {
+  // nft prints the mask it was given ("meta mark & 0x30000000 == 0x10000000")
+  // but may simplify the value set ("ct mark & 0xdfffffff | 0x10000000").
+  const std::string amp = fmt::format("meta mark & 0x{:08x} == 0x{:08x} ", mask, mark);
+  const std::string word = fmt::format("meta mark and 0x{:08x} == 0x{:08x} ", mask, mark);
+  const std::string bar = fmt::format("| 0x{:08x}", mark);
+  const std::string orw = fmt::format("or 0x{:08x}", mark);
+  bool postrouting = false, found = false;
+  each_line(text, [&](std::string_view line) {
+    if (found) return;
+    if (line.find("chain ") != std::string_view::npos && line.ends_with("{")) postrouting = false;
+    if (line.find("type ") != std::string_view::npos &&
+        line.find(" hook postrouting ") != std::string_view::npos)
+      postrouting = true;
+    if (!postrouting) return;
+    if (line.find(amp) == std::string_view::npos && line.find(word) == std::string_view::npos)
+      return;
+    size_t set = line.find("ct mark set ");
+    if (set == std::string_view::npos) return;
+    std::string_view value = line.substr(set);
+    found = value.find(bar) != std::string_view::npos || value.find(orw) != std::string_view::npos;
   });
   return found;
 }

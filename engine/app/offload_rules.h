@@ -1,12 +1,15 @@
-// `tripline check` with [offload] on: are the fast-path rules there? Reads
-// the ruleset as `iptables -S` and `nft list ruleset` print it; a rule that
-// accepts connections carrying the offload mark must come before the queue
-// rule in the same chain (rules after a queue rule never see accepted packets).
+// `tripline check` with [offload] on: are the fast-path and save rules there?
+// Reads the ruleset as `iptables -S` and `nft list ruleset` print it; a rule
+// that accepts connections carrying the offload mark must come before the
+// queue rule in the same chain (rules after a queue rule never see accepted
+// packets), and a rule in the postrouting hook must save the offload bits of
+// the packet mark (set by the deciding verdict) to the conntrack mark.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config.h"
 
@@ -19,9 +22,18 @@ bool iptables_has_offload_accept(std::string_view iptables_s, uint32_t mark, uin
 // before a "queue" statement in the same chain.
 bool nft_has_offload_accept(std::string_view ruleset, uint32_t mark, uint32_t mask);
 
-// Reads the live ruleset (iptables -S, ip6tables... not needed: nft list
-// ruleset covers iptables-nft too) and returns a warning when [offload] is on
-// and no fast-path rule is found; empty when they are there or offload is off.
-std::string offload_rules_warning(const OffloadConfig& cfg);
+// True when `mangle_s` (iptables -t mangle -S output) has, in POSTROUTING or a
+// chain POSTROUTING jumps to, the save rule contrib/iptables adds:
+// "-m mark --mark MARK/MASK -j CONNMARK --save-mark --nfmask MASK --ctmask MASK".
+bool iptables_has_offload_save(std::string_view mangle_s, uint32_t mark, uint32_t mask);
+// The same for `nft list ruleset` text: in a base chain on the postrouting
+// hook, "meta mark & MASK == MARK ct mark set ct mark & ... | MARK".
+bool nft_has_offload_save(std::string_view ruleset, uint32_t mark, uint32_t mask);
+
+// Reads the live ruleset (iptables -S, iptables -t mangle -S, nft list
+// ruleset; IPv4 only: contrib's scripts load both families alike) and
+// returns a warning for each missing piece when [offload] is on: no
+// fast-path rule, no save rule. Empty when they are there or offload is off.
+std::vector<std::string> offload_rules_warnings(const OffloadConfig& cfg);
 
 }  // namespace tripline

@@ -31,6 +31,12 @@ struct Decision {
   Verdict verdict = Verdict::Accept;
   uint32_t mark = 0;  // packet mark to set with the verdict when has_mark
   bool has_mark = false;
+  // This (accepted, unmarked) packet hands its flow to the kernel (offload,
+  // engine/conntrack/README.md). Live, its verdict carries the packet's own
+  // mark with the [offload] mask bits set to [offload] mark, which a rule in
+  // a later hook saves to the connection's conntrack mark. Set by the worker
+  // on the returned decision only, never on a flow's stored one.
+  bool offload = false;
   // Why: "default", "decode-error", "fragment", "flow", ... Points at static or
   // configuration-owned storage that outlives every packet.
   std::string_view reason = "default";
@@ -41,7 +47,7 @@ struct Decision {
 
   bool same_verdict(const Decision& o) const {
     return verdict == o.verdict && has_mark == o.has_mark && mark == o.mark &&
-           replacement.empty() && o.replacement.empty();
+           offload == o.offload && replacement.empty() && o.replacement.empty();
   }
 };
 

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "duration_histogram.h"
+#include "nf_verdict.h"
 #include "timestamp.h"
 #include "verdict_batcher.h"
 
@@ -39,27 +40,6 @@ constexpr uint16_t kPacketMsg = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET;
 // attributes), rounded up to 8 bytes so every netlink header in it is aligned.
 size_t slot_bytes() {
   return (0xffff + static_cast<size_t>(MNL_SOCKET_BUFFER_SIZE) / 2 + 7) & ~size_t{7};
-}
-
-NfVerdict to_nf(const Decision& d) {
-  NfVerdict v;
-  v.has_mark = d.has_mark;
-  v.mark = d.mark;
-  switch (d.verdict) {
-    case Verdict::Accept:
-      v.verdict = NF_ACCEPT;
-      break;
-    case Verdict::Drop:
-      v.verdict = NF_DROP;
-      break;
-    case Verdict::Reject:
-      // The packet goes back through the same hook carrying the reject mark, and
-      // the ruleset's mark rule (contrib/) rejects it there. Without a mark a
-      // repeat would only queue it again, so it is dropped.
-      v.verdict = d.has_mark ? NF_REPEAT : NF_DROP;
-      break;
-  }
-  return v;
 }
 
 // Is `queue` listed in this namespace's nfnetlink_queue table, that is, bound
@@ -122,6 +102,7 @@ struct NfqueueSource::Impl final : VerdictSink {
   Worker& worker;
   Counters& counters;
   const uint32_t reject_mark;
+  const OffloadConfig offload;  // [offload] mark and mask for offloading verdicts
 
   std::unique_ptr<mnl_socket, SocketCloser> nl;
   int fd = -1;
@@ -161,7 +142,8 @@ NfqueueSource::Impl::Impl(const QueueConfig& c, uint16_t q, Worker& w)
       queue(q),
       worker(w),
       counters(w.counters()),
-      reject_mark(w.config().egress.reject_mark) {
+      reject_mark(w.config().egress.reject_mark),
+      offload(w.config().offload) {
   nl.reset(mnl_socket_open(NETLINK_NETFILTER));
   if (!nl) {
     throw SourceError("queue " + std::to_string(queue) +
@@ -382,19 +364,25 @@ void NfqueueSource::Impl::handle_message(const nlmsghdr* nlh) {
       std::memcpy(meta.src_mac.bytes.data(), hw->hw_addr, meta.src_mac.bytes.size());
   }
   const Decision d = worker.process(LinkType::Raw, payload, wall_clock_now(), meta);
-  if (d.replacement.empty()) {
-    batcher.add(id, to_nf(d));
-    return;
-  }
   if (d.replacement.size() > kMaxReplacement) {
     // Cannot happen with packets we were given; never let the original pass instead.
     counters.nfq_verdict_errors.add();
     batcher.add(id, NfVerdict{NF_DROP, false, 0});
     return;
   }
-  // The new packet bytes live in the worker's buffer until its next process()
+  // A replacement's bytes live in the worker's buffer until its next process()
   // call: the batcher hands them to put() at once, which copies them.
-  batcher.add_replaced(id, to_nf(d), d.replacement);
+  if (add_verdict(batcher, id, d, pkt_mark, offload)) [[unlikely]] {
+    // This verdict hands its flow to the kernel: it carries the offload mark,
+    // which the ruleset's save rule copies to the connection in a later hook.
+    // Sent now with what came before it: the kernel runs the packet through
+    // the save rule within this send, so fewer of the flow's packets are
+    // queued meanwhile, and no take-back the worker asks for after this
+    // packet (a recording started by a later packet of this batch) can be
+    // undone by it.
+    counters.offload_with_verdict.add();
+    flush();
+  }
 }
 
 void NfqueueSource::Impl::put(const VerdictMessage& msg) {

@@ -16,8 +16,8 @@ void VerdictBatcher::add(uint32_t id, const NfVerdict& v) {
 
 void VerdictBatcher::add_replaced(uint32_t id, const NfVerdict& v,
                                   std::span<const uint8_t> replacement) {
-  // Batch messages carry no packet: this one needs its own, and the run
-  // before it must reach the kernel first.
+  // Batch messages carry no packet (nor a mark for one packet only): this one
+  // needs its own, and the run before it must reach the kernel first.
   flush();
   sink_.put(VerdictMessage{VerdictMessage::Kind::Single, id, v, replacement});
 }

@@ -44,7 +44,10 @@ class VerdictSink {
 // id up to its own (wrap-aware), and every earlier packet already had its
 // message. A run of one packet goes out as a single message. Marks ride on
 // batch messages too (the kernel sets the mark on each packet of the batch).
-// Nothing allocates.
+// A verdict that must reach its own packet and no other goes through
+// add_single(): a batch would also cover ids the kernel queued but could not
+// deliver to us (ENOBUFS), and a mark meant for one packet must not land on
+// those. Nothing allocates.
 class VerdictBatcher {
  public:
   explicit VerdictBatcher(VerdictSink& sink) : sink_(sink) {}
@@ -54,6 +57,9 @@ class VerdictBatcher {
   // Extends the open run when `v` equals its verdict, else closes it and
   // opens a new one. May emit the closed run's message.
   void add(uint32_t id, const NfVerdict& v);
+  // A verdict for this packet only (an offload mark, engine/conntrack): closes
+  // the open run, then emits a single message, never part of a batch.
+  void add_single(uint32_t id, const NfVerdict& v) { add_replaced(id, v, {}); }
   // A packet that goes out replaced: closes the open run, then emits a single
   // message carrying `replacement` (borrowed only for this call).
   void add_replaced(uint32_t id, const NfVerdict& v, std::span<const uint8_t> replacement);

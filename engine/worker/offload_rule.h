@@ -16,4 +16,15 @@ namespace tripline {
 // server never answers).
 bool should_offload(const Flow& flow, const OffloadConfig& cfg, bool recorded);
 
+// True when the verdict `d` of the packet that just offloaded `flow` may hand
+// the flow to the kernel itself (Decision::offload: the packet goes on with
+// the offload mark, and a rule in a later hook saves it to the connection):
+// the flow is accepted and this packet too, with no mark or rewrite of its
+// own (a packet mark in the verdict replaces the packet's whole mark), and
+// the flow has seen a packet each way, so its conntrack entry is confirmed
+// and the ctnetlink update sent beside it finds the entry (otherwise the
+// kernel would carry a flow the worker counts as refused). Drops never: a
+// dropped packet reaches no later rule.
+bool offload_in_verdict(const Flow& flow, const Decision& d);
+
 }  // namespace tripline

@@ -198,7 +198,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   }
   if (offload_) {
     if (capture_ && capture_->sessions_started() != capture_starts_seen_) take_back_recorded();
-    consider_offload(flow);
+    consider_offload(flow, ctx.decision);
   }
   count_verdict(ctx.decision);
   return ctx.decision;
@@ -213,7 +213,7 @@ Decision Worker::inspect_fragment(const Decoded& pkt, Flow* flow, Dir dir, Times
   return ctx.decision;
 }
 
-void Worker::consider_offload(Flow& flow) {
+void Worker::consider_offload(Flow& flow, Decision& d) {
   if (!should_offload(flow, cfg_->offload, capture_ && capture_->records(flow))) return;
   CtRequest r;
   r.tuple = {flow.src(), flow.dst(), flow.sport(), flow.dport(), flow.proto()};
@@ -223,6 +223,9 @@ void Worker::consider_offload(Flow& flow) {
   if (!offload_->request(r)) return;  // full: counted by the link; asked again next packet
   counters_.offload_requested.add();
   flows_.set_offload(flow, FlowOffload::Offloaded);
+  // The request above also registers the flow for its destroy event and
+  // marks it where no save rule is loaded; the verdict gets there first.
+  d.offload = offload_in_verdict(flow, d);
 }
 
 void Worker::take_back_recorded() {

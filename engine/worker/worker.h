@@ -156,8 +156,10 @@ class Worker final : public FlowObserver {
   Decision inspect_fragment(const Decoded& pkt, Flow* flow, Dir dir, Timestamp now,
                             const Decision& decision);
 
-  // Offload: asks the kernel to carry `flow` when nothing needs its packets.
-  void consider_offload(Flow& flow);
+  // Offload: asks the kernel to carry `flow` when nothing needs its packets
+  // (a ctnetlink mark update through the link), and lets this packet's
+  // verdict `d` carry the offload mark too when it may (offload_in_verdict).
+  void consider_offload(Flow& flow, Decision& d);
   // Takes back offloaded flows a newly started recording covers.
   void take_back_recorded();
   // Asks the conntrack thread to clear an offloaded flow's mark; false (the

@@ -5,6 +5,13 @@
 #   1. a long TCP flow is offloaded after its first packets (tripline judges
 #      only a few of its packets) and its flow event carries the kernel's counts
 #      (flow.bypass, flow.bypassed);
+#   1v. the verdict that offloads an accepted flow carries the offload packet
+#      mark and the contrib save rule (mangle POSTROUTING) copies it to the
+#      conntrack mark at once: UDP and TCP ping-pong flows have (almost) no
+#      offload_late_packets, the save rule counts the packets, a foreign
+#      conntrack mark bit outside the mask survives; the nft template's save
+#      chain does the same; without any save rule offload still works (through
+#      ctnetlink) and `tripline check` warns;
 #   2. a dropped flow stays dropped once the kernel carries it;
 #   3. a host recording takes the host's offloaded connections back, and
 #      records them;
@@ -29,6 +36,7 @@ command -v conntrack >/dev/null || skip "no conntrack tool (apt-get install conn
 export TZ=UTC
 ECHO_PORT=7777
 UDP_PORT=9999
+UDP_ECHO_PORT=9998
 
 setup_topology
 in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" up 0 1
@@ -148,6 +156,127 @@ stop_tripline "$PID"
   fail "phase 1 events do not validate against the EVE schema"
 log "flow event carries the kernel's counts (flow.bypassed) and validates"
 
+# ------------------------- 1v. the deciding verdict carries the offload mark
+log "phase 1v: the offloading verdict's packet mark is saved to the connection at once"
+# A UDP echo server: one answer per datagram.
+start_bg "$NS_S" "$TL_WORK/uecho.log" "$PY" -u -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", int(sys.argv[1])))
+while True:
+    d, a = s.recvfrom(2048); s.sendto(d, a)
+' "$UDP_ECHO_PORT"
+# udp_pingpong SPORT ROUNDS: one UDP flow from the client, ROUNDS datagrams each answered
+# before the next goes (bounded: 3 s per answer); prints the answers received.
+udp_pingpong() {
+  in_ns "$NS_C" "$PY" -c '
+import socket, sys
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.bind(("0.0.0.0", int(sys.argv[3])))
+c.settimeout(3)
+ok = 0
+for i in range(int(sys.argv[4])):
+    c.sendto(f"ping {i}".encode(), (sys.argv[1], int(sys.argv[2])))
+    try:
+        if c.recv(2048) == f"ping {i}".encode(): ok += 1
+    except OSError:
+        break
+print(ok)
+' "$SERVER4" "$UDP_ECHO_PORT" "$@"
+}
+# ct_mark PROTO SPORT: the conntrack mark of the client's connection from SPORT (decimal;
+# 0 when there is none).
+ct_mark() {
+  local m
+  m=$(in_ns "$NS_G" conntrack -L -p "$1" --sport "$2" 2>/dev/null | grep -o 'mark=[0-9]*' | head -n1 | cut -d= -f2)
+  echo "${m:-0}"
+}
+# Packets the contrib save rule (mangle TRIPLINE chain, IPv4) matched so far.
+save_count() {
+  in_ns "$NS_G" iptables -w -t mangle -L TRIPLINE -v -x -n | awk '$3 == "CONNMARK" {print $1}'
+}
+# Another user of the conntrack mark: bit 0x1, outside [offload] mask, set on every forwarded
+# packet's connection before the queue rule. Offloading must keep it.
+in_ns "$NS_G" iptables -w -t mangle -I FORWARD -j CONNMARK --set-xmark 0x1/0x1
+offload_config "$TL_WORK/p1v.toml" "$TL_WORK/p1v.json" accept
+in_ns "$NS_G" "$TRIPLINE" check -c "$TL_WORK/p1v.toml" >"$TL_WORK/check-save.log" 2>&1 ||
+  fail "tripline check failed with the rules loaded"
+grep -q "no offload save rule" "$TL_WORK/check-save.log" && fail "check warned about the save rule although it is loaded"
+run_tripline p1v "$TL_WORK/p1v.toml"
+PID=$TL_DAEMON
+saved0=$(save_count)
+ok=$(udp_pingpong 41001 200)
+(( ok == 200 )) || fail "UDP ping-pong through the offloaded path: $ok of 200 answers"
+dump_counters "$PID" "$TL_WORK/p1v.log"
+judged=$(counter_value "$TL_WORK/p1v.log" packets)
+late=$(counter_value "$TL_WORK/p1v.log" offload_late_packets)
+with=$(counter_value "$TL_WORK/p1v.log" offload_with_verdict)
+saved=$(( $(save_count) - saved0 ))
+(( with == 1 )) || fail "the offloading verdict did not carry the mark (offload_with_verdict $with, want 1)"
+(( saved == 1 )) || fail "the save rule matched $saved packets (want 1: the deciding verdict's)"
+# The deciding packet's verdict set the mark before its answer could go: nothing came late.
+(( late == 0 )) || fail "UDP ping-pong: $late packets queued after the offload (want 0)"
+(( judged <= 6 )) || fail "tripline judged $judged of 400 packets of an offloaded UDP flow"
+(( $(ct_mark udp 41001) == 0x10000001 )) ||
+  fail "conntrack mark $(ct_mark udp 41001), want 0x10000001 (offload bit saved, foreign bit 0x1 kept)"
+log "UDP: $judged of 400 packets judged, none late; the save rule set mark 0x10000001 (0x1 kept)"
+# TCP echo: the deciding packet may have a packet right behind it (an ACK and data of the
+# same side), so a late packet or two may come, not more.
+session 300 0.005 "$TL_WORK/p1v.rounds" >"$TL_WORK/p1v.ok" &
+SESSION=$!
+for i in $(seq 50); do [[ $(cat "$TL_WORK/p1v.rounds" 2>/dev/null || echo 0) -ge 50 ]] && break; sleep 0.1; done
+tcp_sport=$(in_ns "$NS_G" conntrack -L -p tcp --dport "$ECHO_PORT" 2>/dev/null | grep ESTABLISHED |
+  grep -o 'sport=[0-9]*' | head -n1 | cut -d= -f2)
+[[ -n $tcp_sport ]] || fail "no established conntrack entry for the TCP session"
+(( $(ct_mark tcp "$tcp_sport") == 0x10000001 )) ||
+  fail "TCP conntrack mark $(ct_mark tcp "$tcp_sport"), want 0x10000001"
+wait "$SESSION" || true
+(( $(cat "$TL_WORK/p1v.ok") == 300 )) || fail "TCP session: $(cat "$TL_WORK/p1v.ok") of 300 round trips"
+dump_counters "$PID" "$TL_WORK/p1v.log"
+late=$(counter_value "$TL_WORK/p1v.log" offload_late_packets)
+with=$(counter_value "$TL_WORK/p1v.log" offload_with_verdict)
+(( with == 2 )) || fail "offload_with_verdict $with after the TCP session, want 2"
+(( late <= 2 )) || fail "TCP session: $late packets queued after the offload (want at most 2)"
+log "TCP: offloaded with the verdict, $late late packet(s), mark 0x10000001"
+
+# The nft template's save chain (tripline.nft without its queue rule, which this kernel may
+# lack; a counter added to read it) instead of the iptables one.
+in_ns "$NS_G" iptables -w -t mangle -D POSTROUTING -j TRIPLINE
+sed -e 's/^\t\tcounter queue flags bypass to \$TL_QUEUES$/\t\tcounter/' \
+    -e 's/ ct mark set ct mark / counter ct mark set ct mark /' \
+  "$ROOT/contrib/nftables/tripline.nft" >"$TL_WORK/tripline-noqueue.nft"
+grep -q "counter ct mark set" "$TL_WORK/tripline-noqueue.nft" || fail "no save rule in contrib/nftables/tripline.nft"
+in_ns "$NS_G" nft -D TL_QUEUES=0 -D TL_REJECT_MARK=0x7470 -f "$TL_WORK/tripline-noqueue.nft" ||
+  fail "contrib/nftables/tripline.nft (without its queue rule) does not load"
+ok=$(udp_pingpong 41002 100)
+(( ok == 100 )) || fail "UDP ping-pong with the nft save chain: $ok of 100 answers"
+nft_saved=$(in_ns "$NS_G" nft list chain inet tripline postrouting | grep -o 'counter packets [0-9]*' | awk '{print $3}')
+(( ${nft_saved:-0} == 1 )) || fail "the nft save rule matched ${nft_saved:-no} packets (want 1)"
+(( $(ct_mark udp 41002) == 0x10000001 )) || fail "nft save: conntrack mark $(ct_mark udp 41002), want 0x10000001"
+in_ns "$NS_G" "$TRIPLINE" check -c "$TL_WORK/p1v.toml" >"$TL_WORK/check-nft.log" 2>&1 || fail "check failed"
+grep -q "no offload save rule" "$TL_WORK/check-nft.log" && fail "check did not find the nft save rule"
+in_ns "$NS_G" nft delete table inet tripline
+log "nft: the template's postrouting chain saved the mark (0x10000001)"
+
+# No save rule at all: the verdict still carries the mark, nothing copies it; ctnetlink
+# marks the connection a little later, and offload works all the same.
+in_ns "$NS_G" "$TRIPLINE" check -c "$TL_WORK/p1v.toml" >"$TL_WORK/check-nosave.log" 2>&1 || fail "check failed"
+grep -q "no offload save rule" "$TL_WORK/check-nosave.log" || fail "check did not warn without the save rule"
+grep -q "no fast-path rule" "$TL_WORK/check-nosave.log" && fail "check warned about the fast path, which is there"
+dump_counters "$PID" "$TL_WORK/p1v.log"
+before=$(counter_value "$TL_WORK/p1v.log" packets)
+req0=$(counter_value "$TL_WORK/p1v.log" offload_requested)
+ok=$(udp_pingpong 41003 200)
+(( ok == 200 )) || fail "UDP ping-pong without the save rule: $ok of 200 answers"
+dump_counters "$PID" "$TL_WORK/p1v.log"
+judged=$(( $(counter_value "$TL_WORK/p1v.log" packets) - before ))
+(( $(counter_value "$TL_WORK/p1v.log" offload_requested) == req0 + 1 )) || fail "no offload without the save rule"
+(( judged < 100 )) || fail "without the save rule tripline judged $judged of 400 packets (want < 100)"
+(( $(ct_mark udp 41003) == 0x10000001 )) ||
+  fail "ctnetlink offload: conntrack mark $(ct_mark udp 41003), want 0x10000001 (foreign bit kept)"
+stop_tripline "$PID"
+log "without a save rule: offloaded through ctnetlink, $judged of 400 packets judged, mark 0x10000001"
+in_ns "$NS_G" iptables -w -t mangle -I POSTROUTING 1 -j TRIPLINE
+in_ns "$NS_G" iptables -w -t mangle -D FORWARD -j CONNMARK --set-xmark 0x1/0x1
+
 # ------------------------------------------- 2. a dropped flow stays dropped
 log "phase 2: a dropped flow stays dropped once the kernel carries it"
 offload_config "$TL_WORK/p2.toml" "$TL_WORK/p2.json" drop
@@ -178,6 +307,7 @@ action = [\"alert\", \"capture\", \"accept\"]
 capture = { scope = \"host\", seconds = 30 }"
 run_tripline p3 "$TL_WORK/p3.toml"
 PID=$TL_DAEMON
+saved3=$(save_count)
 session 400 0.02 "$TL_WORK/p3.rounds" >"$TL_WORK/p3.ok" &
 SESSION=$!
 for i in $(seq 50); do [[ $(cat "$TL_WORK/p3.rounds" 2>/dev/null || echo 0) -ge 50 ]] && break; sleep 0.1; done
@@ -193,6 +323,12 @@ back=$(counter_value "$TL_WORK/p3.log" offload_taken_back)
 after=$(counter_value "$TL_WORK/p3.log" packets)
 (( back >= 1 )) || fail "no connection taken back (offload_taken_back 0)"
 (( after - before > 100 )) || fail "taken back, but only $(( after - before )) more packets reached tripline"
+# Only offloading verdicts carry the offload packet mark: the taken-back session's packets
+# pass the save rule unmarked (else it would mark the connection again and they would
+# not come back).
+with=$(counter_value "$TL_WORK/p3.log" offload_with_verdict)
+(( with >= 1 && $(save_count) - saved3 == with )) ||
+  fail "the save rule matched $(( $(save_count) - saved3 )) packets, offload_with_verdict is $with"
 stop_tripline "$PID"
 pcap=$(ls "$TL_WORK"/cap/* 2>/dev/null | head -n1)
 [[ -n $pcap ]] || fail "no capture file"
@@ -326,6 +462,7 @@ log "phase 5: tripline check warns when the fast-path rules are missing"
 in_ns "$NS_G" "$TRIPLINE" check -c "$TL_WORK/p1.toml" >"$TL_WORK/check-with.log" 2>&1 ||
   fail "tripline check failed with the rules loaded"
 grep -q "no fast-path rule" "$TL_WORK/check-with.log" && fail "check warned although the rules are loaded"
+grep -q "no offload save rule" "$TL_WORK/check-with.log" && fail "check warned about the save rule although it is loaded"
 for ipt in iptables ip6tables; do
   in_ns "$NS_G" $ipt -w -D TRIPLINE -m connmark --mark 0x10000000/0x30000000 -j ACCEPT
 done

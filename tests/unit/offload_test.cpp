@@ -313,6 +313,28 @@ TEST(OffloadRule, NothingMayNeedItsPackets) {
   EXPECT_FALSE(should_offload(f, cfg, false));
 }
 
+// Only the plain accept of a confirmed connection (a packet seen each way)
+// hands the flow over in its verdict; drops go through ctnetlink only.
+TEST(OffloadRule, InTheVerdictOnlyForAPlainAcceptSeenBothWays) {
+  Flow f = decided_flow(Verdict::Accept, 2, 2);
+  Decision d;
+  EXPECT_TRUE(offload_in_verdict(f, d));
+  Decision marked;
+  marked.has_mark = true;
+  EXPECT_FALSE(offload_in_verdict(f, marked));
+  const uint8_t bytes[1] = {0};
+  Decision rewritten;
+  rewritten.replacement = bytes;
+  EXPECT_FALSE(offload_in_verdict(f, rewritten));
+  Decision dropped;
+  dropped.verdict = Verdict::Drop;  // this packet only; the flow stays accepted
+  EXPECT_FALSE(offload_in_verdict(f, dropped));
+  EXPECT_FALSE(offload_in_verdict(decided_flow(Verdict::Drop, 2, 0), dropped));
+  // after_packets = 0: the first packet's conntrack entry is not confirmed yet.
+  EXPECT_FALSE(offload_in_verdict(decided_flow(Verdict::Accept, 1, 0), d));
+  EXPECT_TRUE(offload_in_verdict(decided_flow(Verdict::Accept, 1, 1), d));
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -382,6 +404,66 @@ TEST(OffloadWorker, MergesTheKernelCountsIntoTheFlowEvent) {
             std::string::npos)
       << out;
   std::filesystem::remove(path);
+}
+
+// The packet whose verdict offloads an accepted flow says so (Decision::offload:
+// the source puts the offload mark on it); the packets before and after it do
+// not, nor does a dropped flow's (a dropped packet reaches no save rule).
+TEST(OffloadWorker, TheDecidingVerdictCarriesTheOffload) {
+  auto cfg = std::make_shared<Config>(Config::defaults());
+  cfg->offload.enabled = true;
+  OffloadLink link(1);
+  Worker worker(cfg, 0, nullptr);
+  worker.set_offload(&link);
+  const IpAddr c = ip("10.0.0.2"), s = ip("192.0.2.7");
+  Timestamp t = seconds(1'700'000'000);
+  auto send = [&](bool from_client, uint8_t flags) {
+    auto pkt = from_client ? craft::tcp(c, 40000, s, 443, flags, 1, 1, {})
+                           : craft::tcp(s, 443, c, 40000, flags, 1, 1, {});
+    t += 1000;
+    return worker.process(LinkType::Raw, pkt, t);
+  };
+  EXPECT_FALSE(send(true, 0x02).offload);
+  EXPECT_FALSE(send(false, 0x12).offload);
+  EXPECT_FALSE(send(true, 0x10).offload);
+  Decision deciding = send(false, 0x10);
+  EXPECT_TRUE(deciding.offload);
+  EXPECT_EQ(deciding.verdict, Verdict::Accept);
+  EXPECT_FALSE(deciding.has_mark);  // the source makes the mark from the packet's own
+  CtRequest r;
+  ASSERT_TRUE(link.next_request(r));  // the ctnetlink update goes too
+  EXPECT_EQ(r.op, CtOp::Offload);
+  EXPECT_FALSE(send(true, 0x10).offload);  // late: the verdict before it carried the mark
+  EXPECT_EQ(worker.counters().offload_late_packets.get(), 1u);
+
+  // A full request queue: nothing offloaded, so nothing in the verdict either.
+  OffloadLink full(1, 1, 1);
+  Worker w2(cfg, 0, nullptr);
+  w2.set_offload(&full);
+  CtRequest filler{{ip("10.9.9.9"), s, 1, 2, 17}, CtOp::Offload, false, 0};
+  ASSERT_TRUE(full.request(filler));
+  bool any = false;
+  for (int i = 0; i < 3; ++i) {
+    auto a = craft::udp(c, 5000, s, 6000, {});
+    auto b = craft::udp(s, 6000, c, 5000, {});
+    any |= w2.process(LinkType::Raw, a, t += 1000).offload;
+    any |= w2.process(LinkType::Raw, b, t += 1000).offload;
+  }
+  EXPECT_FALSE(any);
+  EXPECT_EQ(w2.counters().offload_requested.get(), 0u);
+
+  // A dropped flow goes to the kernel through ctnetlink only.
+  auto drop_cfg = std::make_shared<Config>(*cfg);
+  drop_cfg->queue.default_verdict = Verdict::Drop;
+  OffloadLink drop_link(1);
+  Worker w3(drop_cfg, 0, nullptr);
+  w3.set_offload(&drop_link);
+  for (int i = 0; i < 3; ++i) {
+    auto a = craft::udp(c, 5001, s, 6001, {});
+    EXPECT_FALSE(w3.process(LinkType::Raw, a, t += 1000).offload);
+  }
+  ASSERT_TRUE(drop_link.next_request(r));
+  EXPECT_TRUE(r.drop);
 }
 
 TEST(OffloadWorker, RefusedFlowsStayAndAreNotAskedAgain) {
@@ -458,6 +540,51 @@ TEST(OffloadRules, NftAcceptMustComeBeforeTheQueue) {
   EXPECT_FALSE(nft_has_offload_accept(
       "table inet t {\n\tchain forward {\n\t\tcounter queue flags bypass to 0\n\t}\n}\n",
       0x10000000, 0x30000000));
+}
+
+// The save rule as contrib/iptables loads it: in a chain POSTROUTING jumps
+// to (or in POSTROUTING itself), with the configured mark and mask.
+TEST(OffloadRules, IptablesSaveRuleMustBeReachedFromPostrouting) {
+  const std::string rule =
+      "-m mark --mark 0x10000000/0x30000000 -j CONNMARK --save-mark --nfmask 0x30000000 "
+      "--ctmask 0x30000000\n";
+  const std::string good =
+      "-P PREROUTING ACCEPT\n-P POSTROUTING ACCEPT\n-N TRIPLINE\n-A POSTROUTING -j TRIPLINE\n"
+      "-A TRIPLINE " +
+      rule;
+  EXPECT_TRUE(iptables_has_offload_save(good, 0x10000000, 0x30000000));
+  EXPECT_TRUE(iptables_has_offload_save("-A POSTROUTING " + rule, 0x10000000, 0x30000000));
+  EXPECT_FALSE(iptables_has_offload_save(good, 0x100, 0x300));  // other numbers
+  // In a chain nothing in POSTROUTING reaches (e.g. FORWARD: before the queue verdict).
+  EXPECT_FALSE(iptables_has_offload_save("-N TRIPLINE\n-A FORWARD -j TRIPLINE\n-A TRIPLINE " + rule,
+                                         0x10000000, 0x30000000));
+  EXPECT_FALSE(iptables_has_offload_save("-A FORWARD " + rule, 0x10000000, 0x30000000));
+  // Saving the whole mark (no masks) is not the rule: it would clear other users' bits.
+  EXPECT_FALSE(iptables_has_offload_save(
+      "-A POSTROUTING -m mark --mark 0x10000000/0x30000000 -j CONNMARK --save-mark\n", 0x10000000,
+      0x30000000));
+  EXPECT_FALSE(iptables_has_offload_save("", 0x10000000, 0x30000000));
+}
+
+// As `nft list ruleset` prints contrib/nftables/tripline.nft's save chain
+// (nft folds the constants: & 0xcfffffff | 0x10000000 comes back as 0xdfffffff).
+TEST(OffloadRules, NftSaveRuleMustBeOnThePostroutingHook) {
+  const std::string good =
+      "table inet tripline {\n\tchain forward {\n\t\ttype filter hook forward priority filter; "
+      "policy accept;\n\t\tct mark & 0x30000000 == 0x10000000 accept\n\t}\n\n"
+      "\tchain postrouting {\n\t\ttype filter hook postrouting priority filter; policy accept;\n"
+      "\t\tmeta mark & 0x30000000 == 0x10000000 ct mark set ct mark & 0xdfffffff | 0x10000000\n"
+      "\t}\n}\n";
+  EXPECT_TRUE(nft_has_offload_save(good, 0x10000000, 0x30000000));
+  EXPECT_FALSE(nft_has_offload_save(good, 0x100, 0x300));
+  // The same rule in the forward chain runs before the verdict: it saves nothing.
+  const std::string in_forward =
+      "table inet t {\n\tchain forward {\n\t\ttype filter hook forward priority filter; "
+      "policy accept;\n"
+      "\t\tmeta mark & 0x30000000 == 0x10000000 ct mark set ct mark & 0xdfffffff | 0x10000000\n"
+      "\t}\n}\n";
+  EXPECT_FALSE(nft_has_offload_save(in_forward, 0x10000000, 0x30000000));
+  EXPECT_FALSE(nft_has_offload_save("", 0x10000000, 0x30000000));
 }
 
 }  // namespace

@@ -165,6 +165,39 @@ TEST(VerdictBatcher, ReplacedPacketClosesTheRunAndGoesAlone) {
   EXPECT_TRUE(sink.sent[2].replacement.empty());
 }
 
+// An offloading verdict (a mark for its own packet only) goes alone: a batch
+// would also take packets the kernel queued but never delivered (ENOBUFS) and
+// set the mark on them, also when two equal ones follow each other.
+TEST(VerdictBatcher, SingleVerdictsGoAloneAndCoverNoLostPacket) {
+  RecordingSink sink;
+  VerdictBatcher b(sink);
+  KernelQueue kernel;
+  for (uint32_t id = 1; id <= 7; ++id) kernel.enqueue(id);  // 5 is never read
+  const NfVerdict offload{NF_ACCEPT, true, 0x10000000};
+  b.add(1, kAccept);
+  b.add(2, kAccept);
+  b.add_single(3, offload);
+  EXPECT_EQ(b.pending(), 0u);  // emitted at once, the run before it first
+  ASSERT_EQ(sink.sent.size(), 2u);
+  b.add(4, kAccept);
+  b.add_single(6, offload);
+  b.add_single(7, offload);
+  b.flush();
+  ASSERT_EQ(sink.sent.size(), 5u);
+  const Kind kinds[] = {Kind::Batch, Kind::Single, Kind::Single, Kind::Single, Kind::Single};
+  const uint32_t ids[] = {2, 3, 4, 6, 7};
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(sink.sent[i].kind, kinds[i]) << i;
+    EXPECT_EQ(sink.sent[i].id, ids[i]) << i;
+  }
+  for (const Sent& m : sink.sent) kernel.apply(m);
+  EXPECT_TRUE(kernel.errors.empty());
+  EXPECT_EQ(kernel.applied.count(5), 0u);  // the lost packet got no mark
+  ASSERT_EQ(kernel.queued().size(), 1u);
+  EXPECT_EQ(kernel.queued().front(), 5u);
+  EXPECT_EQ(kernel.applied[7][0].verdict, offload);
+}
+
 TEST(VerdictBatcher, FlushEndsARun) {
   RecordingSink sink;
   VerdictBatcher b(sink);
@@ -206,7 +239,11 @@ struct Given {
   uint32_t id;
   NfVerdict verdict;
   std::vector<uint8_t> replacement;  // empty: not replaced
+  bool single = false;               // given with add_single (its own packet only)
 };
+
+// Marks only add_single() verdicts carry here (random_verdict's are below).
+constexpr uint32_t kSingleMark = 0x10000000;
 
 NfVerdict random_verdict(std::mt19937_64& rng) {
   switch (rng() % 6) {
@@ -235,6 +272,7 @@ TEST(VerdictBatcher, PropertyEveryQueuedPacketGetsExactlyItsVerdict) {
     const unsigned same_pct = static_cast<unsigned>(rng() % 100);  // run lengths
     const unsigned replace_pct = static_cast<unsigned>(rng() % 10);
     const unsigned gap_pct = static_cast<unsigned>(rng() % 15);
+    const unsigned single_pct = static_cast<unsigned>(rng() % 10);
     const size_t recv_batch = 1 + rng() % 64;  // packets per receive batch, then a flush
 
     KernelQueue kernel;
@@ -255,8 +293,11 @@ TEST(VerdictBatcher, PropertyEveryQueuedPacketGetsExactlyItsVerdict) {
       if (rng() % 100 < replace_pct) {
         g.replacement.resize(1 + rng() % 40);
         for (auto& byte : g.replacement) byte = static_cast<uint8_t>(rng());
+      } else if (rng() % 100 < single_pct) {
+        g.single = true;
+        g.verdict = NfVerdict{NF_ACCEPT, true, kSingleMark | static_cast<uint32_t>(rng() % 2)};
       }
-      last = g.verdict;
+      if (!g.single) last = g.verdict;  // a run goes on with batchable verdicts only
       kernel.enqueue(g.id);
       given.push_back(std::move(g));
     }
@@ -276,6 +317,10 @@ TEST(VerdictBatcher, PropertyEveryQueuedPacketGetsExactlyItsVerdict) {
         worker_buffer = g.replacement;
         batcher.add_replaced(g.id, g.verdict, worker_buffer);
         worker_buffer.assign(worker_buffer.size(), 0);  // the worker reuses its buffer
+        run_open = false;
+        ++expected_messages;
+      } else if (g.single) {
+        batcher.add_single(g.id, g.verdict);
         run_open = false;
         ++expected_messages;
       } else {
@@ -310,10 +355,14 @@ TEST(VerdictBatcher, PropertyEveryQueuedPacketGetsExactlyItsVerdict) {
       EXPECT_EQ(it->second[0].replacement, g.replacement) << "id " << g.id;
     }
     // A lost packet is covered at most once, by a batch that reached past it.
+    // A verdict given for its own packet only never lands on a lost one.
     for (uint32_t l : lost) {
       auto it = kernel.applied.find(l);
       if (it != kernel.applied.end()) {
         EXPECT_EQ(it->second.size(), 1u);
+        EXPECT_FALSE(it->second[0].verdict.has_mark &&
+                     (it->second[0].verdict.mark & kSingleMark) != 0)
+            << "lost id " << l << " got a single packet's mark";
       }
     }
     // Nothing read is left queued: what remains is lost packets or ones not yet read.
