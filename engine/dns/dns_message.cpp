@@ -283,14 +283,24 @@ DnsParseStatus parse_dns_message(std::span<const uint8_t> wire, DnsMessage& out)
 
 void resolve_chain(const DnsMessage& msg, ResolvedChain& out) {
   out.status = DnsChainStatus::Ok;
-  out.names.clear();
   out.addrs.clear();
-  if (msg.question.name.empty()) return;
-  out.names.push_back(msg.question.name);
+  // The names are assigned over the previous chain's strings (their buffers
+  // reused); `n` of them are this chain's, the rest go at the end.
+  size_t n = 0;
+  auto push = [&](const std::string& name) {
+    if (n < out.names.size())
+      out.names[n].assign(name);
+    else
+      out.names.push_back(name);
+    ++n;
+  };
+  auto finish = [&] { out.names.resize(n); };
+  if (msg.question.name.empty()) return finish();
+  push(msg.question.name);
   uint32_t chain_ttl = std::numeric_limits<uint32_t>::max();
   for (;;) {
-    const std::string& current = out.names.back();
-    auto depth = static_cast<uint8_t>(out.names.size());
+    const std::string& current = out.names[n - 1];
+    auto depth = static_cast<uint8_t>(n);
     const DnsAnswer* cname = nullptr;
     for (const DnsAnswer& a : msg.answers) {
       if (a.rclass != kDnsClassIn || a.owner != current) continue;
@@ -300,17 +310,18 @@ void resolve_chain(const DnsMessage& msg, ResolvedChain& out) {
         cname = &a;
       }
     }
-    if (cname == nullptr) return;
-    if (std::find(out.names.begin(), out.names.end(), cname->target) != out.names.end()) {
+    if (cname == nullptr) return finish();
+    if (std::find(out.names.begin(), out.names.begin() + static_cast<ptrdiff_t>(n),
+                  cname->target) != out.names.begin() + static_cast<ptrdiff_t>(n)) {
       out.status = DnsChainStatus::Loop;
-      return;
+      return finish();
     }
-    if (out.names.size() >= kMaxDnsChain) {
+    if (n >= kMaxDnsChain) {
       out.status = DnsChainStatus::TooLong;
-      return;
+      return finish();
     }
     chain_ttl = std::min(chain_ttl, cname->ttl);
-    out.names.push_back(cname->target);  // invalidates `current`; not used after this
+    push(cname->target);  // may reallocate `names`: `current` is not used after this
   }
 }
 

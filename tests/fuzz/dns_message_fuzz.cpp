@@ -62,6 +62,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (a.type == dns_type::AAAA && a.rclass == kDnsClassIn) check(a.addr.is_v6(), "AAAA is v6");
     }
     ResolvedChain chain = resolve_chain(msg);
+    static ResolvedChain reused_chain;  // holds earlier inputs' names, as the observer's does
+    resolve_chain(msg, reused_chain);
+    check(reused_chain.status == chain.status && reused_chain.names == chain.names &&
+              reused_chain.addrs.size() == chain.addrs.size(),
+          "a reused chain resolves as a fresh one");
     check(chain.names.size() <= kMaxDnsChain, "chain bounded");
     check(!chain.names.empty() && chain.names[0] == msg.question.name, "chain starts at qname");
     for (const auto& a : chain.addrs) {
