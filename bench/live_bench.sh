@@ -12,6 +12,7 @@
 #   - offload (issue #12): short small-packet UDP flows (64-byte datagrams,
 #     100 and 1000 per flow, each opened by a 2-datagram handshake the server
 #     echoes) from several sender processes, and bulk TCP, each with no queue,
+#     a stateful router without queue (conntrack and one ESTABLISHED rule),
 #     tripline without offload and tripline with `[offload] enabled = true`
 #     (both behind the contrib rules, contrib/iptables/tripline-iptables.sh,
 #     whose fast path accepts offloaded connections before the queue rule):
@@ -19,8 +20,8 @@
 #     forwarded, and which side was the limit (machine CPU, tripline's busiest
 #     thread); TCP connects/s through the contrib rules: nfq_accept_all,
 #     tripline without and with offload.
-# Every namespace and process it starts is removed on exit. About 90 s, or
-# about 25 s with --quick (each phase ~1 s: a smoke test, not a measurement).
+# Every namespace and process it starts is removed on exit. About 150 s, or
+# about 30 s with --quick (each phase ~1 s: a smoke test, not a measurement).
 #
 #   live_bench.sh [--quick] [--build DIR] [--senders N]
 #                 [--tripline PATH] [--nfq-accept-all PATH] [--udp-flood PATH]
@@ -363,7 +364,7 @@ bulk() {
   (( $(field "$out" streams_failed) == 0 )) || fail "a bulk TCP stream failed: $out"
 }
 
-# The whole offload set for one mode (none | bypass | nooffload | offload; the first two
+# The whole offload set for one mode (none | stateful | bypass | nooffload | offload; the first three
 # without a consumer).
 measure_offload_mode() {
   local k=$1 n before=0 after=0
@@ -393,6 +394,11 @@ in_ns "$NS_G" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=2 \
   net.netfilter.nf_conntrack_udp_timeout_stream=5 2>/dev/null || true
 CONSUMER_PID=""
 measure_offload_mode none
+# A stateful router without tripline: conntrack on (as for NAT), established traffic
+# accepted by one rule. What the kernel charges for conntrack alone, which offload needs too.
+in_ns "$NS_G" iptables -w -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+measure_offload_mode stateful
+in_ns "$NS_G" iptables -w -D FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
 in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" up 0 1 ||
   fail "contrib/iptables/tripline-iptables.sh up failed"
 # The rules with nobody bound (--queue-bypass accepts): conntrack, the connmark matches and
@@ -462,20 +468,23 @@ target() {  # value threshold
 cat <<EOF
 
 offload (issue #12): contrib rules (tripline-iptables.sh: fast path before the queue rule, save rule in postrouting) for
-both tripline rows; no queue = no rule at all. $SENDERS sender processes x 32 flows at a time,
-64-byte datagrams; each flow opens with 2 handshake datagrams the server echoes, then streams.
+both tripline rows; no queue = no rule at all (no conntrack); stateful router = conntrack and one
+"ctstate ESTABLISHED,RELATED -j ACCEPT" rule, no queue. $SENDERS sender processes x 32 flows at a time,
+64-byte datagrams; each flow opens with 2 handshake datagrams the server echoes, and streams once both echoes are back.
 EOF
 for n in 100 1000; do
   cat <<EOF
   short UDP flows of $n datagrams, packets/s delivered to the server (offered by the senders):
     no queue                ${R[none.f$n.pps]} (${R[none.f$n.offered]})   limit: ${R[none.f$n.limit]}
+    stateful router, no queue ${R[stateful.f$n.pps]} (${R[stateful.f$n.offered]})   limit: ${R[stateful.f$n.limit]}
     contrib rules, no consumer ${R[bypass.f$n.pps]} (${R[bypass.f$n.offered]})   limit: ${R[bypass.f$n.limit]}
     tripline, no offload    ${R[nooffload.f$n.pps]} (${R[nooffload.f$n.offered]})   judged ${R[nooffload.f$n.judged]}; $(per_gb "${R[nooffload.f$n.cpu]}" "${R[nooffload.f$n.bytes]}") CPU s/GB   limit: ${R[nooffload.f$n.limit]}
     tripline, offload       ${R[offload.f$n.pps]} (${R[offload.f$n.offered]})   judged ${R[offload.f$n.judged]}; $(per_gb "${R[offload.f$n.cpu]}" "${R[offload.f$n.bytes]}") CPU s/GB   limit: ${R[offload.f$n.limit]}
     ratio offload/no queue  $(ratio "${R[offload.f$n.pps]}" "${R[none.f$n.pps]}")  target: $(target "$(ratio "${R[offload.f$n.pps]}" "${R[none.f$n.pps]}")" 0.85)
+    ratio offload/stateful router $(ratio "${R[offload.f$n.pps]}" "${R[stateful.f$n.pps]}")  (conntrack's own cost left out)
     ratio no offload/no queue $(ratio "${R[nooffload.f$n.pps]}" "${R[none.f$n.pps]}")
     CPU per delivered datagram (senders incl. the forwarding in their context + ksoftirqd + tripline), ns:
-      no queue ${R[none.f$n.ns]}, contrib rules without consumer ${R[bypass.f$n.ns]}, no offload ${R[nooffload.f$n.ns]}, offload ${R[offload.f$n.ns]};
+      no queue ${R[none.f$n.ns]}, stateful router ${R[stateful.f$n.ns]}, contrib rules without consumer ${R[bypass.f$n.ns]}, no offload ${R[nooffload.f$n.ns]}, offload ${R[offload.f$n.ns]};
       no queue / offload $(ratio "${R[none.f$n.ns]}" "${R[offload.f$n.ns]}") (the rate ratio on otherwise idle CPUs, if CPU is the limit)
     flows started (handshake answered): no queue ${R[none.f$n.flows]} (${R[none.f$n.answered]}), tripline ${R[nooffload.f$n.flows]} (${R[nooffload.f$n.answered]}), offload ${R[offload.f$n.flows]} (${R[offload.f$n.answered]})
 EOF
@@ -483,6 +492,7 @@ done
 cat <<EOF
   bulk TCP, 2 streams, Gb/s:
     no queue                ${R[none.gbps]}   limit: ${R[none.bulk.limit]}
+    stateful router, no queue ${R[stateful.gbps]}   limit: ${R[stateful.bulk.limit]}
     contrib rules, no consumer ${R[bypass.gbps]}   limit: ${R[bypass.bulk.limit]}
     tripline, no offload    ${R[nooffload.gbps]}   $(per_gb "${R[nooffload.bulk.cpu]}" "${R[nooffload.bulk.bytes]}") CPU s/GB   limit: ${R[nooffload.bulk.limit]}
     tripline, offload       ${R[offload.gbps]}   $(per_gb "${R[offload.bulk.cpu]}" "${R[offload.bulk.bytes]}") CPU s/GB   limit: ${R[offload.bulk.limit]}

@@ -8,9 +8,9 @@
 // closed and replaced by a new one (a new source port: a new flow), so the
 // traffic is many flows of a known length, --flows of them at a time. With
 // --handshake, a new flow first sends that many --handshake-size datagrams and
-// sends nothing more until an answer comes back (the server echoes them) or
-// --wait-ms passed: both directions are then seen before the stream starts, as
-// in a call or a game session. Other sockets send meanwhile.
+// sends nothing more until every answer has come back (the server echoes each)
+// or --wait-ms passed: the handshake is complete in both directions before the
+// stream starts, as in a call or a game session. Other sockets send meanwhile.
 // Prints "sent N" (streamed datagrams, handshakes not counted), "seconds S",
 // "pps R", "send_errors N" and, with --packets-per-flow, "flows N",
 // "flows_answered N", and "cpu_s" (this process's user + system CPU time:
@@ -58,9 +58,10 @@ using Clock = std::chrono::steady_clock;
 // One sending socket: a flow while it lives.
 struct Sender {
   int fd = -1;
-  uint64_t sent = 0;        // datagrams streamed in this flow
-  bool waiting = false;     // handshake sent, no answer yet
-  Clock::time_point since;  // when the handshake went out
+  uint64_t sent = 0;          // datagrams streamed in this flow
+  bool waiting = false;       // handshake sent, not every answer back yet
+  unsigned long answers = 0;  // answers still awaited
+  Clock::time_point since;    // when the handshake went out
 };
 
 }  // namespace
@@ -110,6 +111,7 @@ int main(int argc, char** argv) {
       if (send(s.fd, hello.data(), hello.size(), 0) < 0) ++errors;
     }
     s.waiting = true;
+    s.answers = handshake;
     s.since = Clock::now();
   };
 
@@ -138,7 +140,9 @@ int main(int argc, char** argv) {
     Sender& s = senders[next];
     next = (next + 1) % senders.size();
     if (s.waiting) {
-      if (recv(s.fd, answer.data(), answer.size(), MSG_DONTWAIT) > 0) {
+      while (s.answers > 0 && recv(s.fd, answer.data(), answer.size(), MSG_DONTWAIT) > 0)
+        --s.answers;
+      if (s.answers == 0) {
         ++answered;
         s.waiting = false;
       } else if (Clock::now() - s.since >= wait) {

@@ -147,6 +147,9 @@ constexpr CounterMetric kCounterMetrics[] = {
      "Conntrack ends for flows that were no longer in the flow table."},
     {"offload_late_packets", "tripline_offload_late_packets_total", "", "",
      "Packets queued after their flow was offloaded, before the mark took effect."},
+    {"offload_gone", "tripline_offload_gone_total", "", "",
+     "Offloaded flows ended because their packets reached the queue again after 1 s without any "
+     "(the kernel no longer carried the connection; the packet started a new flow)."},
     {"offload_requests_full", "tripline_offload_requests_full_total", "", "",
      "Offload requests not sent: the queue to the conntrack thread was full."},
     {"offload_ends_unknown", "tripline_offload_ends_unknown_total", "", "",

@@ -21,6 +21,9 @@ constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10;
 constexpr uint8_t kProtoIcmp = 1, kProtoTcp = 6, kProtoUdp = 17, kProtoIcmp6 = 58;
 constexpr uint8_t kSawSyn = 1, kSawSynAck = 2;  // Flow::handshake bits
 constexpr Timestamp kFragmentLifetime = seconds(30);
+// An offloaded flow whose packets reach the queue again after this long
+// without one: the kernel no longer carries that connection (see track()).
+constexpr Timestamp kOffloadGone = seconds(1);
 
 // Timeout classes, the index of a flow's list.
 enum : uint8_t {
@@ -357,7 +360,26 @@ FlowTable::Result FlowTable::track(const Decoded& pkt, Timestamp now, const uint
     sender_is_lo = ok.sender_is_lo;
   }
 
+  // An offloaded flow's packets stop reaching the queue once the kernel has its
+  // mark; the few queued before it are late, not gone. One that arrives after
+  // kOffloadGone without any means the kernel no longer holds that mark: the
+  // connection ended there (its end event is still on its way, or was lost)
+  // and a new one uses the same addresses and ports (a UDP socket's random
+  // port, a NAT's), or someone cleared the mark. The old flow ends (conntrack
+  // timed it out, as far as we can tell) and this packet starts a new flow,
+  // judged afresh, instead of the new connection living on as the old one's
+  // late packets, queued for good.
+  bool gone = false;
+  if (slot && slots_[slot].offload == FlowOffload::Offloaded && !slots_[slot].end_reported &&
+      now - slots_[slot].last >= kOffloadGone) {
+    end(slot, FlowEndReason::Timeout, now);
+    slot = 0;
+    sender_is_lo = ok.sender_is_lo;
+    gone = true;
+  }
+
   Result r;
+  r.offload_gone = gone;
   if (!slot) {
     slot = alloc_slot(now);
     Flow& f = slots_[slot];
@@ -408,6 +430,11 @@ void FlowTable::prefetch_links(uint32_t slot) const {
 }
 
 Flow* FlowTable::find(const FlowKey& key) {
+  const uint32_t slot = find_slot(key);
+  return slot ? &slots_[slot] : nullptr;
+}
+
+const Flow* FlowTable::find(const FlowKey& key) const {
   const uint32_t slot = find_slot(key);
   return slot ? &slots_[slot] : nullptr;
 }

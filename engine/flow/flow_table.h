@@ -194,6 +194,10 @@ class FlowTable {
   struct Result {
     Flow* flow = nullptr;  // null only for a non-first fragment of an unknown flow
     bool created = false;  // this packet started the flow
+    // It started the flow in place of an offloaded one the kernel no longer
+    // carries (its packets reached the queue again after 1 s without any):
+    // that one ended (timeout).
+    bool offload_gone = false;
     Dir dir = kToServer;
   };
   // Finds or creates the flow of a decoded packet and accounts the packet
@@ -230,6 +234,7 @@ class FlowTable {
 
   // Offload: the flow of `key` (either direction), or null.
   Flow* find(const FlowKey& key);
+  const Flow* find(const FlowKey& key) const;
   // Sets a flow's offload state. An offloaded flow times out after
   // FlowConfig::offloaded (the kernel reports its end, not its packets).
   void set_offload(Flow& f, FlowOffload state);

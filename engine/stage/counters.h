@@ -90,6 +90,7 @@ namespace tripline {
   X(offload_ends, "offload_ends")                         \
   X(offload_ends_stale, "offload_ends_stale")             \
   X(offload_late_packets, "offload_late_packets")         \
+  X(offload_gone, "offload_gone")                         \
   X(offload_requests_full, "offload_requests_full")       \
   X(offload_ends_unknown, "offload_ends_unknown")         \
   X(offload_ends_full, "offload_ends_full")               \

@@ -146,6 +146,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   }
   Flow& flow = *tracked.flow;
   if (tracked.created) counters_.flows_created.add();
+  if (tracked.offload_gone) counters_.offload_gone.add();
   // Queued before its mark took effect (or before a take-back was asked).
   if (flow.offload == FlowOffload::Offloaded) counters_.offload_late_packets.add();
   // A flow that is not new but undecided was open when a reload changed the
@@ -273,6 +274,12 @@ void Worker::drain_offload(Timestamp now) {
     Flow* flow = flows_.find(FlowKey{c.src, c.dst, c.sport, c.dport, c.proto});
     if (!flow || flow->offload != FlowOffload::Offloaded || flow->end_reported) {
       counters_.offload_ends_stale.add();  // taken back, or ended here meanwhile
+      continue;
+    }
+    // An entry that stopped before this flow started was an earlier
+    // connection on the same ports (its flow ended here already: offload_gone).
+    if (e.kind != CtEndKind::Refused && e.stop != 0 && e.stop <= flow->start) {
+      counters_.offload_ends_stale.add();
       continue;
     }
     if (e.kind == CtEndKind::Refused) {

@@ -406,6 +406,66 @@ TEST(OffloadWorker, MergesTheKernelCountsIntoTheFlowEvent) {
   std::filesystem::remove(path);
 }
 
+// A UDP flow is offloaded; the kernel's entry later times out and a new
+// connection takes the same ports before the end event arrives. Its packets
+// reach the queue after more than a second without any: the old flow ends
+// (timeout) and the new connection is a new flow, judged and offloaded again,
+// not the old one's late packets for good. The old entry's end, arriving
+// last, is stale and leaves the new flow alone.
+TEST(OffloadWorker, ANewConnectionOnAGoneOffloadedFlowStartsAFlow) {
+  auto cfg = std::make_shared<Config>(Config::defaults());
+  cfg->offload.enabled = true;
+  OffloadLink link(1);
+  Worker worker(cfg, 0, nullptr);
+  worker.set_offload(&link);
+  const IpAddr c = ip("10.0.0.2"), s = ip("192.0.2.7");
+  Timestamp t = seconds(1'700'000'000);
+  auto send = [&](bool from_client) {
+    auto pkt = from_client ? craft::udp(c, 40000, s, 4500, {}) : craft::udp(s, 4500, c, 40000, {});
+    t += 1000;
+    return worker.process(LinkType::Raw, pkt, t);
+  };
+  for (int i = 0; i < 2; ++i) {
+    send(true);
+    send(false);
+  }
+  CtRequest r;
+  ASSERT_TRUE(link.next_request(r));
+  link.will_offload(r);
+  link.applied(r, true, false);
+  const Timestamp offloaded_at = t;
+  const uint64_t first_id = worker.flows().find(FlowKey{c, s, 40000, 4500, 17})->id;
+  send(true);  // queued before the mark took effect: late, same flow
+  EXPECT_EQ(worker.counters().offload_late_packets.get(), 1u);
+  EXPECT_EQ(worker.counters().offload_gone.get(), 0u);
+
+  t += seconds(40);  // the kernel carried it, then its entry timed out
+  send(true);        // a new connection on the same ports
+  EXPECT_EQ(worker.counters().offload_gone.get(), 1u);
+  EXPECT_EQ(worker.counters().offload_late_packets.get(), 1u);
+  EXPECT_EQ(worker.counters().flows_created.get(), 2u);
+  const Flow* now_flow = worker.flows().find(FlowKey{c, s, 40000, 4500, 17});
+  ASSERT_NE(now_flow, nullptr);
+  EXPECT_NE(now_flow->id, first_id);
+  send(false);
+  send(true);
+  send(false);
+  ASSERT_TRUE(link.next_request(r));  // offloaded again
+  link.will_offload(r);
+  link.applied(r, true, false);
+  EXPECT_EQ(worker.counters().offload_requested.get(), 2u);
+
+  CtEnd old_end;  // the first connection's end, late
+  old_end.tuple = r.tuple;
+  old_end.kind = CtEndKind::Timeout;
+  old_end.stop = offloaded_at + seconds(30);
+  ASSERT_TRUE(link.deliver_end(old_end));
+  worker.tick(t);
+  EXPECT_EQ(worker.counters().offload_ends_stale.get(), 1u);
+  EXPECT_EQ(worker.counters().offload_ends.get(), 0u);
+  EXPECT_EQ(worker.flows().size(), 1u);  // the new connection's flow stays
+}
+
 // The packet whose verdict offloads an accepted flow says so (Decision::offload:
 // the source puts the offload mark on it); the packets before and after it do
 // not, nor does a dropped flow's (a dropped packet reaches no save rule).
