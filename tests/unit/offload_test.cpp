@@ -342,6 +342,21 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// A worker with offload on and a link of its own, the client and server
+// addresses its tests use, and a clock.
+struct OffloadingWorker {
+  std::shared_ptr<Config> cfg = [] {
+    auto c = std::make_shared<Config>(Config::defaults());
+    c->offload.enabled = true;
+    return c;
+  }();
+  OffloadLink link{1};
+  Worker worker{cfg, 0, nullptr};
+  const IpAddr c = ip("10.0.0.2"), s = ip("192.0.2.7");
+  Timestamp t = seconds(1'700'000'000);
+  OffloadingWorker() { worker.set_offload(&link); }
+};
+
 // A worker asks for offload after two packets each way, ignores its later
 // packets' absence, and writes the kernel's counts into the flow event.
 TEST(OffloadWorker, MergesTheKernelCountsIntoTheFlowEvent) {
@@ -413,13 +428,11 @@ TEST(OffloadWorker, MergesTheKernelCountsIntoTheFlowEvent) {
 // not the old one's late packets for good. The old entry's end, arriving
 // last, is stale and leaves the new flow alone.
 TEST(OffloadWorker, ANewConnectionOnAGoneOffloadedFlowStartsAFlow) {
-  auto cfg = std::make_shared<Config>(Config::defaults());
-  cfg->offload.enabled = true;
-  OffloadLink link(1);
-  Worker worker(cfg, 0, nullptr);
-  worker.set_offload(&link);
-  const IpAddr c = ip("10.0.0.2"), s = ip("192.0.2.7");
-  Timestamp t = seconds(1'700'000'000);
+  OffloadingWorker w;
+  OffloadLink& link = w.link;
+  Worker& worker = w.worker;
+  const IpAddr c = w.c, s = w.s;
+  Timestamp& t = w.t;
   auto send = [&](bool from_client) {
     auto pkt = from_client ? craft::udp(c, 40000, s, 4500, {}) : craft::udp(s, 4500, c, 40000, {});
     t += 1000;
@@ -470,13 +483,11 @@ TEST(OffloadWorker, ANewConnectionOnAGoneOffloadedFlowStartsAFlow) {
 // the source puts the offload mark on it); the packets before and after it do
 // not, nor does a dropped flow's (a dropped packet reaches no save rule).
 TEST(OffloadWorker, TheDecidingVerdictCarriesTheOffload) {
-  auto cfg = std::make_shared<Config>(Config::defaults());
-  cfg->offload.enabled = true;
-  OffloadLink link(1);
-  Worker worker(cfg, 0, nullptr);
-  worker.set_offload(&link);
-  const IpAddr c = ip("10.0.0.2"), s = ip("192.0.2.7");
-  Timestamp t = seconds(1'700'000'000);
+  OffloadingWorker w;
+  OffloadLink& link = w.link;
+  Worker& worker = w.worker;
+  const IpAddr c = w.c, s = w.s;
+  Timestamp& t = w.t;
   auto send = [&](bool from_client, uint8_t flags) {
     auto pkt = from_client ? craft::tcp(c, 40000, s, 443, flags, 1, 1, {})
                            : craft::tcp(s, 443, c, 40000, flags, 1, 1, {});
@@ -498,7 +509,7 @@ TEST(OffloadWorker, TheDecidingVerdictCarriesTheOffload) {
 
   // A full request queue: nothing offloaded, so nothing in the verdict either.
   OffloadLink full(1, 1, 1);
-  Worker w2(cfg, 0, nullptr);
+  Worker w2(w.cfg, 0, nullptr);
   w2.set_offload(&full);
   CtRequest filler{{ip("10.9.9.9"), s, 1, 2, 17}, CtOp::Offload, false, 0};
   ASSERT_TRUE(full.request(filler));
@@ -513,7 +524,7 @@ TEST(OffloadWorker, TheDecidingVerdictCarriesTheOffload) {
   EXPECT_EQ(w2.counters().offload_requested.get(), 0u);
 
   // A dropped flow goes to the kernel through ctnetlink only.
-  auto drop_cfg = std::make_shared<Config>(*cfg);
+  auto drop_cfg = std::make_shared<Config>(*w.cfg);
   drop_cfg->queue.default_verdict = Verdict::Drop;
   OffloadLink drop_link(1);
   Worker w3(drop_cfg, 0, nullptr);
@@ -527,13 +538,11 @@ TEST(OffloadWorker, TheDecidingVerdictCarriesTheOffload) {
 }
 
 TEST(OffloadWorker, RefusedFlowsStayAndAreNotAskedAgain) {
-  auto cfg = std::make_shared<Config>(Config::defaults());
-  cfg->offload.enabled = true;
-  OffloadLink link(1);
-  Worker worker(cfg, 0, nullptr);
-  worker.set_offload(&link);
-  const IpAddr c = ip("10.0.0.2"), s = ip("192.0.2.7");
-  Timestamp t = seconds(1'700'000'000);
+  OffloadingWorker w;
+  OffloadLink& link = w.link;
+  Worker& worker = w.worker;
+  const IpAddr c = w.c, s = w.s;
+  Timestamp& t = w.t;
   for (int i = 0; i < 4; ++i) {
     auto a = craft::udp(c, 5000, s, 6000, {});
     auto b = craft::udp(s, 6000, c, 5000, {});
