@@ -32,16 +32,14 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+# usage, field, calc, measure_begin/measure_end (CPU from /proc) and limit_of.
+# shellcheck source=bench/live_measure.sh
+source "$HERE/live_measure.sh"
 QUICK=0
 BUILD="$ROOT/build/release"
 TRIPLINE="" ACCEPT_ALL="" UDP_FLOOD="" UDP_PING="" TCP_CONNECT="" TCP_BULK=""
 SENDERS=2
 
-header() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; }
-usage() {  # [status]: the header comment; on stdout for --help, else on stderr
-  if (( ${1:-2} == 0 )); then header; else header >&2; fi
-  exit "${1:-2}"
-}
 while (( $# )); do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -90,9 +88,6 @@ BULK_PORT=9004         # bulk TCP sink
 HELLO_SIZE=16          # handshake payload: 44-byte IP packets, told apart from the 64-byte stream
 WORK=$TL_WORK
 
-# field, calc, measure_begin/measure_end (CPU from /proc) and limit_of.
-# shellcheck source=bench/live_measure.sh
-source "$HERE/live_measure.sh"
 
 # ---------------------------------------------------------------- topology
 setup() {

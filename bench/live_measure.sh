@@ -1,7 +1,15 @@
 # shellcheck shell=bash
-# Shared by bench/live_bench.sh and bench/peers.sh (source it): reading tool
-# output, arithmetic on decimals, and CPU time from /proc, to say which side
+# Shared by bench/live_bench.sh and bench/peers.sh (source it first): help,
+# reading tool output, arithmetic on decimals, and CPU time from /proc, to say which side
 # limited a figure.
+
+# The calling script's header comment (its help), and usage [status]: that
+# header on stdout for --help (status 0), else on stderr, then exit.
+header() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; }
+usage() {
+  if (( ${1:-2} == 0 )); then header; else header >&2; fi
+  exit "${1:-2}"
+}
 
 # "key value" output of a tool: the value of key $2 in text $1.
 field() { awk -v k="$2" '$1 == k {print $2; exit}' <<<"$1"; }

@@ -28,14 +28,12 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+# usage, field, calc, median, measure_begin/measure_end and limit_of.
+# shellcheck source=bench/live_measure.sh
+source "$HERE/live_measure.sh"
 BUILD="$ROOT/build/release"
 PACKETS=100000 RUNS=3 SECS=3 QUICK=0 DO_REPLAY=1 DO_LIVE=1 INSTALL=0
 
-header() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; }
-usage() {  # [status]: the header comment; on stdout for --help, else on stderr
-  if (( ${1:-2} == 0 )); then header; else header >&2; fi
-  exit "${1:-2}"
-}
 while (( $# )); do
   case "$1" in
     --quick) QUICK=1 PACKETS=20000 RUNS=1 SECS=1 ;;
@@ -68,8 +66,6 @@ TCP_CONNECT=$BUILD/bench/tcp_connect
 # in_ns, start_bg and the queue-table waits: the integration tests' helpers.
 # shellcheck source=tests/integration/lib.sh
 source "$ROOT/tests/integration/lib.sh"
-# shellcheck source=bench/live_measure.sh
-source "$HERE/live_measure.sh"
 WORK=$TL_WORK
 
 for bin in "$TRIPLINE" "$GEN" "$TCP_CONNECT"; do

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -55,4 +56,15 @@ inline int listen_tcp_any(uint16_t port, int backlog, const char** failed) {
   if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) return *failed = "bind", -1;
   if (listen(fd, backlog) < 0) return *failed = "listen", -1;
   return fd;
+}
+
+// The next connection on a listening socket, waiting past what a busy server
+// sees and survives (a signal, a client gone before its accept, no file
+// descriptor free for a moment); -1 with errno set on anything else.
+inline int accept_next(int listen_fd) {
+  for (;;) {
+    int c = accept(listen_fd, nullptr, nullptr);
+    if (c >= 0) return c;
+    if (errno != EINTR && errno != ECONNABORTED && errno != EMFILE && errno != ENFILE) return -1;
+  }
 }

@@ -48,11 +48,8 @@ int sink_forever(uint16_t port) {
   int fd = listen_tcp_any(port, 256, &failed);
   if (fd < 0) die(failed);
   for (;;) {
-    int c = accept(fd, nullptr, nullptr);
-    if (c < 0) {
-      if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) continue;
-      die("accept");
-    }
+    int c = accept_next(fd);
+    if (c < 0) die("accept");
     std::thread([c] {
       std::vector<char> buf(1 << 18);
       while (read(c, buf.data(), buf.size()) > 0) {

@@ -54,11 +54,8 @@ int listen_forever(uint16_t port) {
   int fd = listen_tcp_any(port, 4096, &failed);
   if (fd < 0) die(failed);
   for (;;) {
-    int c = accept(fd, nullptr, nullptr);
-    if (c < 0) {
-      if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) continue;
-      die("accept");
-    }
+    int c = accept_next(fd);
+    if (c < 0) die("accept");
     close(c);
   }
 }

@@ -281,8 +281,6 @@ Entry& upsert(Shard& s, size_t max, const Key& key, Timestamp expiry) {
   return it->second;
 }
 
-void add_chain(NameList& names, std::span<const std::string_view> chain) { names.add_chain(chain); }
-
 void copy_name(std::string_view n, DnsName& out) {
   out.len = static_cast<uint16_t>(std::min(n.size(), DnsName::kCapacity));
   std::memcpy(out.data, n.data(), out.len);
@@ -392,9 +390,9 @@ void DnsCache::insert(const ClientId& client, const IpAddr& addr,
   ClientId scope = config_.scope_client ? client : ClientId{};
   {
     std::unique_lock lock(s.mu);
-    add_chain(upsert(s, per_shard_max_, Key{scope, addr}, expiry).names, chain);
+    upsert(s, per_shard_max_, Key{scope, addr}, expiry).names.add_chain(chain);
     if (config_.scope_client && !scope.none())
-      add_chain(upsert(s, per_shard_max_, Key{ClientId{}, addr}, expiry).names, chain);
+      upsert(s, per_shard_max_, Key{ClientId{}, addr}, expiry).names.add_chain(chain);
   }
   apply_name_cap(scope, addr, chain[0], expiry);
 }
