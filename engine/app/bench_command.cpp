@@ -49,10 +49,6 @@ constexpr char kHelp[] =
     "Events go to /dev/null and captures to a temporary directory (removed after):\n"
     "bench writes nothing of yours.";
 
-struct PcapCloser {
-  void operator()(pcap_t* p) const { pcap_close(p); }
-};
-
 std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ReplayError(path + ": cannot read: " + std::strerror(errno));

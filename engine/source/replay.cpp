@@ -22,10 +22,6 @@ double thread_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-struct PcapCloser {
-  void operator()(pcap_t* p) const { pcap_close(p); }
-};
-
 // A packet read and not judged yet (see the read-ahead in replay_pcap).
 struct ReadRecord {
   std::vector<uint8_t> bytes;
@@ -40,10 +36,30 @@ constexpr size_t kReadAheadBytes = 65536;
 
 }  // namespace
 
+BufferedPcap open_pcap_buffered(const std::string& path, char* errbuf) {
+  BufferedPcap r;
+  if (path == "-") {  // stdin keeps its buffer; libpcap never closes it
+    r.pcap.reset(
+        pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf));
+    return r;
+  }
+  FILE* f = std::fopen(path.c_str(), "rbe");
+  if (!f) {  // libpcap's words for it
+    std::snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s: %s", path.c_str(), std::strerror(errno));
+    return r;
+  }
+  r.buffer = std::make_unique_for_overwrite<char[]>(kPcapReadBufferBytes);
+  if (setvbuf(f, r.buffer.get(), _IOFBF, kPcapReadBufferBytes) != 0) r.buffer.reset();
+  r.pcap.reset(pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf));
+  if (!r.pcap) std::fclose(f);
+  return r;
+}
+
 ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions& opts,
                          const StageFactory& stages) {
   char errbuf[PCAP_ERRBUF_SIZE] = {};
-  std::unique_ptr<pcap_t, PcapCloser> pcap;
+  BufferedPcap file;
+  std::unique_ptr<pcap_t, PcapCloser>& pcap = file.pcap;
   if (!opts.memory.empty()) {
     // fmemopen only reads through the pointer ("r"); pcap_close closes the stream.
     FILE* f = fmemopen(const_cast<uint8_t*>(opts.memory.data()), opts.memory.size(), "r");
@@ -51,8 +67,7 @@ ReplayResult replay_pcap(std::shared_ptr<const Config> cfg, const ReplayOptions&
     pcap.reset(pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf));
     if (!pcap) std::fclose(f);
   } else {
-    pcap.reset(pcap_open_offline_with_tstamp_precision(opts.pcap_path.c_str(),
-                                                       PCAP_TSTAMP_PRECISION_NANO, errbuf));
+    file = open_pcap_buffered(opts.pcap_path, errbuf);
   }
   if (!pcap) throw ReplayError(opts.pcap_path + ": " + errbuf);
   int dlt = pcap_datalink(pcap.get());
