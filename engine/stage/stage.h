@@ -17,6 +17,20 @@ namespace tripline {
 enum class Next : uint8_t { Continue, Stop };
 
 struct PacketContext {
+  // Member by member (an aggregate's brace-init zeroed all 144 bytes with
+  // `rep stos` first, for every packet).
+  PacketContext(const Decoded& p, Flow& f, bool is_new, Dir d, Timestamp t, uint64_t fr,
+                const Decision& dec, bool decided = false, const PacketMeta& m = kNoPacketMeta)
+      : pkt(p),
+        flow(f),
+        new_flow(is_new),
+        dir(d),
+        now(t),
+        frame(fr),
+        decision(dec),
+        flow_decided(decided),
+        meta(m) {}
+
   const Decoded& pkt;
   Flow& flow;
   bool new_flow;  // this packet created the flow

@@ -98,8 +98,7 @@ void Worker::count_verdict(const Decision& d) {
 
 void Worker::prefetch(LinkType link, std::span<const uint8_t> bytes, ReadAhead& ahead) {
   charge(ProfileStage::Decode);
-  ahead.pkt = Decoded{};
-  ahead.slot = 0;
+  ahead.slot = 0;  // (decode() sets all of ahead.pkt)
   ahead.error = decode(link, bytes, ahead.pkt);
   charge(ProfileStage::FlowTable);  // and so the warming steps after it
   ahead.key_hash = ahead.error == DecodeError::None ? flows_.prefetch_index(ahead.pkt) : 0;
@@ -107,6 +106,11 @@ void Worker::prefetch(LinkType link, std::span<const uint8_t> bytes, ReadAhead& 
 
 Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestamp now,
                          const PacketMeta& meta, const ReadAhead* ahead) {
+  if (!ahead) {  // decoded here, as a read-ahead would have (the hot path has it)
+    ReadAhead own;
+    prefetch(link, bytes, own);
+    return process(link, bytes, now, meta, &own);
+  }
   ++frame_;
   counters_.packets.add();
   counters_.bytes.add(bytes.size());
@@ -117,9 +121,8 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
 
   charge(ProfileStage::Decode);
   Decision decision = env_.default_decision();
-  Decoded own;
-  const DecodeError err = ahead ? ahead->error : decode(link, bytes, own);
-  const Decoded& pkt = ahead ? ahead->pkt : own;
+  const DecodeError err = ahead->error;
+  const Decoded& pkt = ahead->pkt;
   if (err != DecodeError::None) {
     if (err == DecodeError::NotIp) {
       counters_.not_ip.add();
@@ -135,7 +138,7 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   if (pkt.is_fragment) counters_.fragments.add();
 
   charge(ProfileStage::FlowTable);
-  FlowTable::Result tracked = flows_.track(pkt, now, ahead ? &ahead->key_hash : nullptr);
+  FlowTable::Result tracked = flows_.track(pkt, now, &ahead->key_hash);
   if (!tracked.flow) {  // a non-first fragment of no flow we know (yet)
     counters_.fragments_unmatched.add();
     decision.reason = "fragment-unmatched";
