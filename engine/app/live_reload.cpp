@@ -5,9 +5,11 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <string_view>
 #include <thread>
 
 #include "config_reload.h"
@@ -100,6 +102,14 @@ LiveReloadResult reload_live(std::shared_ptr<const Config>& running, LiveReloadT
   LiveReloadResult r;
   r.applied = true;
   r.rejudged = rejudged_after.first - rejudged_before.first;
+  // Beyond the keys: new content at the same paths.
+  r.changed = plan.changed;
+  auto named = [&r](std::string_view key) {
+    return std::find(r.changed.begin(), r.changed.end(), key) != r.changed.end();
+  };
+  if (published.script_changed && !named("lua.script")) r.changed.emplace_back("lua.script");
+  if (published.policy_changed && !named("rules") && !named("zones"))
+    r.changed.emplace_back("rule domain_list files");
   for (const auto& w : target.workers)
     r.max_pause_ns = std::max(r.max_pause_ns, w->last_update_ns());
 
@@ -110,7 +120,7 @@ LiveReloadResult reload_live(std::shared_ptr<const Config>& running, LiveReloadT
       "reload applied from {} (generation {}): {}; changed: {}{}{}; {} workers picked it up in "
       "{:.1f} ms, the longest worker pause {:.3f} ms",
       path, published.generation, published.summary,
-      plan.changed.empty() ? std::string("nothing") : join(plan.changed),
+      r.changed.empty() ? std::string("nothing") : join(r.changed),
       reopen ? fmt::format("; event log {} reopened", events_path) : std::string(),
       r.rejudged == 0 ? std::string()
                       : fmt::format("; {} open flows judged again ({} taken back from the kernel)",

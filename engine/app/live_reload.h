@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "config.h"
 
@@ -31,6 +32,10 @@ struct LiveReloadResult {
   // Open flows the workers judge again (the policy or the script changed;
   // flows_rejudged), counted among the workers that picked the reload up.
   uint64_t rejudged = 0;
+  // What the reload changed: the reloadable keys whose value differs, "rules"
+  // and "zones", and what only the files at the same paths tell ("lua.script":
+  // the script's code; "rule domain_list files"). Empty: nothing.
+  std::vector<std::string> changed;
 };
 
 // Reads running->source again and applies it; `running` becomes the

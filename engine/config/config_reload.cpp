@@ -19,6 +19,44 @@ bool same(const T& a, const T& b) {
   return a == b;
 }
 
+// Rules and zones without their origins ("file:line"): the same rules further
+// down the file are no change. A field added to rule_config.h belongs here.
+bool same(const MatchNode& a, const MatchNode& b) {
+  if (a.kind != b.kind || !same(a.cidrs, b.cidrs) || a.ports != b.ports || a.protos != b.protos ||
+      a.directions != b.directions || a.zones != b.zones || a.names != b.names ||
+      a.resolved != b.resolved || a.children.size() != b.children.size())
+    return false;
+  for (size_t i = 0; i < a.children.size(); ++i)
+    if (!same(a.children[i], b.children[i])) return false;
+  return true;
+}
+
+bool same(const RuleConfig& a, const RuleConfig& b) {
+  return a.name == b.name && same(a.match, b.match) && a.verb == b.verb && a.alert == b.alert &&
+         a.capture == b.capture && a.monitor == b.monitor && a.severity == b.severity &&
+         a.capture_scope == b.capture_scope && a.capture_duration == b.capture_duration &&
+         a.capture_packets == b.capture_packets && a.capture_bytes == b.capture_bytes;
+}
+
+bool same(const ZoneConfig& a, const ZoneConfig& b) {
+  return a.name == b.name && same(a.cidrs, b.cidrs) && a.interfaces == b.interfaces;
+}
+
+// In order: the rules run in file order.
+template <typename T>
+bool same_each(const std::vector<T>& a, const std::vector<T>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!same(a[i], b[i])) return false;
+  return true;
+}
+bool same(const std::vector<RuleConfig>& a, const std::vector<RuleConfig>& b) {
+  return same_each(a, b);
+}
+bool same(const std::vector<ZoneConfig>& a, const std::vector<ZoneConfig>& b) {
+  return same_each(a, b);
+}
+
 // A restart-only key: the running value stays; a difference is reported.
 class Keeper {
  public:
@@ -115,6 +153,8 @@ ReloadPlan plan_reload(const Config& running, const Config& loaded) {
   note(c, "egress.mode", running.egress.mode, e.egress.mode);
   note(c, "egress.action", running.egress.action, e.egress.action);
   note(c, "egress.allow", running.egress.allow, e.egress.allow);
+  note(c, "rules", running.rules, e.rules);  // [[rule]]
+  note(c, "zones", running.zones, e.zones);
   note(c, "lua.script", running.lua.script, e.lua.script);
   note(c, "lua.budget", running.lua.budget, e.lua.budget);
   note(c, "lua.max_call_ms", running.lua.max_call_ms, e.lua.max_call_ms);

@@ -18,7 +18,8 @@ struct ReloadPlan {
   // Restart-only keys whose value in the new file differs ("queue.count"):
   // they keep their running values.
   std::vector<std::string> restart_keys;
-  // Reloadable keys whose value differs ("egress.mode", "lua.script", ...).
+  // Reloadable keys whose value differs ("egress.mode", "lua.script", ...;
+  // "rules" and "zones" when the [[rule]]s or [zones] differ).
   std::vector<std::string> changed;
 };
 

@@ -155,6 +155,9 @@ PipelineReload Pipeline::reload(std::shared_ptr<const Config> cfg) {
                              : !was->lua || was->lua->code != in->lua->code ? " (new script)"
                                                                             : " (unchanged)";
   PipelineReload r;
+  r.script_changed =
+      in->lua.has_value() != was->lua.has_value() || (in->lua && was->lua->code != in->lua->code);
+  r.policy_changed = in->policy != was->policy;
   r.summary =
       fmt::format("egress {}{}, {} rules, {} block-list names, {} allow-list names, triggers {}{}",
                   mode_name(cfg->egress.mode),

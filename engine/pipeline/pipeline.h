@@ -42,6 +42,9 @@ struct StageInputs;
 struct PipelineReload {
   uint64_t generation = 0;
   std::string summary;
+  // What the configuration alone does not tell, from the files it names:
+  bool script_changed = false;  // the script's code differs (or a script came or went)
+  bool policy_changed = false;  // RuleSet::fingerprint differs (rules, zones, domain_list files)
 };
 class SharedStore;
 

@@ -3,8 +3,9 @@
 
   grafana_dashboard_check.py DASHBOARD.json [SCRAPE.prom]
 
-Always: the file is valid JSON, a dashboard with panels, every panel has at
-least one query, and every query names at least one tripline_ metric.
+Always: the file is valid JSON, a dashboard with panels, panel ids are unique,
+panels side by side do not overlap (gridPos), every panel has at least one
+query, and every query names at least one tripline_ metric.
 With a scrape (the text of a real GET /metrics, tests/integration/metrics_test.sh):
 every metric a query names is in it, so no panel stays empty for a typo or a
 renamed metric. Exit 0 when all holds, 1 otherwise (each problem printed).
@@ -20,6 +21,28 @@ def panels(node):
     for p in node.get("panels", []):
         yield p
         yield from panels(p)  # rows hold panels of their own
+
+
+def overlaps(a, b):
+    return (a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"]
+            and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"])
+
+
+def layout_problems(siblings):
+    """Panels laid out together (the top level, or a collapsed row's own)."""
+    problems = []
+    placed = []
+    for p in siblings:
+        g = p.get("gridPos")
+        if not isinstance(g, dict) or not all(isinstance(g.get(k), int) for k in "xywh"):
+            problems.append(f"panel {p.get('title')!r} has no gridPos x, y, w, h")
+            continue
+        for q, h in placed:
+            if overlaps(g, h):
+                problems.append(f"panels {q.get('title')!r} and {p.get('title')!r} overlap")
+        placed.append((p, g))
+        problems += layout_problems(p.get("panels", []))
+    return problems
 
 
 def scrape_names(path):
@@ -52,6 +75,12 @@ def main():
     all_panels = list(panels(dash))
     if not all_panels:
         problems.append("no panels")
+    ids = {}
+    for p in all_panels:
+        if p.get("id") in ids:
+            problems.append(f"panels {ids[p.get('id')]!r} and {p.get('title')!r} share id {p.get('id')}")
+        ids.setdefault(p.get("id"), p.get("title"))
+    problems += layout_problems(dash.get("panels", []))
     used = {}
     for p in all_panels:
         if p.get("type") == "row":

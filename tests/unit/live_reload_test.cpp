@@ -93,6 +93,36 @@ TEST(ConfigReload, LaterSectionsNeedARestart) {
   EXPECT_TRUE(plan.effective.offload.adopt);
 }
 
+// [[rule]]s and [zones] reload: a change to either is named ("rules",
+// "zones"); the same rules and zones further down the file (other lines in
+// their origins) are no change.
+TEST(ConfigReload, RulesAndZonesAreNamedWhenTheyChange) {
+  const std::string zone = "[zones.lan]\ncidrs = [\"192.168.1.0/24\"]\n";
+  const std::string telnet = "[[rule]]\nname = \"telnet\"\nmatch = { port = 23 }\naction = ";
+  const std::string ssh =
+      "[[rule]]\nname = \"ssh\"\nmatch = { port = 22, src_zone = \"lan\" }\naction = ";
+  const Config running = load(zone + telnet + "\"drop\"\n" + ssh + "\"accept\"\n");
+  auto changed = [&](const std::string& toml) { return plan_reload(running, load(toml)).changed; };
+
+  EXPECT_TRUE(
+      changed("# a comment\n\n" + zone + telnet + "\"drop\"\n" + ssh + "\"accept\"\n").empty());
+  std::vector<std::string> c = changed(zone + telnet + "\"reject\"\n" + ssh + "\"accept\"\n");
+  EXPECT_TRUE(has(c, "rules"));
+  EXPECT_FALSE(has(c, "zones"));
+  EXPECT_TRUE(has(changed(zone + ssh + "\"accept\"\n" + telnet + "\"drop\"\n"), "rules"));  // order
+  EXPECT_TRUE(has(changed(zone + ssh + "\"accept\"\n"), "rules"));  // one fewer
+  c = changed("[zones.lan]\ncidrs = [\"192.168.2.0/24\"]\n" + telnet + "\"drop\"\n" + ssh +
+              "\"accept\"\n");
+  EXPECT_TRUE(has(c, "zones"));
+  EXPECT_FALSE(has(c, "rules"));
+  EXPECT_TRUE(
+      has(changed(zone + "interfaces = [\"lo\"]\n" + telnet + "\"drop\"\n" + ssh + "\"accept\"\n"),
+          "zones"));
+  c = changed("");
+  EXPECT_TRUE(has(c, "rules"));
+  EXPECT_TRUE(has(c, "zones"));
+}
+
 TEST(ConfigReload, TurningTheEventLogOffNeedsARestart) {
   Config running = load("[log]\nevents = \"/tmp/a.json\"\n");
   ReloadPlan plan = plan_reload(running, load("[log]\nevents = \"\"\n"));
@@ -378,6 +408,38 @@ TEST(LiveReload, RestartKeysKeptEgressApplied) {
   EXPECT_EQ(f.cfg->flows.capacity, 100u);
   EXPECT_EQ(f.judge(23), Verdict::Drop);
   EXPECT_EQ(f.judge(22), Verdict::Accept);
+}
+
+// What a reload changed is named, also what only the files at the same paths
+// tell (the script's code, a rule's domain_list file); a reload of the same
+// files names nothing.
+TEST(LiveReload, NamesWhatChanged) {
+  TempDir dir;
+  std::string script = dir.file("n.lua", script_for(23));
+  std::string list = dir.file("bad.txt", "bad.example\n");
+  const std::string head =
+      "[log]\nevents = \"\"\n[dns]\nresolvers = [\"10.0.0.53\"]\n[lua]\nscript = \"" + script +
+      "\"\n[[rule]]\nname = \"bad\"\nmatch = { domain_list = [\"" + list + "\"] }\naction = ";
+  std::string conf = dir.file("n.toml", head + "\"drop\"\n");
+  LiveFixture f(conf);
+  LiveReloadResult r = f.reload();
+  ASSERT_TRUE(r.applied) << r.message;
+  EXPECT_TRUE(r.changed.empty()) << r.message;
+
+  dir.file("n.toml", head + "\"reject\"\n");
+  r = f.reload();
+  EXPECT_EQ(r.changed, std::vector<std::string>{"rules"}) << r.message;
+
+  dir.file("n.lua", script_for(24));
+  r = f.reload();
+  EXPECT_EQ(r.changed, std::vector<std::string>{"lua.script"}) << r.message;
+
+  dir.file("bad.txt", "bad.example\nworse.example\n");
+  r = f.reload();
+  EXPECT_EQ(r.changed, std::vector<std::string>{"rule domain_list files"}) << r.message;
+
+  r = f.reload();
+  EXPECT_TRUE(r.changed.empty()) << r.message;
 }
 
 }  // namespace
