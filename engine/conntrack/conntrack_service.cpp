@@ -120,6 +120,7 @@ void ConntrackService::stop() {
 void ConntrackService::apply(const CtRequest& r) {
   uint8_t msg[kCtMessageBytes];
   link_.will_offload(r);
+  if (r.op == CtOp::Offload && r.in_verdict) return;  // the packet carries the mark
   if (r.op == CtOp::TakeBack) {
     size_t len = build_mark_update(msg, r.tuple, 0, marks_.mask, 0);
     link_.applied(r, len && control_.request({msg, len}) == 0, false);

@@ -28,6 +28,11 @@ struct CtRequest {
   CtOp op = CtOp::Offload;
   bool drop = false;  // Offload of a dropped flow: create the entry if conntrack has none
   uint16_t worker = 0;
+  // Offload whose deciding verdict carries the mark, which the ruleset's save
+  // rule copies to the connection: registered for its destroy event, no
+  // ctnetlink update (the worker asks again, without this, if a packet of
+  // the flow still reaches the queue).
+  bool in_verdict = false;
 };
 
 struct OffloadLinkStats {

@@ -14,6 +14,9 @@
 namespace tripline {
 
 static_assert(sizeof(Flow) <= 256, "flow slots are preallocated per worker: keep Flow small");
+// Three cache lines: what a tracked flow costs (bench/RESULTS.md, <= 256 bytes
+// with its list links and index share).
+static_assert(sizeof(Flow) <= 192, "Flow grew past three cache lines");
 
 namespace {
 

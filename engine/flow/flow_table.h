@@ -142,6 +142,9 @@ struct alignas(64) Flow {
   // Offload (engine/conntrack): the kernel carries the flow; its end comes
   // from conntrack. Set through FlowTable::set_offload.
   FlowOffload offload = FlowOffload::None;
+  // Offloaded by the deciding verdict's mark alone (a save rule copies it to
+  // the connection); conntrack was not told through ctnetlink (yet).
+  bool offload_by_verdict = false;
   bool decided = false;  // `decision` holds the pipeline's decision
   Timestamp last = 0;
   uint64_t pkts[2] = {0, 0};

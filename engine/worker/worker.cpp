@@ -151,7 +151,13 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   if (tracked.created) counters_.flows_created.add();
   if (tracked.offload_gone) counters_.offload_gone.add();
   // Queued before its mark took effect (or before a take-back was asked).
-  if (flow.offload == FlowOffload::Offloaded) counters_.offload_late_packets.add();
+  if (flow.offload == FlowOffload::Offloaded) {
+    counters_.offload_late_packets.add();
+    // Offloaded by the verdict's mark and still queued: the packet was in the
+    // queue before that verdict, or no save rule copied the mark. ctnetlink
+    // marks the connection, once (without a save rule, offload waits for this).
+    if (flow.offload_by_verdict && offload_) offload_through_ctnetlink(flow);
+  }
   // A flow that is not new but undecided was open when a reload changed the
   // policy (rejudge_flows): this packet judges it again, from what it had.
   const bool rejudge = !tracked.created && !flow.decided;
@@ -224,12 +230,24 @@ void Worker::consider_offload(Flow& flow, Decision& d) {
   r.op = CtOp::Offload;
   r.drop = flow.decision.verdict == Verdict::Drop;
   r.worker = static_cast<uint16_t>(index_);
+  // The verdict carries the mark (live; the save rule copies it to the
+  // connection): the request then only registers the flow for its destroy
+  // event, without a ctnetlink round trip per flow. Otherwise (drops: the
+  // packet never reaches the save rule) ctnetlink marks the connection.
+  r.in_verdict = offload_in_verdict(flow, d);
   if (!offload_->request(r)) return;  // full: counted by the link; asked again next packet
   counters_.offload_requested.add();
   flows_.set_offload(flow, FlowOffload::Offloaded);
-  // The request above also registers the flow for its destroy event and
-  // marks it where no save rule is loaded; the verdict gets there first.
-  d.offload = offload_in_verdict(flow, d);
+  flow.offload_by_verdict = r.in_verdict;
+  d.offload = r.in_verdict;
+}
+
+void Worker::offload_through_ctnetlink(Flow& flow) {
+  CtRequest r;
+  r.tuple = {flow.src(), flow.dst(), flow.sport(), flow.dport(), flow.proto()};
+  r.op = CtOp::Offload;
+  r.worker = static_cast<uint16_t>(index_);
+  if (offload_->request(r)) flow.offload_by_verdict = false;  // full: the next packet asks
 }
 
 void Worker::take_back_recorded() {
@@ -252,6 +270,7 @@ bool Worker::take_back(Flow& flow) {
   if (!offload_->request(r)) return false;  // full: counted; the flow stays with the kernel
   counters_.offload_taken_back.add();
   flows_.set_offload(flow, FlowOffload::None);
+  flow.offload_by_verdict = false;
   return true;
 }
 

@@ -160,6 +160,8 @@ class Worker final : public FlowObserver {
   // (a ctnetlink mark update through the link), and lets this packet's
   // verdict `d` carry the offload mark too when it may (offload_in_verdict).
   void consider_offload(Flow& flow, Decision& d);
+  // A flow offloaded by the verdict alone whose packet still reached the queue.
+  void offload_through_ctnetlink(Flow& flow);
   // Takes back offloaded flows a newly started recording covers.
   void take_back_recorded();
   // Asks the conntrack thread to clear an offloaded flow's mark; false (the

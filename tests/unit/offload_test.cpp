@@ -502,10 +502,22 @@ TEST(OffloadWorker, TheDecidingVerdictCarriesTheOffload) {
   EXPECT_EQ(deciding.verdict, Verdict::Accept);
   EXPECT_FALSE(deciding.has_mark);  // the source makes the mark from the packet's own
   CtRequest r;
-  ASSERT_TRUE(link.next_request(r));  // the ctnetlink update goes too
+  ASSERT_TRUE(link.next_request(r));  // registers the flow; no ctnetlink update
   EXPECT_EQ(r.op, CtOp::Offload);
-  EXPECT_FALSE(send(true, 0x10).offload);  // late: the verdict before it carried the mark
+  EXPECT_TRUE(r.in_verdict);
+  EXPECT_FALSE(link.next_request(r));
+  // Late: queued before that verdict, or no save rule copied the mark. The
+  // verdict does not carry it again; ctnetlink marks the connection, once.
+  EXPECT_FALSE(send(true, 0x10).offload);
   EXPECT_EQ(worker.counters().offload_late_packets.get(), 1u);
+  ASSERT_TRUE(link.next_request(r));
+  EXPECT_EQ(r.op, CtOp::Offload);
+  EXPECT_FALSE(r.in_verdict);
+  EXPECT_FALSE(r.drop);
+  EXPECT_FALSE(send(false, 0x10).offload);
+  EXPECT_EQ(worker.counters().offload_late_packets.get(), 2u);
+  EXPECT_FALSE(link.next_request(r));
+  EXPECT_EQ(worker.counters().offload_requested.get(), 1u);
 
   // A full request queue: nothing offloaded, so nothing in the verdict either.
   OffloadLink full(1, 1, 1);
@@ -535,6 +547,8 @@ TEST(OffloadWorker, TheDecidingVerdictCarriesTheOffload) {
   }
   ASSERT_TRUE(drop_link.next_request(r));
   EXPECT_TRUE(r.drop);
+  EXPECT_FALSE(r.in_verdict);
+  EXPECT_FALSE(drop_link.next_request(r));  // its later packets ask nothing more
 }
 
 TEST(OffloadWorker, RefusedFlowsStayAndAreNotAskedAgain) {
