@@ -41,8 +41,8 @@ up() {  # $1 = iptables or ip6tables, $2 = its ICMP reject type
   $ipt -w -A "$CHAIN" -p tcp -m mark --mark "$MARK" -j REJECT --reject-with tcp-reset   # TCP: reset
   $ipt -w -A "$CHAIN" -m mark --mark "$MARK" -j REJECT --reject-with "$icmp"          # others: ICMP
   # Offload fast path ([offload]): tripline marks the connections it has decided (conntrack
-  # mark under OFF_MASK: accepted ones by the save rule below, from the verdict's packet mark,
-  # and through ctnetlink; dropped ones through ctnetlink); the kernel then carries them
+  # mark under OFF_MASK: accepted ones by the save rule below, from the verdict's packet mark
+  # (through ctnetlink if a packet still comes); dropped ones through ctnetlink); the kernel then carries them
   # without queueing.
   # Must come before NFQUEUE: an accepted packet never reaches the rules after a queue rule.
   # Harmless while offload is off: no connection carries these marks.
@@ -65,8 +65,9 @@ up() {  # $1 = iptables or ip6tables, $2 = its ICMP reject type
   # than the queue rule (POSTROUTING here): after NFQUEUE the accepted packet goes on with the
   # next hook, never with the rules after the queue rule. CONNMARK --save-mark with masks sets
   # ctmark = (ctmark & ~ctmask) ^ (nfmark & nfmask): other users' conntrack mark bits stay.
-  # Without this rule offload still works (tripline also sets the mark through ctnetlink),
-  # only later: packets queued meanwhile count as offload_late_packets; `tripline check` warns.
+  # Without this rule offload still works (a packet of the flow that still comes makes tripline
+  # set the mark through ctnetlink), only later: packets queued meanwhile count as
+  # offload_late_packets; `tripline check` warns.
   # Drops do not use it (a dropped packet reaches no later hook): they go through ctnetlink.
   $ipt -w -t mangle -N "$CHAIN" 2>/dev/null || $ipt -w -t mangle -F "$CHAIN"
   $ipt -w -t mangle -A "$CHAIN" -m mark --mark "$OFF_MARK/$OFF_MASK" \

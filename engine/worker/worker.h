@@ -156,9 +156,10 @@ class Worker final : public FlowObserver {
   Decision inspect_fragment(const Decoded& pkt, Flow* flow, Dir dir, Timestamp now,
                             const Decision& decision);
 
-  // Offload: asks the kernel to carry `flow` when nothing needs its packets
-  // (a ctnetlink mark update through the link), and lets this packet's
-  // verdict `d` carry the offload mark too when it may (offload_in_verdict).
+  // Offload: hands `flow` to the kernel when nothing needs its packets: this
+  // packet's verdict `d` carries the offload mark when it may
+  // (offload_in_verdict; the save rule copies it), otherwise a ctnetlink mark
+  // update through the link; the link request registers it for its end.
   void consider_offload(Flow& flow, Decision& d);
   // A flow offloaded by the verdict alone whose packet still reached the queue.
   void offload_through_ctnetlink(Flow& flow);
