@@ -90,6 +90,14 @@ require_root_netns() {
   [[ -x $PY ]] || skip "needs $PY"
 }
 
+# IPv6 usable on the namespace's links the moment they are up: no duplicate
+# address detection for the interfaces made after this (their link-local
+# addresses included; the global ones are added `nodad`). A tentative address
+# delayed a namespace's first IPv6 packet by a second or two now and then.
+no_dad() {
+  ip netns exec "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+}
+
 # client (CLIENT4/6) — gw (GW4_C/6_C | GW4_S/6_S) — server (SERVER4/6)
 setup_topology() {
   local ns
@@ -97,6 +105,7 @@ setup_topology() {
     ip netns add "$ns"
     TL_NAMESPACES+=("$ns")
     ip -n "$ns" link set lo up
+    no_dad "$ns"
   done
   ip link add c0 netns "$NS_C" type veth peer name gw-c netns "$NS_G"
   ip link add s0 netns "$NS_S" type veth peer name gw-s netns "$NS_G"
@@ -127,6 +136,7 @@ add_host() {
   ip netns add "$ns"
   TL_NAMESPACES+=("$ns")
   ip -n "$ns" link set lo up
+  no_dad "$ns"
   ip link add h0 netns "$ns" type veth peer name "$gw_if" netns "$NS_G"
   ip -n "$ns" addr add "$host4/24" dev h0
   ip -n "$NS_G" addr add "$gw4/24" dev "$gw_if"
