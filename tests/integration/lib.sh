@@ -90,12 +90,20 @@ require_root_netns() {
   [[ -x $PY ]] || skip "needs $PY"
 }
 
-# IPv6 usable on the namespace's links the moment they are up: no duplicate
-# address detection for the interfaces made after this (their link-local
-# addresses included; the global ones are added `nodad`). A tentative address
-# delayed a namespace's first IPv6 packet by a second or two now and then.
-no_dad() {
-  ip netns exec "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+# Waits (5 s at most) until no IPv6 address in the namespaces is tentative.
+# Link-local addresses go through duplicate address detection (~1-2 s) after a
+# link comes up (the global ones are added `nodad`); until then neighbour
+# discovery stalls and a namespace's first IPv6 packet is late by a second or
+# two (a lost first SYN, a DNS answer after the client gave up).
+wait_ipv6_ready() {
+  local ns
+  for ns in "$@"; do
+    for _ in $(seq 50); do
+      [[ -z $(ip -n "$ns" -6 addr show tentative) ]] && break
+      sleep 0.1
+    done
+    [[ -z $(ip -n "$ns" -6 addr show tentative) ]] || fail "IPv6 addresses in $ns still tentative after 5 s"
+  done
 }
 
 # client (CLIENT4/6) — gw (GW4_C/6_C | GW4_S/6_S) — server (SERVER4/6)
@@ -105,7 +113,6 @@ setup_topology() {
     ip netns add "$ns"
     TL_NAMESPACES+=("$ns")
     ip -n "$ns" link set lo up
-    no_dad "$ns"
   done
   ip link add c0 netns "$NS_C" type veth peer name gw-c netns "$NS_G"
   ip link add s0 netns "$NS_S" type veth peer name gw-s netns "$NS_G"
@@ -127,6 +134,7 @@ setup_topology() {
   ip -n "$NS_S" -6 route add default via "$GW6_S"
   ip netns exec "$NS_G" sysctl -qw net.ipv4.ip_forward=1
   ip netns exec "$NS_G" sysctl -qw net.ipv6.conf.all.forwarding=1
+  wait_ipv6_ready "$NS_C" "$NS_G" "$NS_S"
 }
 
 # One more host hanging off the gw on a link of its own:
@@ -136,7 +144,6 @@ add_host() {
   ip netns add "$ns"
   TL_NAMESPACES+=("$ns")
   ip -n "$ns" link set lo up
-  no_dad "$ns"
   ip link add h0 netns "$ns" type veth peer name "$gw_if" netns "$NS_G"
   ip -n "$ns" addr add "$host4/24" dev h0
   ip -n "$NS_G" addr add "$gw4/24" dev "$gw_if"
@@ -148,6 +155,7 @@ add_host() {
   ip -n "$NS_G" link set "$gw_if" up
   ip -n "$ns" route add default via "$gw4"
   [[ -z $host6 ]] || ip -n "$ns" -6 route add default via "$gw6"
+  wait_ipv6_ready "$ns" "$NS_G"
 }
 
 # /etc/resolv.conf as processes in namespace $1 see it (`ip netns exec`
