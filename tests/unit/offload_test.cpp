@@ -355,6 +355,21 @@ struct OffloadingWorker {
   const IpAddr c = ip("10.0.0.2"), s = ip("192.0.2.7");
   Timestamp t = seconds(1'700'000'000);
   OffloadingWorker() { worker.set_offload(&link); }
+  // A packet of the tests' connection (client port 40000) after 1 us more.
+  Decision tcp(bool from_client, uint8_t flags) {
+    return process(from_client ? craft::tcp(c, 40000, s, 443, flags, 1, 1, {})
+                               : craft::tcp(s, 443, c, 40000, flags, 1, 1, {}));
+  }
+  Decision udp(bool from_client) {
+    return process(from_client ? craft::udp(c, 40000, s, 4500, {})
+                               : craft::udp(s, 4500, c, 40000, {}));
+  }
+
+ private:
+  Decision process(std::span<const uint8_t> pkt) {
+    t += 1000;
+    return worker.process(LinkType::Raw, pkt, t);
+  }
 };
 
 // A worker asks for offload after two packets each way, ignores its later
@@ -433,14 +448,9 @@ TEST(OffloadWorker, ANewConnectionOnAGoneOffloadedFlowStartsAFlow) {
   Worker& worker = w.worker;
   const IpAddr c = w.c, s = w.s;
   Timestamp& t = w.t;
-  auto send = [&](bool from_client) {
-    auto pkt = from_client ? craft::udp(c, 40000, s, 4500, {}) : craft::udp(s, 4500, c, 40000, {});
-    t += 1000;
-    return worker.process(LinkType::Raw, pkt, t);
-  };
   for (int i = 0; i < 2; ++i) {
-    send(true);
-    send(false);
+    w.udp(true);
+    w.udp(false);
   }
   CtRequest r;
   ASSERT_TRUE(link.next_request(r));
@@ -448,21 +458,21 @@ TEST(OffloadWorker, ANewConnectionOnAGoneOffloadedFlowStartsAFlow) {
   link.applied(r, true, false);
   const Timestamp offloaded_at = t;
   const uint64_t first_id = worker.flows().find(FlowKey{c, s, 40000, 4500, 17})->id;
-  send(true);  // queued before the mark took effect: late, same flow
+  w.udp(true);  // queued before the mark took effect: late, same flow
   EXPECT_EQ(worker.counters().offload_late_packets.get(), 1u);
   EXPECT_EQ(worker.counters().offload_gone.get(), 0u);
 
   t += seconds(40);  // the kernel carried it, then its entry timed out
-  send(true);        // a new connection on the same ports
+  w.udp(true);       // a new connection on the same ports
   EXPECT_EQ(worker.counters().offload_gone.get(), 1u);
   EXPECT_EQ(worker.counters().offload_late_packets.get(), 1u);
   EXPECT_EQ(worker.counters().flows_created.get(), 2u);
   const Flow* now_flow = worker.flows().find(FlowKey{c, s, 40000, 4500, 17});
   ASSERT_NE(now_flow, nullptr);
   EXPECT_NE(now_flow->id, first_id);
-  send(false);
-  send(true);
-  send(false);
+  w.udp(false);
+  w.udp(true);
+  w.udp(false);
   ASSERT_TRUE(link.next_request(r));  // offloaded again
   link.will_offload(r);
   link.applied(r, true, false);
@@ -488,16 +498,10 @@ TEST(OffloadWorker, TheDecidingVerdictCarriesTheOffload) {
   Worker& worker = w.worker;
   const IpAddr c = w.c, s = w.s;
   Timestamp& t = w.t;
-  auto send = [&](bool from_client, uint8_t flags) {
-    auto pkt = from_client ? craft::tcp(c, 40000, s, 443, flags, 1, 1, {})
-                           : craft::tcp(s, 443, c, 40000, flags, 1, 1, {});
-    t += 1000;
-    return worker.process(LinkType::Raw, pkt, t);
-  };
-  EXPECT_FALSE(send(true, 0x02).offload);
-  EXPECT_FALSE(send(false, 0x12).offload);
-  EXPECT_FALSE(send(true, 0x10).offload);
-  Decision deciding = send(false, 0x10);
+  EXPECT_FALSE(w.tcp(true, 0x02).offload);
+  EXPECT_FALSE(w.tcp(false, 0x12).offload);
+  EXPECT_FALSE(w.tcp(true, 0x10).offload);
+  Decision deciding = w.tcp(false, 0x10);
   EXPECT_TRUE(deciding.offload);
   EXPECT_EQ(deciding.verdict, Verdict::Accept);
   EXPECT_FALSE(deciding.has_mark);  // the source makes the mark from the packet's own
@@ -508,13 +512,13 @@ TEST(OffloadWorker, TheDecidingVerdictCarriesTheOffload) {
   EXPECT_FALSE(link.next_request(r));
   // Late: queued before that verdict, or no save rule copied the mark. The
   // verdict does not carry it again; ctnetlink marks the connection, once.
-  EXPECT_FALSE(send(true, 0x10).offload);
+  EXPECT_FALSE(w.tcp(true, 0x10).offload);
   EXPECT_EQ(worker.counters().offload_late_packets.get(), 1u);
   ASSERT_TRUE(link.next_request(r));
   EXPECT_EQ(r.op, CtOp::Offload);
   EXPECT_FALSE(r.in_verdict);
   EXPECT_FALSE(r.drop);
-  EXPECT_FALSE(send(false, 0x10).offload);
+  EXPECT_FALSE(w.tcp(false, 0x10).offload);
   EXPECT_EQ(worker.counters().offload_late_packets.get(), 2u);
   EXPECT_FALSE(link.next_request(r));
   EXPECT_EQ(worker.counters().offload_requested.get(), 1u);
