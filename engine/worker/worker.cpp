@@ -9,6 +9,15 @@
 namespace tripline {
 namespace {
 
+// A request to the conntrack thread about `flow`, from worker `index`.
+CtRequest ct_request(const Flow& flow, CtOp op, unsigned index) {
+  CtRequest r;
+  r.tuple = {flow.src(), flow.dst(), flow.sport(), flow.dport(), flow.proto()};
+  r.op = op;
+  r.worker = static_cast<uint16_t>(index);
+  return r;
+}
+
 // How often (in clock time) process() sweeps the flow table for timeouts.
 constexpr Timestamp kTickInterval = kNsPerSec;
 
@@ -225,11 +234,8 @@ Decision Worker::inspect_fragment(const Decoded& pkt, Flow* flow, Dir dir, Times
 
 void Worker::consider_offload(Flow& flow, Decision& d) {
   if (!should_offload(flow, cfg_->offload, capture_ && capture_->records(flow))) return;
-  CtRequest r;
-  r.tuple = {flow.src(), flow.dst(), flow.sport(), flow.dport(), flow.proto()};
-  r.op = CtOp::Offload;
+  CtRequest r = ct_request(flow, CtOp::Offload, index_);
   r.drop = flow.decision.verdict == Verdict::Drop;
-  r.worker = static_cast<uint16_t>(index_);
   // The verdict carries the mark (live; the save rule copies it to the
   // connection): the request then only registers the flow for its destroy
   // event, without a ctnetlink round trip per flow. Otherwise (drops: the
@@ -243,11 +249,8 @@ void Worker::consider_offload(Flow& flow, Decision& d) {
 }
 
 void Worker::offload_through_ctnetlink(Flow& flow) {
-  CtRequest r;
-  r.tuple = {flow.src(), flow.dst(), flow.sport(), flow.dport(), flow.proto()};
-  r.op = CtOp::Offload;
-  r.worker = static_cast<uint16_t>(index_);
-  if (offload_->request(r)) flow.offload_by_verdict = false;  // full: the next packet asks
+  if (offload_->request(ct_request(flow, CtOp::Offload, index_)))
+    flow.offload_by_verdict = false;  // full: the next packet asks
 }
 
 void Worker::take_back_recorded() {
@@ -263,11 +266,8 @@ void Worker::take_back_recorded() {
 }
 
 bool Worker::take_back(Flow& flow) {
-  CtRequest r;
-  r.tuple = {flow.src(), flow.dst(), flow.sport(), flow.dport(), flow.proto()};
-  r.op = CtOp::TakeBack;
-  r.worker = static_cast<uint16_t>(index_);
-  if (!offload_->request(r)) return false;  // full: counted; the flow stays with the kernel
+  if (!offload_->request(ct_request(flow, CtOp::TakeBack, index_)))
+    return false;  // full: counted; the flow stays with the kernel
   counters_.offload_taken_back.add();
   flows_.set_offload(flow, FlowOffload::None);
   flow.offload_by_verdict = false;
