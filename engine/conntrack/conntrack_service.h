@@ -62,6 +62,10 @@ class ConntrackService {
   ConntrackService(OffloadLink& link, const ConntrackMarks& marks);
   ~ConntrackService();  // stop()
   void start();
+  // Whether the kernel passes only offloaded connections' destroy events (a
+  // socket filter on the mark); if not, every connection's end is read and
+  // the others are skipped here, which costs CPU under many short connections.
+  bool events_filtered_in_kernel() const { return events_filtered_; }
   // Stops both threads (requests still queued are dropped: the flows they
   // name stay with the engine).
   void stop();
@@ -75,6 +79,7 @@ class ConntrackService {
   ConntrackMarks marks_;
   CtSocket control_;
   CtSocket events_;
+  bool events_filtered_ = false;
   std::atomic<bool> stop_{false};
   std::thread control_thread_, event_thread_;
 };

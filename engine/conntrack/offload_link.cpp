@@ -13,7 +13,25 @@ bool OffloadLink::request(const CtRequest& r) {
     requests_full_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
+  // Pairs with the fence in wait_for_request: either the control thread
+  // sees this request before it sleeps, or this sees it waiting.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (waiting_.load()) wake();
   return true;
+}
+
+void OffloadLink::wait_for_request(const std::atomic<bool>& stop) {
+  const uint32_t s = signal_.load();
+  if (stop.load()) return;  // a stop whose wake() came before this load
+  waiting_.store(true);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (requests_.size_approx() == 0) signal_.wait(s);
+  waiting_.store(false, std::memory_order_relaxed);
+}
+
+void OffloadLink::wake() {
+  signal_.fetch_add(1);
+  signal_.notify_all();
 }
 
 bool OffloadLink::next_end(unsigned w, CtEnd& out) {

@@ -63,6 +63,12 @@ class OffloadLink {
 
   // Control thread: the next request.
   bool next_request(CtRequest& out);
+  // Control thread: sleeps until a request may be queued, wake() is called
+  // or `stop` is set (then wake() must follow). No polling: an idle daemon
+  // does not wake this thread at all. May return spuriously.
+  void wait_for_request(const std::atomic<bool>& stop);
+  // Ends a wait_for_request (after setting its stop flag).
+  void wake();
   // Control thread, before it asks the kernel: destroy events of this
   // connection go to r.worker from now on.
   void will_offload(const CtRequest& r);
@@ -83,6 +89,10 @@ class OffloadLink {
   bool to_worker(unsigned w, const CtEnd& e);
 
   size_t max_requests_, max_ends_;
+  // wait_for_request/wake: bumped to end a wait; whether the control thread
+  // may be waiting (a worker's request() only wakes it then).
+  std::atomic<uint32_t> signal_{0};
+  std::atomic<bool> waiting_{false};
   moodycamel::ConcurrentQueue<CtRequest> requests_;
   std::vector<std::unique_ptr<moodycamel::ConcurrentQueue<CtEnd>>> inboxes_;
   mutable std::mutex mu_;

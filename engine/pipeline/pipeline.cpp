@@ -223,6 +223,11 @@ void Pipeline::start_offload() {
       "offload on: decided flows go to the kernel after {} packets each way "
       "(conntrack mark 0x{:x}, drops 0x{:x}, mask 0x{:x})",
       cfg_->offload.after_packets, cfg_->offload.mark, cfg_->offload.drop_mark, cfg_->offload.mask);
+  if (!conntrack_->events_filtered_in_kernel())
+    spdlog::warn(
+        "conntrack destroy events are not filtered by the kernel (socket filter refused): "
+        "every connection's end is read and skipped here, which costs CPU under many short "
+        "connections");
 }
 
 void Pipeline::load_dns() {

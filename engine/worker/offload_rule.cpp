@@ -10,6 +10,10 @@ bool should_offload(const Flow& flow, const OffloadConfig& cfg, bool recorded) {
   const bool ended_by_drop = flow.ended_blocked && flow.decision.verdict == Verdict::Drop;
   if (flow.end_reported && !ended_by_drop) return false;
   if (flow.proto() != 6 && flow.proto() != 17) return false;
+  // A TCP flow that sent a FIN is ending: its few last packets cost less
+  // judged here than a marked verdict, a destroy-event registration and,
+  // for packets already queued, a ctnetlink update (short connections).
+  if (flow.state == FlowState::Closing) return false;
   if ((flow.state == FlowState::Closed && !ended_by_drop) || flow.watch != 0 || recorded)
     return false;
   if (flow.key.lo_port == 53 || flow.key.hi_port == 53) return false;

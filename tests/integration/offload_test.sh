@@ -152,6 +152,9 @@ wait_event "$TL_WORK/p1.json" "no flow event with the kernel's counts for the of
     and e['flow']['pkts_toclient'] >= 300 and e['flow']['reason'] in ('fin', 'timeout'))"
 stop_tripline "$PID"
 (( $(counter_value "$TL_WORK/p1.log" offload_ends) >= 1 )) || fail "offload_ends is 0"
+# The kernel took the socket filter that passes only marked connections' destroy events.
+! grep -q 'not filtered by the kernel' "$TL_WORK/p1.log" ||
+  fail "the kernel refused the destroy events' mark filter"
 "$PY" "$ROOT/contrib/eve/validate-eve.py" "$TL_WORK/p1.json" >/dev/null ||
   fail "phase 1 events do not validate against the EVE schema"
 log "flow event carries the kernel's counts (flow.bypassed) and validates"

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -198,6 +199,41 @@ TEST(OffloadLink, FullQueueIsCountedNotWaitedFor) {
   EXPECT_EQ(link.stats().requests_full, 1u);
 }
 
+// The control thread sleeps while no request comes (an idle daemon polls
+// nothing) and no request is missed: each one wakes it (TSan too).
+TEST(OffloadLink, TheControlThreadSleepsUntilARequestComes) {
+  OffloadLink link(1, 1 << 16, 1 << 16);
+  std::atomic<bool> stop{false};
+  std::atomic<int> taken{0}, waits{0};
+  std::thread control([&] {
+    CtRequest r;
+    while (!stop.load()) {
+      if (link.next_request(r)) {
+        taken.fetch_add(1);
+        continue;
+      }
+      waits.fetch_add(1);
+      link.wait_for_request(stop);
+    }
+  });
+  constexpr int kRequests = 300;
+  for (int i = 0; i < kRequests; ++i) {
+    CtRequest r{{ip("10.0.0.2"), ip("192.0.2.7"), static_cast<uint16_t>(1000 + i), 443, 6}};
+    ASSERT_TRUE(link.request(r));
+    if (i % 10 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (taken.load() < kRequests && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(taken.load(), kRequests);  // a lost wake-up leaves requests queued
+  const int before = waits.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_LE(waits.load() - before, 2);  // asleep: polling every ms would wake ~100 times
+  stop.store(true);
+  link.wake();
+  control.join();  // ends: a stop wakes it
+}
+
 // Workers, the control thread and the event thread at once (TSan: tsan preset).
 TEST(OffloadLink, ThreadsShareItWithoutRaces) {
   constexpr unsigned kWorkers = 2;
@@ -288,6 +324,17 @@ TEST(OffloadRule, AFlowEndedByItsDropStillOffloads) {
   g.state = FlowState::Closed;
   g.end_reported = true;
   EXPECT_FALSE(should_offload(g, cfg, false));
+}
+
+// A connection that began to close (a FIN seen) keeps its last packets here:
+// a connect-and-close would otherwise be offloaded on its FIN.
+TEST(OffloadRule, NotWhileClosing) {
+  OffloadConfig cfg;
+  Flow f = decided_flow(Verdict::Accept, 2, 2);
+  f.state = FlowState::Closing;
+  EXPECT_FALSE(should_offload(f, cfg, false));
+  f.state = FlowState::Established;
+  EXPECT_TRUE(should_offload(f, cfg, false));
 }
 
 TEST(OffloadRule, NothingMayNeedItsPackets) {
