@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace tripline {
@@ -165,13 +166,21 @@ void ConntrackService::apply(const CtRequest& r) {
 }
 
 void ConntrackService::run_control() {
+  // Busy (a request within the last 100 ms): look every ms, so that workers
+  // never pay a wake-up per request; idle: sleep until one comes.
+  constexpr int kPollsBeforeSleep = 100;
   CtRequest r;
+  int idle_polls = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
     if (link_.next_request(r)) {
       apply(r);
+      idle_polls = 0;
       continue;
     }
-    link_.wait_for_request(stop_);
+    if (++idle_polls < kPollsBeforeSleep)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    else
+      link_.wait_for_request(stop_);
   }
 }
 

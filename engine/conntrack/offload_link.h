@@ -64,8 +64,9 @@ class OffloadLink {
   // Control thread: the next request.
   bool next_request(CtRequest& out);
   // Control thread: sleeps until a request may be queued, wake() is called
-  // or `stop` is set (then wake() must follow). No polling: an idle daemon
-  // does not wake this thread at all. May return spuriously.
+  // or `stop` is set (then wake() must follow). An idle daemon does not wake
+  // this thread at all; while it waits, each request() costs its worker a
+  // futex wake. May return spuriously.
   void wait_for_request(const std::atomic<bool>& stop);
   // Ends a wait_for_request (after setting its stop flag).
   void wake();
