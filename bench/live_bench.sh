@@ -19,9 +19,10 @@
 #     packets/s delivered to the server, Gb/s, tripline's CPU seconds per GB
 #     forwarded, and which side was the limit (machine CPU, tripline's busiest
 #     thread); TCP connects/s through the contrib rules: nfq_accept_all,
-#     tripline without and with offload.
-# Every namespace and process it starts is removed on exit. About 150 s, or
-# about 30 s with --quick (each phase ~1 s: a smoke test, not a measurement).
+#     tripline without and with offload, taken in turn for 5 rounds (medians,
+#     and each consumer's CPU per connection).
+# Every namespace and process it starts is removed on exit. About 250 s, or
+# about 35 s with --quick (each phase ~1 s, one round: a smoke test, not a measurement).
 #
 #   live_bench.sh [--quick] [--build DIR] [--senders N]
 #                 [--tripline PATH] [--nfq-accept-all PATH] [--udp-flood PATH]
@@ -62,9 +63,9 @@ done
 [[ $SENDERS =~ ^[1-9]$ ]] || { echo "live_bench.sh: --senders wants 1..9" >&2; exit 2; }
 
 if (( QUICK )); then
-  SECS=1 PINGS=300 MODE=quick
+  SECS=1 PINGS=300 MODE=quick CONNECT_ROUNDS=1
 else
-  SECS=5 PINGS=2000 MODE=full
+  SECS=5 PINGS=2000 MODE=full CONNECT_ROUNDS=5
 fi
 
 # Namespaces, cleanup on exit (also on failure), log/fail/skip, in_ns,
@@ -194,6 +195,7 @@ connects() {
         --seconds "$SECS" --threads 4 --timeout-ms 1000) || fail "tcp_connect failed"
   CPS=$(field "$out" connects_per_s)
   FAILED=$(field "$out" failed)
+  CONNECTED=$(field "$out" connected)
   (( $(field "$out" connected) > 0 )) || fail "no TCP connection to $1 succeeded"
 }
 
@@ -378,10 +380,6 @@ measure_offload_mode() {
   R["$k.gbps"]=$GBPS; R["$k.bulk.cpu"]=$PID_CPU_S; R["$k.bulk.bytes"]=$FWD_BYTES
   R["$k.bulk.limit"]=$(mode_limit "$k")
   log "$k: bulk TCP: ${GBPS} Gb/s; tripline ${PID_CPU_S} CPU s for $FWD_BYTES bytes; limit: ${R[$k.bulk.limit]}"
-  if [[ -n $CONSUMER_PID ]]; then
-    connects "$SERVER"; R["$k.cps"]=$CPS; R["$k.cfail"]=$FAILED
-    log "$k: TCP: ${CPS} connects/s ($FAILED failed)"
-  fi
 }
 
 # Short UDP flows leave many conntrack entries once rules need conntrack: let them go soon.
@@ -399,11 +397,6 @@ in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" up 0 1 ||
 # The rules with nobody bound (--queue-bypass accepts): conntrack, the connmark matches and
 # the queue rule's bypass, the kernel's part of the offload path.
 measure_offload_mode bypass
-# The minimal consumer behind the same rules: what the connects/s target compares with.
-start_consumer accept-all
-connects "$SERVER"; R[ct_accept_all.cps]=$CPS; R[ct_accept_all.cfail]=$FAILED
-log "nfq_accept_all behind the contrib rules: TCP: ${CPS} connects/s ($FAILED failed)"
-stop_consumer
 for mode in nooffload offload; do
   cat >"$WORK/$mode.toml" <<TOML
 [queue]
@@ -420,6 +413,27 @@ TOML
   R["$mode.late"]=$(counter offload_late_packets)
   R["$mode.with_verdict"]=$(counter offload_with_verdict)
   stop_consumer
+done
+# TCP connects/s behind the same rules, what the connects target compares: the minimal
+# consumer, tripline without and with offload, in turn for CONNECT_ROUNDS rounds (the
+# machine's load drifts within a run by more than these differ); medians. Also each
+# consumer's CPU per connection (with the forwarding the kernel does in its verdict calls).
+for r in $(seq "$CONNECT_ROUNDS"); do
+  for k in ct_accept_all nooffload offload; do
+    if [[ $k == ct_accept_all ]]; then start_consumer accept-all; else start_consumer tripline "$WORK/$k.toml"; fi
+    measure_begin "$CONSUMER_PID"
+    connects "$SERVER"
+    measure_end
+    stop_consumer
+    R["$k.cps.$r"]=$CPS; R["$k.cfail"]=$(( ${R[$k.cfail]:-0} + FAILED ))
+    R["$k.cus.$r"]=$(calc "$PID_CPU_S * 1e6 / $CONNECTED" %.1f)
+    log "round $r, $k behind the contrib rules: TCP: ${CPS} connects/s ($FAILED failed), ${R[$k.cus.$r]} us CPU per connection"
+  done
+done
+for k in ct_accept_all nooffload offload; do
+  R["$k.cps"]=$(for r in $(seq "$CONNECT_ROUNDS"); do echo "${R[$k.cps.$r]}"; done | median)
+  R["$k.cus"]=$(for r in $(seq "$CONNECT_ROUNDS"); do echo "${R[$k.cus.$r]}"; done | median)
+  R["$k.rounds"]=$(for r in $(seq "$CONNECT_ROUNDS"); do echo "${R[$k.cps.$r]}"; done | paste -sd' ')
 done
 in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" down
 (( ${R[offload.requested]} > 0 )) || fail "offload on, but tripline requested no offload"
@@ -491,10 +505,11 @@ cat <<EOF
     contrib rules, no consumer ${R[bypass.gbps]}   limit: ${R[bypass.bulk.limit]}
     tripline, no offload    ${R[nooffload.gbps]}   $(per_gb "${R[nooffload.bulk.cpu]}" "${R[nooffload.bulk.bytes]}") CPU s/GB   limit: ${R[nooffload.bulk.limit]}
     tripline, offload       ${R[offload.gbps]}   $(per_gb "${R[offload.bulk.cpu]}" "${R[offload.bulk.bytes]}") CPU s/GB   limit: ${R[offload.bulk.limit]}
-  new TCP connections/s through the contrib rules (4 threads):
-    nfq_accept_all          ${R[ct_accept_all.cps]} (${R[ct_accept_all.cfail]} failed)
-    tripline, no offload    ${R[nooffload.cps]} (${R[nooffload.cfail]} failed)  ratio to nfq_accept_all $(ratio "${R[nooffload.cps]}" "${R[ct_accept_all.cps]}")
-    tripline, offload       ${R[offload.cps]} (${R[offload.cfail]} failed)  ratio to nfq_accept_all $(ratio "${R[offload.cps]}" "${R[ct_accept_all.cps]}")  target: $(target "$(ratio "${R[offload.cps]}" "${R[ct_accept_all.cps]}")" 0.9)
+  new TCP connections/s through the contrib rules (4 threads), median of $CONNECT_ROUNDS rounds taken in turn (each round's figure);
+  CPU per connection = the consumer's CPU time (with the kernel's forwarding in its verdict calls) / connections, median:
+    nfq_accept_all          ${R[ct_accept_all.cps]} (${R[ct_accept_all.rounds]}; ${R[ct_accept_all.cfail]} failed)   ${R[ct_accept_all.cus]} us CPU per connection
+    tripline, no offload    ${R[nooffload.cps]} (${R[nooffload.rounds]}; ${R[nooffload.cfail]} failed)   ${R[nooffload.cus]} us CPU per connection  ratio to nfq_accept_all $(ratio "${R[nooffload.cps]}" "${R[ct_accept_all.cps]}")
+    tripline, offload       ${R[offload.cps]} (${R[offload.rounds]}; ${R[offload.cfail]} failed)   ${R[offload.cus]} us CPU per connection  ratio to nfq_accept_all $(ratio "${R[offload.cps]}" "${R[ct_accept_all.cps]}")  target: $(target "$(ratio "${R[offload.cps]}" "${R[ct_accept_all.cps]}")" 0.9)
   offload_requested ${R[offload.requested]} (${R[offload.with_verdict]} with the verdict: saved to the conntrack mark by the contrib save rule), offload_late_packets ${R[offload.late]} (queued after the request, before the mark took effect)
   load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
 EOF
