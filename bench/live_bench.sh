@@ -20,8 +20,9 @@
 #     forwarded, and which side was the limit (machine CPU, tripline's busiest
 #     thread); TCP connects/s through the contrib rules: nfq_accept_all,
 #     tripline without and with offload, taken in turn for 5 rounds (medians,
-#     and each consumer's CPU per connection).
-# Every namespace and process it starts is removed on exit. About 250 s, or
+#     and each consumer's CPU per connection); and the offload target's
+#     short flows with no queue and with offload, in turn for 3 rounds.
+# Every namespace and process it starts is removed on exit. About 330 s, or
 # about 35 s with --quick (each phase ~1 s, one round: a smoke test, not a measurement).
 #
 #   live_bench.sh [--quick] [--build DIR] [--senders N]
@@ -63,9 +64,9 @@ done
 [[ $SENDERS =~ ^[1-9]$ ]] || { echo "live_bench.sh: --senders wants 1..9" >&2; exit 2; }
 
 if (( QUICK )); then
-  SECS=1 PINGS=300 MODE=quick CONNECT_ROUNDS=1
+  SECS=1 PINGS=300 MODE=quick CONNECT_ROUNDS=1 OFFLOAD_ROUNDS=1
 else
-  SECS=5 PINGS=2000 MODE=full CONNECT_ROUNDS=5
+  SECS=5 PINGS=2000 MODE=full CONNECT_ROUNDS=5 OFFLOAD_ROUNDS=3
 fi
 
 # Namespaces, cleanup on exit (also on failure), log/fail/skip, in_ns,
@@ -173,6 +174,8 @@ counter() {
 }
 
 # ---------------------------------------------------------------- phases
+# $1 / $2 to 3 places ("-" when $2 is 0 or missing).
+ratio() { if [[ ${2:-0} != 0 ]]; then calc "$1 / $2" %.3f; else echo "-"; fi; }
 # Flood of $1-byte UDP payloads for SECS seconds; sets VPS (verdicts/s: packets
 # the consumer judged during the flood, per second of flood) and SENT_PPS.
 flood() {
@@ -431,15 +434,45 @@ for r in $(seq "$CONNECT_ROUNDS"); do
   done
 done
 for k in ct_accept_all nooffload offload; do
-  R["$k.cps"]=$(for r in $(seq "$CONNECT_ROUNDS"); do echo "${R[$k.cps.$r]}"; done | median)
-  R["$k.cus"]=$(for r in $(seq "$CONNECT_ROUNDS"); do echo "${R[$k.cus.$r]}"; done | median)
-  R["$k.rounds"]=$(for r in $(seq "$CONNECT_ROUNDS"); do echo "${R[$k.cps.$r]}"; done | paste -sd' ')
+  R["$k.cps"]=$(for i in $(seq "$CONNECT_ROUNDS"); do echo "${R[$k.cps.$i]}"; done | median)
+  R["$k.cus"]=$(for i in $(seq "$CONNECT_ROUNDS"); do echo "${R[$k.cus.$i]}"; done | median)
+  R["$k.rounds"]=$(for i in $(seq "$CONNECT_ROUNDS"); do echo "${R[$k.cps.$i]}"; done | paste -sd' ')
 done
-in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" down
+# The offload target's figure: short flows with no queue (no rule at all) and through
+# tripline with offload, in turn for OFFLOAD_ROUNDS rounds, the order swapped every round
+# (the rows above are minutes apart: the machine's drift and what earlier phases left in
+# conntrack move them by more than offload costs); the median of the per-round ratios.
+contrib_rules() {  # up|down
+  in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" "$1" 0 1 ||
+    fail "contrib/iptables/tripline-iptables.sh $1 failed"
+}
+turn_offload() {
+  start_consumer tripline "$WORK/offload.toml"
+  for n in 100 1000; do short_flows "$n"; R["turn.offload.f$n.$r"]=$FLOW_PPS; done
+  stop_consumer
+  CONSUMER_PID=""
+}
+turn_none() {
+  contrib_rules down
+  for n in 100 1000; do short_flows "$n"; R["turn.none.f$n.$r"]=$FLOW_PPS; done
+  contrib_rules up
+}
+CONSUMER_PID=""
+for r in $(seq "$OFFLOAD_ROUNDS"); do
+  if (( r % 2 )); then turn_none; turn_offload; else turn_offload; turn_none; fi
+  for n in 100 1000; do
+    R["turn.ratio.f$n.$r"]=$(ratio "${R[turn.offload.f$n.$r]}" "${R[turn.none.f$n.$r]}")
+    log "round $r, short UDP flows of $n: no queue ${R[turn.none.f$n.$r]}, offload ${R[turn.offload.f$n.$r]} packets/s: ratio ${R[turn.ratio.f$n.$r]}"
+  done
+done
+for n in 100 1000; do
+  R["turn.ratio.f$n"]=$(for i in $(seq "$OFFLOAD_ROUNDS"); do echo "${R[turn.ratio.f$n.$i]}"; done | median)
+  R["turn.rounds.f$n"]=$(for i in $(seq "$OFFLOAD_ROUNDS"); do echo "${R[turn.ratio.f$n.$i]}"; done | paste -sd' ')
+done
+contrib_rules down
 (( ${R[offload.requested]} > 0 )) || fail "offload on, but tripline requested no offload"
 
 # ---------------------------------------------------------------- summary
-ratio() { if [[ ${2:-0} != 0 ]]; then calc "$1 / $2" %.3f; else echo "-"; fi; }
 saturated() {  # a note when the consumer kept up with the sender (not at its limit)
   if awk -v v="$1" -v s="$2" 'BEGIN { exit !(v >= 0.95 * s) }'; then echo " (kept up with the sender: not at its limit)"; fi
 }
@@ -489,7 +522,8 @@ for n in 100 1000; do
     contrib rules, no consumer ${R[bypass.f$n.pps]} (${R[bypass.f$n.offered]})   limit: ${R[bypass.f$n.limit]}
     tripline, no offload    ${R[nooffload.f$n.pps]} (${R[nooffload.f$n.offered]})   judged ${R[nooffload.f$n.judged]}; $(per_gb "${R[nooffload.f$n.cpu]}" "${R[nooffload.f$n.bytes]}") CPU s/GB   limit: ${R[nooffload.f$n.limit]}
     tripline, offload       ${R[offload.f$n.pps]} (${R[offload.f$n.offered]})   judged ${R[offload.f$n.judged]}; $(per_gb "${R[offload.f$n.cpu]}" "${R[offload.f$n.bytes]}") CPU s/GB   limit: ${R[offload.f$n.limit]}
-    ratio offload/no queue  $(ratio "${R[offload.f$n.pps]}" "${R[none.f$n.pps]}")  target: $(target "$(ratio "${R[offload.f$n.pps]}" "${R[none.f$n.pps]}")" 0.85)
+    ratio offload/no queue  $(ratio "${R[offload.f$n.pps]}" "${R[none.f$n.pps]}") (these rows, minutes apart)
+    ratio offload/no queue, in turn: median ${R[turn.ratio.f$n]} of $OFFLOAD_ROUNDS rounds (${R[turn.rounds.f$n]})  target: $(target "${R[turn.ratio.f$n]}" 0.85)
     ratio offload/stateful router $(ratio "${R[offload.f$n.pps]}" "${R[stateful.f$n.pps]}")  (conntrack's own cost left out)
     ratio no offload/no queue $(ratio "${R[nooffload.f$n.pps]}" "${R[none.f$n.pps]}")
     CPU per delivered datagram (senders incl. the forwarding in their context + ksoftirqd + tripline), ns:
