@@ -21,8 +21,9 @@
 #     thread); TCP connects/s through the contrib rules: nfq_accept_all,
 #     tripline without and with offload, taken in turn for 5 rounds (medians,
 #     and each consumer's CPU per connection); and the offload target's
-#     short flows with no queue and with offload, in turn for 3 rounds.
-# Every namespace and process it starts is removed on exit. About 330 s, or
+#     short flows with no queue, a stateful router and with offload, in turn
+#     for 3 rounds.
+# Every namespace and process it starts is removed on exit. About 370 s, or
 # about 35 s with --quick (each phase ~1 s, one round: a smoke test, not a measurement).
 #
 #   live_bench.sh [--quick] [--build DIR] [--senders N]
@@ -438,10 +439,11 @@ for k in ct_accept_all nooffload offload; do
   R["$k.cus"]=$(for i in $(seq "$CONNECT_ROUNDS"); do echo "${R[$k.cus.$i]}"; done | median)
   R["$k.rounds"]=$(for i in $(seq "$CONNECT_ROUNDS"); do echo "${R[$k.cps.$i]}"; done | paste -sd' ')
 done
-# The offload target's figure: short flows with no queue (no rule at all) and through
-# tripline with offload, in turn for OFFLOAD_ROUNDS rounds, the order swapped every round
-# (the rows above are minutes apart: the machine's drift and what earlier phases left in
-# conntrack move them by more than offload costs); the median of the per-round ratios.
+# The offload target's figure: short flows with no queue (no rule at all), through a stateful
+# router and through tripline with offload, in turn for OFFLOAD_ROUNDS rounds, the order
+# rotated every round (the rows above are minutes apart: the machine's drift and what
+# earlier phases left in conntrack move them by more than offload costs); the median of the
+# per-round ratios.
 contrib_rules() {  # up|down
   in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" "$1" 0 1 ||
     fail "contrib/iptables/tripline-iptables.sh $1 failed"
@@ -457,17 +459,31 @@ turn_none() {
   for n in 100 1000; do short_flows "$n"; R["turn.none.f$n.$r"]=$FLOW_PPS; done
   contrib_rules up
 }
+turn_stateful() {  # conntrack's own floor, as the stateful router above
+  contrib_rules down
+  in_ns "$NS_G" iptables -w -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  for n in 100 1000; do short_flows "$n"; R["turn.stateful.f$n.$r"]=$FLOW_PPS; done
+  in_ns "$NS_G" iptables -w -D FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  contrib_rules up
+}
 CONSUMER_PID=""
 for r in $(seq "$OFFLOAD_ROUNDS"); do
-  if (( r % 2 )); then turn_none; turn_offload; else turn_offload; turn_none; fi
+  case $(( r % 3 )) in
+    1) turn_none; turn_stateful; turn_offload ;;
+    2) turn_offload; turn_none; turn_stateful ;;
+    0) turn_stateful; turn_offload; turn_none ;;
+  esac
   for n in 100 1000; do
     R["turn.ratio.f$n.$r"]=$(ratio "${R[turn.offload.f$n.$r]}" "${R[turn.none.f$n.$r]}")
-    log "round $r, short UDP flows of $n: no queue ${R[turn.none.f$n.$r]}, offload ${R[turn.offload.f$n.$r]} packets/s: ratio ${R[turn.ratio.f$n.$r]}"
+    R["turn.floor.f$n.$r"]=$(ratio "${R[turn.stateful.f$n.$r]}" "${R[turn.none.f$n.$r]}")
+    log "round $r, short UDP flows of $n: no queue ${R[turn.none.f$n.$r]}, stateful router ${R[turn.stateful.f$n.$r]}, offload ${R[turn.offload.f$n.$r]} packets/s: offload/no queue ${R[turn.ratio.f$n.$r]}, stateful router/no queue ${R[turn.floor.f$n.$r]}"
   done
 done
 for n in 100 1000; do
-  R["turn.ratio.f$n"]=$(for i in $(seq "$OFFLOAD_ROUNDS"); do echo "${R[turn.ratio.f$n.$i]}"; done | median)
-  R["turn.rounds.f$n"]=$(for i in $(seq "$OFFLOAD_ROUNDS"); do echo "${R[turn.ratio.f$n.$i]}"; done | paste -sd' ')
+  for q in ratio floor; do
+    R["turn.$q.f$n"]=$(for i in $(seq "$OFFLOAD_ROUNDS"); do echo "${R[turn.$q.f$n.$i]}"; done | median)
+    R["turn.$q.rounds.f$n"]=$(for i in $(seq "$OFFLOAD_ROUNDS"); do echo "${R[turn.$q.f$n.$i]}"; done | paste -sd' ')
+  done
 done
 contrib_rules down
 (( ${R[offload.requested]} > 0 )) || fail "offload on, but tripline requested no offload"
@@ -523,7 +539,8 @@ for n in 100 1000; do
     tripline, no offload    ${R[nooffload.f$n.pps]} (${R[nooffload.f$n.offered]})   judged ${R[nooffload.f$n.judged]}; $(per_gb "${R[nooffload.f$n.cpu]}" "${R[nooffload.f$n.bytes]}") CPU s/GB   limit: ${R[nooffload.f$n.limit]}
     tripline, offload       ${R[offload.f$n.pps]} (${R[offload.f$n.offered]})   judged ${R[offload.f$n.judged]}; $(per_gb "${R[offload.f$n.cpu]}" "${R[offload.f$n.bytes]}") CPU s/GB   limit: ${R[offload.f$n.limit]}
     ratio offload/no queue  $(ratio "${R[offload.f$n.pps]}" "${R[none.f$n.pps]}") (these rows, minutes apart)
-    ratio offload/no queue, in turn: median ${R[turn.ratio.f$n]} of $OFFLOAD_ROUNDS rounds (${R[turn.rounds.f$n]})  target: $(target "${R[turn.ratio.f$n]}" 0.85)
+    ratio offload/no queue, in turn: median ${R[turn.ratio.f$n]} of $OFFLOAD_ROUNDS rounds (${R[turn.ratio.rounds.f$n]})  target: $(target "${R[turn.ratio.f$n]}" 0.85)
+    ratio stateful router/no queue, in the same turns: median ${R[turn.floor.f$n]} (${R[turn.floor.rounds.f$n]}): conntrack's own floor
     ratio offload/stateful router $(ratio "${R[offload.f$n.pps]}" "${R[stateful.f$n.pps]}")  (conntrack's own cost left out)
     ratio no offload/no queue $(ratio "${R[nooffload.f$n.pps]}" "${R[none.f$n.pps]}")
     CPU per delivered datagram (senders incl. the forwarding in their context + ksoftirqd + tripline), ns:
