@@ -13,7 +13,11 @@ bool should_offload(const Flow& flow, const OffloadConfig& cfg, bool recorded) {
   // A TCP flow that sent a FIN is ending: its few last packets cost less
   // judged here than a marked verdict, a destroy-event registration and,
   // for packets already queued, a ctnetlink update (short connections).
-  if (flow.state == FlowState::Closing) return false;
+  // One that goes on carrying data half-closed (a request sent with its FIN,
+  // then a long answer) is offloaded once it has shown it.
+  if (flow.state == FlowState::Closing &&
+      flow.pkts[kToServer] + flow.pkts[kToClient] < kClosingOffloadPackets)
+    return false;
   if ((flow.state == FlowState::Closed && !ended_by_drop) || flow.watch != 0 || recorded)
     return false;
   if (flow.key.lo_port == 53 || flow.key.hi_port == 53) return false;

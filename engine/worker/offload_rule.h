@@ -11,11 +11,13 @@ namespace tripline {
 // True when `flow` should be handed to the kernel now: TCP or UDP, decided
 // (accept or drop, no packet mark, no rewrite), no trigger watching its
 // packets, not DNS (port 53: answers must be seen), not being recorded
-// (`recorded`), not yet offloaded or refused, not closed or closing (a TCP
-// FIN seen: its last packets cost less here); and it has seen
+// (`recorded`), not yet offloaded or refused, not closed, not closing (a TCP
+// FIN seen: its last packets cost less here) unless it has carried
+// kClosingOffloadPackets (a half-closed transfer); and it has seen
 // after_packets packets each way (a drop: from the client; a dropped flow's
 // server never answers).
 bool should_offload(const Flow& flow, const OffloadConfig& cfg, bool recorded);
+inline constexpr uint64_t kClosingOffloadPackets = 64;
 
 // True when the verdict `d` of the packet that just offloaded `flow` may hand
 // the flow to the kernel itself (Decision::offload: the packet goes on with

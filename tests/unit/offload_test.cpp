@@ -327,14 +327,20 @@ TEST(OffloadRule, AFlowEndedByItsDropStillOffloads) {
 }
 
 // A connection that began to close (a FIN seen) keeps its last packets here:
-// a connect-and-close would otherwise be offloaded on its FIN.
-TEST(OffloadRule, NotWhileClosing) {
+// a connect-and-close would otherwise be offloaded on its FIN. A half-closed
+// connection that goes on carrying data is offloaded once it has shown it.
+TEST(OffloadRule, NotWhileClosingUnlessItGoesOnCarryingData) {
   OffloadConfig cfg;
   Flow f = decided_flow(Verdict::Accept, 2, 2);
   f.state = FlowState::Closing;
   EXPECT_FALSE(should_offload(f, cfg, false));
   f.state = FlowState::Established;
   EXPECT_TRUE(should_offload(f, cfg, false));
+  Flow half = decided_flow(Verdict::Accept, 3, kClosingOffloadPackets - 4);
+  half.state = FlowState::Closing;
+  EXPECT_FALSE(should_offload(half, cfg, false));
+  half.pkts[kToClient] += 1;  // kClosingOffloadPackets in all
+  EXPECT_TRUE(should_offload(half, cfg, false));
 }
 
 TEST(OffloadRule, NothingMayNeedItsPackets) {
