@@ -5,6 +5,9 @@
 #   1. a long TCP flow is offloaded after its first packets (tripline judges
 #      only a few of its packets) and its flow event carries the kernel's counts
 #      (flow.bypass, flow.bypassed);
+#   1c. a connection that sends its FIN with its request is not offloaded
+#      (its last packets stay queued), unless it goes on carrying data
+#      half-closed: a long answer after the client's FIN is offloaded;
 #   1v. the verdict that offloads an accepted flow carries the offload packet
 #      mark and the contrib save rule (mangle POSTROUTING) copies it to the
 #      conntrack mark at once: UDP and TCP ping-pong flows have (almost) no
@@ -62,6 +65,21 @@ def serve(c):
 while True:
     c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
 ' "$ECHO_PORT"
+# A server that reads the request until the client's FIN, then answers with
+# ANSWER_SEGMENTS small segments: a half-closed connection that goes on carrying data.
+HALF_PORT=7778 ANSWER_SEGMENTS=300
+start_bg "$NS_S" "$TL_WORK/half.log" "$PY" -u -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
+while True:
+    c, _ = s.accept()
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    while c.recv(4096): pass
+    for i in range(int(sys.argv[2])):
+        c.sendall(b"x" * 100); time.sleep(0.002)
+    c.close()
+' "$HALF_PORT" "$ANSWER_SEGMENTS"
 start_udp_sink "$UDP_PORT" "$TL_WORK/udp.out"
 for i in $(seq 50); do
   in_ns "$NS_C" "$PY" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1)' \
@@ -98,6 +116,26 @@ for i in range(rounds):
 c.close()
 print(ok)
 ' "$SERVER4" "$ECHO_PORT" "$@"
+}
+
+# request_with_fin PORT: one connection whose request carries the client's FIN
+# (TCP_CORK, then shutdown), reading the answer to the end; prints its length.
+request_with_fin() {
+  in_ns "$NS_C" "$PY" -c '
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), 3)
+c.settimeout(5)
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+c.sendall(b"request\n")
+c.shutdown(socket.SHUT_WR)
+n = 0
+while True:
+    d = c.recv(65536)
+    if not d: break
+    n += len(d)
+c.close()
+print(n)
+' "$SERVER4" "$1"
 }
 
 # run_tripline NAME CONFIG: starts tripline on queue 0; pid in TL_DAEMON.
@@ -158,6 +196,29 @@ stop_tripline "$PID"
 "$PY" "$ROOT/contrib/eve/validate-eve.py" "$TL_WORK/p1.json" >/dev/null ||
   fail "phase 1 events do not validate against the EVE schema"
 log "flow event carries the kernel's counts (flow.bypassed) and validates"
+
+# ------------------------------ 1c. closing connections, half-closed transfers
+log "phase 1c: a connection that sends its FIN with its request stays queued, unless it goes on"
+offload_config "$TL_WORK/p1c.toml" "" accept
+run_tripline p1c "$TL_WORK/p1c.toml"
+PID=$TL_DAEMON
+for i in $(seq 10); do
+  [[ $(request_with_fin "$ECHO_PORT") == 8 ]] || fail "request with FIN $i: no echo"
+done
+dump_counters "$PID" "$TL_WORK/p1c.log"
+requested=$(counter_value "$TL_WORK/p1c.log" offload_requested)
+(( requested == 0 )) ||
+  fail "$requested of 10 connections closing with their request were offloaded (want 0)"
+n=$(request_with_fin "$HALF_PORT")
+(( n == ANSWER_SEGMENTS * 100 )) || fail "half-closed transfer: $n of $(( ANSWER_SEGMENTS * 100 )) bytes"
+dump_counters "$PID" "$TL_WORK/p1c.log"
+requested=$(counter_value "$TL_WORK/p1c.log" offload_requested)
+judged=$(counter_value "$TL_WORK/p1c.log" packets)
+(( requested == 1 )) || fail "the half-closed transfer was not offloaded (offload_requested $requested)"
+# 10 short connections (about 7 packets each) and about 64 of the transfer's ~300.
+(( judged < 200 )) || fail "tripline judged $judged packets (want < 200: the transfer's rest goes to the kernel)"
+stop_tripline "$PID"
+log "10 connections closing with their request stayed queued; the half-closed transfer was offloaded ($judged packets judged)"
 
 # ------------------------- 1v. the deciding verdict carries the offload mark
 log "phase 1v: the offloading verdict's packet mark is saved to the connection at once"
