@@ -177,6 +177,19 @@ counter() {
 # ---------------------------------------------------------------- phases
 # $1 / $2 to 3 places ("-" when $2 is 0 or missing).
 ratio() { if [[ ${2:-0} != 0 ]]; then calc "$1 / $2" %.3f; else echo "-"; fi; }
+# The values R[$1.1] .. R[$1.$2], one per line (the rounds of a figure taken in turn).
+rounds() { local i; for i in $(seq "$2"); do echo "${R[$1.$i]}"; done; }
+# The contrib rules (fast path, queue rule, save rule) on the gw: up|down.
+contrib_rules() {
+  in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" "$1" 0 1 ||
+    fail "contrib/iptables/tripline-iptables.sh $1 failed"
+}
+# The stateful router's one rule (conntrack accepts established traffic): add|del.
+stateful_rule() {
+  local op=-A
+  [[ $1 == del ]] && op=-D
+  in_ns "$NS_G" iptables -w "$op" FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+}
 # Flood of $1-byte UDP payloads for SECS seconds; sets VPS (verdicts/s: packets
 # the consumer judged during the flood, per second of flood) and SENT_PPS.
 flood() {
@@ -200,7 +213,7 @@ connects() {
   CPS=$(field "$out" connects_per_s)
   FAILED=$(field "$out" failed)
   CONNECTED=$(field "$out" connected)
-  (( $(field "$out" connected) > 0 )) || fail "no TCP connection to $1 succeeded"
+  (( CONNECTED > 0 )) || fail "no TCP connection to $1 succeeded"
 }
 
 # UDP ping-pong through the gw; sets P50 and P99 (microseconds) and LOST.
@@ -393,11 +406,10 @@ CONSUMER_PID=""
 measure_offload_mode none
 # A stateful router without tripline: conntrack on (as for NAT), established traffic
 # accepted by one rule. What the kernel charges for conntrack alone, which offload needs too.
-in_ns "$NS_G" iptables -w -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+stateful_rule add
 measure_offload_mode stateful
-in_ns "$NS_G" iptables -w -D FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
-in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" up 0 1 ||
-  fail "contrib/iptables/tripline-iptables.sh up failed"
+stateful_rule del
+contrib_rules up
 # The rules with nobody bound (--queue-bypass accepts): conntrack, the connmark matches and
 # the queue rule's bypass, the kernel's part of the offload path.
 measure_offload_mode bypass
@@ -435,19 +447,15 @@ for r in $(seq "$CONNECT_ROUNDS"); do
   done
 done
 for k in ct_accept_all nooffload offload; do
-  R["$k.cps"]=$(for i in $(seq "$CONNECT_ROUNDS"); do echo "${R[$k.cps.$i]}"; done | median)
-  R["$k.cus"]=$(for i in $(seq "$CONNECT_ROUNDS"); do echo "${R[$k.cus.$i]}"; done | median)
-  R["$k.rounds"]=$(for i in $(seq "$CONNECT_ROUNDS"); do echo "${R[$k.cps.$i]}"; done | paste -sd' ')
+  R["$k.cps"]=$(rounds "$k.cps" "$CONNECT_ROUNDS" | median)
+  R["$k.cus"]=$(rounds "$k.cus" "$CONNECT_ROUNDS" | median)
+  R["$k.rounds"]=$(rounds "$k.cps" "$CONNECT_ROUNDS" | paste -sd' ')
 done
 # The offload target's figure: short flows with no queue (no rule at all), through a stateful
 # router and through tripline with offload, in turn for OFFLOAD_ROUNDS rounds, the order
 # rotated every round (the rows above are minutes apart: the machine's drift and what
 # earlier phases left in conntrack move them by more than offload costs); the median of the
 # per-round ratios.
-contrib_rules() {  # up|down
-  in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" "$1" 0 1 ||
-    fail "contrib/iptables/tripline-iptables.sh $1 failed"
-}
 turn_offload() {
   start_consumer tripline "$WORK/offload.toml"
   for n in 100 1000; do short_flows "$n"; R["turn.offload.f$n.$r"]=$FLOW_PPS; done
@@ -461,9 +469,9 @@ turn_none() {
 }
 turn_stateful() {  # conntrack's own floor, as the stateful router above
   contrib_rules down
-  in_ns "$NS_G" iptables -w -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  stateful_rule add
   for n in 100 1000; do short_flows "$n"; R["turn.stateful.f$n.$r"]=$FLOW_PPS; done
-  in_ns "$NS_G" iptables -w -D FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  stateful_rule del
   contrib_rules up
 }
 CONSUMER_PID=""
@@ -481,8 +489,8 @@ for r in $(seq "$OFFLOAD_ROUNDS"); do
 done
 for n in 100 1000; do
   for q in ratio floor; do
-    R["turn.$q.f$n"]=$(for i in $(seq "$OFFLOAD_ROUNDS"); do echo "${R[turn.$q.f$n.$i]}"; done | median)
-    R["turn.$q.rounds.f$n"]=$(for i in $(seq "$OFFLOAD_ROUNDS"); do echo "${R[turn.$q.f$n.$i]}"; done | paste -sd' ')
+    R["turn.$q.f$n"]=$(rounds "turn.$q.f$n" "$OFFLOAD_ROUNDS" | median)
+    R["turn.$q.rounds.f$n"]=$(rounds "turn.$q.f$n" "$OFFLOAD_ROUNDS" | paste -sd' ')
   done
 done
 contrib_rules down
