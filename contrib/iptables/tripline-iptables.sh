@@ -6,8 +6,9 @@
 # TRIPLINE_REJECT_MARK (default 0x7470) must match [egress] reject_mark.
 # TRIPLINE_OFFLOAD_MARK / _DROP_MARK / _MASK (defaults 0x10000000 / 0x20000000 / 0x30000000)
 # must match [offload] mark / drop_mark / mask.
-# All rules live in chains of their own, both named TRIPLINE: in the filter table, reached by
-# one jump from FORWARD, and in the mangle table (the offload save rule), by one from POSTROUTING.
+# All rules live in a chain of their own, TRIPLINE in the filter table, reached by one jump
+# from FORWARD. (`down` also removes the mangle table's TRIPLINE chain that older versions
+# added for the offload save rule.)
 set -euo pipefail                                     # stop at the first failing command
 
 ACTION=${1:-}                                         # up | down
@@ -36,18 +37,31 @@ fi
 up() {  # $1 = iptables or ip6tables, $2 = its ICMP reject type
   local ipt=$1 icmp=$2
   $ipt -w -N "$CHAIN" 2>/dev/null || $ipt -w -F "$CHAIN"   # create our chain, or empty it when re-run
-  # Rejects: tripline answers a Reject by handing the packet back (NF_REPEAT) with the mark;
-  # it runs through FORWARD again and is refused here. Keep these first in the chain.
-  $ipt -w -A "$CHAIN" -p tcp -m mark --mark "$MARK" -j REJECT --reject-with tcp-reset   # TCP: reset
-  $ipt -w -A "$CHAIN" -m mark --mark "$MARK" -j REJECT --reject-with "$icmp"          # others: ICMP
-  # Offload fast path ([offload]): tripline marks the connections it has decided (conntrack
-  # mark under OFF_MASK: accepted ones by the save rule below, from the verdict's packet mark
-  # (through ctnetlink if a packet still comes); dropped ones through ctnetlink); the kernel then carries them
-  # without queueing.
-  # Must come before NFQUEUE: an accepted packet never reaches the rules after a queue rule.
-  # Harmless while offload is off: no connection carries these marks.
+  # Offload fast path ([offload]): the connections tripline decided carry its conntrack mark
+  # (under OFF_MASK); the kernel carries them without queueing. First in the chain: each
+  # packet of an offloaded connection tests one rule. Harmless while offload is off: no
+  # connection carries these marks.
   $ipt -w -A "$CHAIN" -m connmark --mark "$OFF_MARK/$OFF_MASK" -j ACCEPT             # accepted flows
   $ipt -w -A "$CHAIN" -m connmark --mark "$OFF_DROP/$OFF_MASK" -j DROP               # dropped flows
+  # Offload save rule: the verdict with which tripline offloads an accepted flow sends its
+  # packet back through this chain (NF_REPEAT) with a packet mark: the packet's own, with the
+  # OFF_MASK bits set to OFF_MARK. These two rules copy those bits, and only those, to the
+  # connection's conntrack mark and accept the packet, so the rule above takes the flow's
+  # very next packet. CONNMARK --save-mark with masks sets
+  # ctmark = (ctmark & ~ctmask) ^ (nfmark & nfmask): other users' conntrack mark bits stay.
+  # Without them offload still works, later: tripline accepts the packet that comes back
+  # (counted in offload_returned) and marks connections through ctnetlink; `tripline check`
+  # warns.
+  # Dropped flows are marked through ctnetlink (a dropped packet reaches no rule).
+  $ipt -w -A "$CHAIN" -m mark --mark "$OFF_MARK/$OFF_MASK" \
+    -j CONNMARK --save-mark --nfmask "$OFF_MASK" --ctmask "$OFF_MASK"
+  $ipt -w -A "$CHAIN" -m mark --mark "$OFF_MARK/$OFF_MASK" -j ACCEPT
+  # Rejects: tripline answers a Reject by handing the packet back (NF_REPEAT) with the mark;
+  # it runs through this chain again and is refused here.
+  $ipt -w -A "$CHAIN" -p tcp -m mark --mark "$MARK" -j REJECT --reject-with tcp-reset   # TCP: reset
+  $ipt -w -A "$CHAIN" -m mark --mark "$MARK" -j REJECT --reject-with "$icmp"          # others: ICMP
+  # All of the above must come before NFQUEUE: an accepted packet never reaches the rules
+  # after a queue rule. Rules in FORWARD before the jump here see a repeated packet twice.
   # Optional fast path (off): pass packets of established connections without queueing them;
   # tripline then sees only connection setup (no byte counts, no flow ends, no late verdicts).
   # $ipt -w -A "$CHAIN" -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
@@ -57,23 +71,18 @@ up() {  # $1 = iptables or ip6tables, $2 = its ICMP reject type
   $ipt -w -A "$CHAIN" -j NFQUEUE "${QUEUE[@]}" --queue-bypass
   # Jump to our chain first thing in FORWARD, once.
   $ipt -w -C FORWARD -j "$CHAIN" 2>/dev/null || $ipt -w -I FORWARD 1 -j "$CHAIN"
+  remove_mangle "$ipt"  # an older version's save rule: its hook would cost every packet
+}
 
-  # Offload save rule ([offload]): the verdict of the packet with which tripline offloads an
-  # accepted flow carries a packet mark (the packet's own, with the OFF_MASK bits set to
-  # OFF_MARK); this rule copies those bits, and only those, to the connection's conntrack mark,
-  # so the fast-path rule above takes the flow's very next packet. It must sit in a later hook
-  # than the queue rule (POSTROUTING here): after NFQUEUE the accepted packet goes on with the
-  # next hook, never with the rules after the queue rule. CONNMARK --save-mark with masks sets
-  # ctmark = (ctmark & ~ctmask) ^ (nfmark & nfmask): other users' conntrack mark bits stay.
-  # Without this rule offload still works (a packet of the flow that still comes makes tripline
-  # set the mark through ctnetlink), only later: packets queued meanwhile count as
-  # offload_late_packets; `tripline check` warns.
-  # Drops do not use it (a dropped packet reaches no later hook): they go through ctnetlink.
-  $ipt -w -t mangle -N "$CHAIN" 2>/dev/null || $ipt -w -t mangle -F "$CHAIN"
-  $ipt -w -t mangle -A "$CHAIN" -m mark --mark "$OFF_MARK/$OFF_MASK" \
-    -j CONNMARK --save-mark --nfmask "$OFF_MASK" --ctmask "$OFF_MASK"
-  # First in POSTROUTING (CONNMARK does not end the chain), so no ACCEPT before it skips it.
-  $ipt -w -t mangle -C POSTROUTING -j "$CHAIN" 2>/dev/null || $ipt -w -t mangle -I POSTROUTING 1 -j "$CHAIN"
+# Removes the mangle table's TRIPLINE chain (the offload save rule, in POSTROUTING, of older
+# versions), if there.
+remove_mangle() {  # $1 = iptables or ip6tables
+  local ipt=$1
+  while $ipt -w -t mangle -C POSTROUTING -j "$CHAIN" 2>/dev/null; do
+    $ipt -w -t mangle -D POSTROUTING -j "$CHAIN"
+  done
+  $ipt -w -t mangle -F "$CHAIN" 2>/dev/null || true
+  $ipt -w -t mangle -X "$CHAIN" 2>/dev/null || true
 }
 
 down() {  # $1 = iptables or ip6tables
@@ -81,12 +90,7 @@ down() {  # $1 = iptables or ip6tables
   while $ipt -w -C FORWARD -j "$CHAIN" 2>/dev/null; do $ipt -w -D FORWARD -j "$CHAIN"; done  # every jump
   $ipt -w -F "$CHAIN" 2>/dev/null || true             # empty our chain if it exists
   $ipt -w -X "$CHAIN" 2>/dev/null || true             # and delete it
-  # The offload save rule's chain in the mangle table, likewise.
-  while $ipt -w -t mangle -C POSTROUTING -j "$CHAIN" 2>/dev/null; do
-    $ipt -w -t mangle -D POSTROUTING -j "$CHAIN"
-  done
-  $ipt -w -t mangle -F "$CHAIN" 2>/dev/null || true
-  $ipt -w -t mangle -X "$CHAIN" 2>/dev/null || true
+  remove_mangle "$ipt"
 }
 
 case "$ACTION" in

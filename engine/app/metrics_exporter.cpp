@@ -136,6 +136,10 @@ constexpr CounterMetric kCounterMetrics[] = {
     {"offload_with_verdict", "tripline_offload_with_verdict_total", "", "",
      "Offloads whose deciding verdict carried the offload packet mark (the save rule copies it "
      "to the connection at once)."},
+    {"offload_returned", "tripline_offload_returned_total", "", "",
+     "Offloading verdicts' packets that came back to the queue: no save rule before the queue "
+     "rule (a ruleset from an older contrib/); accepted with the mark for a save rule in "
+     "postrouting."},
     {"offload_refused", "tripline_offload_refused_total", "", "",
      "Offload requests the kernel refused (no conntrack entry)."},
     {"offload_taken_back", "tripline_offload_taken_back_total", "", "",

@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <map>
-#include <set>
 #include <string>
 
 #include "command_output.h"
@@ -30,8 +29,8 @@ std::vector<std::string> offload_rules_warnings(const OffloadConfig& cfg) {
   std::vector<std::string> out;
   if (!cfg.enabled) return out;
   const std::string nft = command_output("nft list ruleset").value_or("");
-  if (!iptables_has_offload_accept(command_output("iptables -w 2 -S").value_or(""), cfg.mark,
-                                   cfg.mask) &&
+  const std::string ipt = command_output("iptables -w 2 -S").value_or("");
+  if (!iptables_has_offload_accept(ipt, cfg.mark, cfg.mask) &&
       !nft_has_offload_accept(nft, cfg.mark, cfg.mask))
     out.push_back(fmt::format(
         "[offload] is on but no fast-path rule was found: no rule accepts connections with "
@@ -39,17 +38,19 @@ std::vector<std::string> offload_rules_warnings(const OffloadConfig& cfg) {
         "contrib/nftables). Without it the kernel keeps queueing offloaded flows: tripline then "
         "counts them as offload_late_packets and nothing is saved",
         cfg.mark, cfg.mask));
-  if (!iptables_has_offload_save(command_output("iptables -w 2 -t mangle -S").value_or(""),
-                                 cfg.mark, cfg.mask) &&
+  if (!iptables_has_offload_save(ipt, cfg.mark, cfg.mask) &&
       !nft_has_offload_save(nft, cfg.mark, cfg.mask))
     out.push_back(fmt::format(
-        "[offload] is on but no offload save rule was found: nothing in the postrouting hook "
-        "copies packet mark 0x{0:x}/0x{1:x} to the conntrack mark (iptables: `-t mangle -A "
-        "POSTROUTING -m mark --mark 0x{0:x}/0x{1:x} -j CONNMARK --save-mark --nfmask 0x{1:x} "
-        "--ctmask 0x{1:x}`; nft: a postrouting base chain with `meta mark & 0x{1:08x} == "
-        "0x{0:08x} ct mark set ct mark & 0x{2:08x} | 0x{0:08x}`; contrib/iptables and "
-        "contrib/nftables add it). Offload still works through ctnetlink, but later: packets "
-        "queued until the mark update lands count as offload_late_packets",
+        "[offload] is on but no offload save rule was found before the queue rule: nothing in "
+        "the queue rule's chain copies packet mark 0x{0:x}/0x{1:x} to the conntrack mark and "
+        "accepts the packet, which the offloading verdict sends back through that chain "
+        "(iptables: `-m mark --mark 0x{0:x}/0x{1:x} -j CONNMARK --save-mark --nfmask 0x{1:x} "
+        "--ctmask 0x{1:x}`, then `-m mark --mark 0x{0:x}/0x{1:x} -j ACCEPT`; nft: `meta mark & "
+        "0x{1:08x} == 0x{0:08x} ct mark set ct mark & 0x{2:08x} | 0x{0:08x} accept`; "
+        "contrib/iptables and contrib/nftables add them). Offload still works, later: through a "
+        "save rule in postrouting (an older contrib/) once the packet has come back to the queue "
+        "(counted in offload_returned), else through ctnetlink; packets queued meanwhile count "
+        "as offload_late_packets",
         cfg.mark, cfg.mask, ~cfg.mask));
   return out;
 }
@@ -92,22 +93,20 @@ bool iptables_has_offload_save(std::string_view text, uint32_t mark, uint32_t ma
   const std::string match = fmt::format("-m mark --mark 0x{:x}/0x{:x} ", mark, mask);
   const std::string save =
       fmt::format("-j CONNMARK --save-mark --nfmask 0x{:x} --ctmask 0x{:x}", mask, mask);
-  std::set<std::string, std::less<>> saving;                  // chains holding the save rule
-  std::set<std::string, std::less<>> reached{"POSTROUTING"};  // POSTROUTING and its jumps
+  std::map<std::string, int, std::less<>> stage;  // chain -> 1: save rule seen, 2: and accept
+  bool found = false;
   each_line(text, [&](std::string_view line) {
-    if (!line.starts_with("-A ")) return;
+    if (found || !line.starts_with("-A ")) return;
     std::string_view rest = line.substr(3);
     std::string chain(rest.substr(0, rest.find(' ')));
-    if (line.find(match) != std::string_view::npos && line.find(save) != std::string_view::npos)
-      saving.insert(chain);
-    if (chain != "POSTROUTING") return;
-    std::vector<std::string> w = words(line);
-    for (size_t i = 0; i + 1 < w.size(); ++i)
-      if (w[i] == "-j" || w[i] == "-g") reached.insert(w[i + 1]);
+    int& seen = stage[chain];
+    if (line.find(match) != std::string_view::npos) {
+      if (line.find(save) != std::string_view::npos && seen == 0) seen = 1;
+      if (line.ends_with("-j ACCEPT") && seen == 1) seen = 2;
+    }
+    if (line.find("-j NFQUEUE") != std::string_view::npos && seen == 2) found = true;
   });
-  for (const std::string& chain : saving)
-    if (reached.contains(chain)) return true;
-  return false;
+  return found;
 }
 
 bool nft_has_offload_save(std::string_view text, uint32_t mark, uint32_t mask) {
@@ -117,20 +116,25 @@ bool nft_has_offload_save(std::string_view text, uint32_t mark, uint32_t mask) {
   const std::string word = fmt::format("meta mark and 0x{:08x} == 0x{:08x} ", mask, mark);
   const std::string bar = fmt::format("| 0x{:08x}", mark);
   const std::string orw = fmt::format("or 0x{:08x}", mark);
-  bool postrouting = false, found = false;
+  int seen = 0;  // in this chain: 1: save rule, 2: and an accept of those packets
+  bool found = false;
   each_line(text, [&](std::string_view line) {
     if (found) return;
-    if (line.find("chain ") != std::string_view::npos && line.ends_with("{")) postrouting = false;
-    if (line.find("type ") != std::string_view::npos &&
-        line.find(" hook postrouting ") != std::string_view::npos)
-      postrouting = true;
-    if (!postrouting) return;
+    if (line.find("chain ") != std::string_view::npos && line.ends_with("{")) seen = 0;
+    if (line.find(" queue ") != std::string_view::npos ||
+        line.find("\tqueue ") != std::string_view::npos) {
+      found = seen == 2;
+      return;
+    }
     if (line.find(amp) == std::string_view::npos && line.find(word) == std::string_view::npos)
       return;
     size_t set = line.find("ct mark set ");
-    if (set == std::string_view::npos) return;
-    std::string_view value = line.substr(set);
-    found = value.find(bar) != std::string_view::npos || value.find(orw) != std::string_view::npos;
+    if (set != std::string_view::npos && seen == 0) {
+      std::string_view value = line.substr(set);
+      if (value.find(bar) != std::string_view::npos || value.find(orw) != std::string_view::npos)
+        seen = 1;
+    }
+    if (line.ends_with(" accept") && seen == 1) seen = 2;
   });
   return found;
 }

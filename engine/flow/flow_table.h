@@ -145,6 +145,9 @@ struct alignas(64) Flow {
   // Offloaded by the deciding verdict's mark alone (a save rule copies it to
   // the connection); conntrack was not told through ctnetlink (yet).
   bool offload_by_verdict = false;
+  // Its packets queued after that verdict whose verdicts carried the mark
+  // again (Worker::process; then ctnetlink).
+  uint8_t offload_remarks = 0;
   bool decided = false;  // `decision` holds the pipeline's decision
   Timestamp last = 0;
   uint64_t pkts[2] = {0, 0};

@@ -13,7 +13,8 @@ bool offloads(const Decision& d) {
 
 }  // namespace
 
-NfVerdict to_nf_verdict(const Decision& d, uint32_t packet_mark, const OffloadConfig& offload) {
+NfVerdict to_nf_verdict(const Decision& d, uint32_t packet_mark, const OffloadConfig& offload,
+                        OffloadVerdict how) {
   NfVerdict v;
   v.has_mark = d.has_mark;
   v.mark = d.has_mark ? d.mark : 0;  // no stale mark: equal verdicts batch
@@ -23,6 +24,7 @@ NfVerdict to_nf_verdict(const Decision& d, uint32_t packet_mark, const OffloadCo
       if (offloads(d)) {
         v.has_mark = true;
         v.mark = offload_packet_mark(packet_mark, offload);
+        if (how == OffloadVerdict::Repeat) v.verdict = NF_REPEAT;
       }
       break;
     case Verdict::Drop:
@@ -39,8 +41,8 @@ NfVerdict to_nf_verdict(const Decision& d, uint32_t packet_mark, const OffloadCo
 }
 
 bool add_verdict(VerdictBatcher& batcher, uint32_t id, const Decision& d, uint32_t packet_mark,
-                 const OffloadConfig& offload) {
-  const NfVerdict v = to_nf_verdict(d, packet_mark, offload);
+                 const OffloadConfig& offload, OffloadVerdict how) {
+  const NfVerdict v = to_nf_verdict(d, packet_mark, offload, how);
   if (offloads(d)) {
     batcher.add_single(id, v);
     return true;

@@ -132,6 +132,10 @@ struct NfqueueSource::Impl final : VerdictSink {
   std::optional<QueueRow> final_row;  // read after the drain, before the unbind
 
   bool warned_repeat = false;
+  // Offloading verdicts repeat the packet through the queue's chain (its save
+  // rule), until one comes back: then the ruleset saves the mark only later
+  // (postrouting), and they accept instead.
+  OffloadVerdict offload_how = OffloadVerdict::Repeat;
   bool warned_truncated = false;
   bool warned_recv = false;
   bool warned_send = false;
@@ -349,6 +353,23 @@ void NfqueueSource::Impl::handle_message(const nlmsghdr* nlh) {
     batcher.add(id, NfVerdict{NF_DROP, false, 0});
     return;
   }
+  if (worker.offloading() && is_returned_offload(pkt_mark, offload)) [[unlikely]] {
+    // Our offloading verdict sent it back through the chain (NF_REPEAT) and
+    // nothing there saved its mark and accepted it: the ruleset is an older
+    // contrib/ one, with its save rule in postrouting. Judged already: it goes
+    // on, mark kept, for that rule; offloading verdicts accept from now on.
+    counters.offload_returned.add();
+    if (offload_how == OffloadVerdict::Repeat) {
+      offload_how = OffloadVerdict::Accept;
+      spdlog::warn(
+          "queue {}: an offloaded packet came back: no rule before the queue rule saves "
+          "packet mark {:#x}/{:#x} to the connection and accepts it (contrib/ puts one there); "
+          "offloading verdicts accept from now on, for a save rule in postrouting",
+          queue, offload.mark, offload.mask);
+    }
+    batcher.add(id, NfVerdict{NF_ACCEPT, false, 0});
+    return;
+  }
   PacketMeta meta;
   if (parsed && attr[NFQA_IFINDEX_INDEV])
     meta.in_ifindex = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
@@ -372,15 +393,14 @@ void NfqueueSource::Impl::handle_message(const nlmsghdr* nlh) {
   }
   // A replacement's bytes live in the worker's buffer until its next process()
   // call: the batcher hands them to put() at once, which copies them.
-  if (add_verdict(batcher, id, d, pkt_mark, offload)) [[unlikely]] {
+  if (add_verdict(batcher, id, d, pkt_mark, offload, offload_how)) [[unlikely]] {
     // This verdict hands its flow to the kernel: it carries the offload mark,
-    // which the ruleset's save rule copies to the connection in a later hook.
-    // Sent now with what came before it: the kernel runs the packet through
-    // the save rule within this send, so fewer of the flow's packets are
-    // queued meanwhile, and no take-back the worker asks for after this
-    // packet (a recording started by a later packet of this batch) can be
-    // undone by it.
-    counters.offload_with_verdict.add();
+    // which the ruleset's save rule copies to the connection as the packet
+    // goes back through the queue's chain (offload_how). Sent now with what came before it: the
+    // kernel runs the packet through the save rule within this send, so fewer of the flow's packets
+    // are queued meanwhile, and no take-back the worker asks for after this packet (a recording
+    // started by a later packet of this batch) can be undone by it. (The worker counts
+    // offload_with_verdict: a late packet's verdict that carries the mark again is no new offload.)
     flush();
   }
 }

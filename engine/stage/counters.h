@@ -85,6 +85,7 @@ namespace tripline {
   X(capture_lost, "capture_lost")                         \
   X(offload_requested, "offload_requested")               \
   X(offload_with_verdict, "offload_with_verdict")         \
+  X(offload_returned, "offload_returned")                 \
   X(offload_refused, "offload_refused")                   \
   X(offload_taken_back, "offload_taken_back")             \
   X(offload_ends, "offload_ends")                         \

@@ -36,7 +36,7 @@ bool should_offload(const Flow& flow, const OffloadConfig& cfg, bool recorded) {
 
 bool offload_in_verdict(const Flow& flow, const Decision& d) {
   return flow.decision.verdict == Verdict::Accept && d.verdict == Verdict::Accept && !d.has_mark &&
-         d.replacement.empty() && flow.pkts[kToServer] > 0 && flow.pkts[kToClient] > 0;
+         d.replacement.empty();
 }
 
 }  // namespace tripline

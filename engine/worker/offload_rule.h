@@ -19,15 +19,20 @@ namespace tripline {
 bool should_offload(const Flow& flow, const OffloadConfig& cfg, bool recorded);
 inline constexpr uint64_t kClosingOffloadPackets = 64;
 
+// Packets of a flow offloaded by its verdict that still reach the queue (they
+// were queued before that verdict) get the offload mark again in their own
+// verdicts, this many; the next one has ctnetlink mark the connection (no
+// save rule copied the mark).
+inline constexpr uint8_t kOffloadRemarks = 4;
+
 // True when the verdict `d` of the packet that just offloaded `flow` may hand
-// the flow to the kernel itself (Decision::offload: the packet goes on with
-// the offload mark, and a rule in a later hook saves it to the connection):
-// the flow is accepted and this packet too, with no mark or rewrite of its
-// own (a packet mark in the verdict replaces the packet's whole mark), and
-// the flow has seen a packet each way, so its conntrack entry is confirmed
-// and the ctnetlink update sent beside it finds the entry (otherwise the
-// kernel would carry a flow the worker counts as refused). Drops never: a
-// dropped packet reaches no later rule.
+// the flow to the kernel itself (Decision::offload: the packet goes back
+// through the queue's chain with the offload mark, and the save rule there
+// copies it to the connection): the flow is accepted and this packet too,
+// with no mark or rewrite of its own (a packet mark in the verdict replaces
+// the packet's whole mark). Also on a flow's first packet (after_packets = 0):
+// the save rule marks the connection before the kernel confirms it. Drops
+// never: a dropped packet reaches no rule.
 bool offload_in_verdict(const Flow& flow, const Decision& d);
 
 }  // namespace tripline

@@ -160,12 +160,21 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   if (tracked.created) counters_.flows_created.add();
   if (tracked.offload_gone) counters_.offload_gone.add();
   // Queued before its mark took effect (or before a take-back was asked).
+  bool remark = false;
   if (flow.offload == FlowOffload::Offloaded) {
     counters_.offload_late_packets.add();
     // Offloaded by the verdict's mark and still queued: the packet was in the
-    // queue before that verdict, or no save rule copied the mark. ctnetlink
-    // marks the connection, once (without a save rule, offload waits for this).
-    if (flow.offload_by_verdict && offload_) offload_through_ctnetlink(flow);
+    // queue before that verdict (its own verdict carries the mark again, for
+    // the same save rule), or no save rule copied the mark: after
+    // kOffloadRemarks such packets ctnetlink marks the connection, once.
+    if (flow.offload_by_verdict && offload_) {
+      if (flow.offload_remarks < kOffloadRemarks) {
+        ++flow.offload_remarks;
+        remark = true;
+      } else {
+        offload_through_ctnetlink(flow);
+      }
+    }
   }
   // A flow that is not new but undecided was open when a reload changed the
   // policy (rejudge_flows): this packet judges it again, from what it had.
@@ -218,6 +227,8 @@ Decision Worker::process(LinkType link, std::span<const uint8_t> bytes, Timestam
   if (offload_) {
     if (capture_ && capture_->sessions_started() != capture_starts_seen_) take_back_recorded();
     consider_offload(flow, ctx.decision);
+    if (remark && flow.offload == FlowOffload::Offloaded)
+      ctx.decision.offload = offload_in_verdict(flow, ctx.decision);
   }
   count_verdict(ctx.decision);
   return ctx.decision;
@@ -243,8 +254,10 @@ void Worker::consider_offload(Flow& flow, Decision& d) {
   r.in_verdict = offload_in_verdict(flow, d);
   if (!offload_->request(r)) return;  // full: counted by the link; asked again next packet
   counters_.offload_requested.add();
+  if (r.in_verdict) counters_.offload_with_verdict.add();
   flows_.set_offload(flow, FlowOffload::Offloaded);
   flow.offload_by_verdict = r.in_verdict;
+  flow.offload_remarks = 0;
   d.offload = r.in_verdict;
 }
 

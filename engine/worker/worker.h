@@ -73,6 +73,8 @@ class Worker final : public FlowObserver {
   // Offload (engine/conntrack): decided flows are handed to the kernel
   // through `link`, whose ends come back to this worker. Null: off.
   void set_offload(OffloadLink* link) { offload_ = link; }
+  // True when flows may be offloaded (a conntrack link was set).
+  bool offloading() const { return offload_ != nullptr; }
 
   // Read-ahead (replay): a source that holds the next packets before it hands
   // them to process() warms the caches for them in steps a packet or more

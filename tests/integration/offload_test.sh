@@ -8,13 +8,16 @@
 #   1c. a connection that sends its FIN with its request is not offloaded
 #      (its last packets stay queued), unless it goes on carrying data
 #      half-closed: a long answer after the client's FIN is offloaded;
-#   1v. the verdict that offloads an accepted flow carries the offload packet
-#      mark and the contrib save rule (mangle POSTROUTING) copies it to the
-#      conntrack mark at once: UDP and TCP ping-pong flows have (almost) no
-#      offload_late_packets, the save rule counts the packets, a foreign
-#      conntrack mark bit outside the mask survives; the nft template's save
-#      chain does the same; without any save rule offload still works (through
-#      ctnetlink) and `tripline check` warns;
+#   1v. the verdict that offloads an accepted flow sends its packet back
+#      through the TRIPLINE chain with the offload packet mark, and the
+#      contrib save rule there copies it to the conntrack mark at once: UDP
+#      and TCP ping-pong flows have (almost) no offload_late_packets, the save
+#      rule counts the packets, a foreign conntrack mark bit outside the mask
+#      survives; without that rule the packet comes back to the queue, and
+#      tripline accepts it with its mark (offload_returned, a warning) for a
+#      save rule in a later base chain (the nft template's rule, here), which
+#      marks the connection; without any save rule offload still works
+#      (through ctnetlink) and `tripline check` warns;
 #   2. a dropped flow stays dropped once the kernel carries it;
 #   3. a host recording takes the host's offloaded connections back, and
 #      records them;
@@ -253,9 +256,9 @@ ct_mark() {
   m=$(in_ns "$NS_G" conntrack -L -p "$1" --sport "$2" 2>/dev/null | grep -o 'mark=[0-9]*' | head -n1 | cut -d= -f2)
   echo "${m:-0}"
 }
-# Packets the contrib save rule (mangle TRIPLINE chain, IPv4) matched so far.
+# Packets the contrib save rule (TRIPLINE chain, IPv4) matched so far.
 save_count() {
-  in_ns "$NS_G" iptables -w -t mangle -L TRIPLINE -v -x -n | awk '$3 == "CONNMARK" {print $1}'
+  in_ns "$NS_G" iptables -w -L TRIPLINE -v -x -n | awk '$3 == "CONNMARK" {print $1}'
 }
 # Another user of the conntrack mark: bit 0x1, outside [offload] mask, set on every forwarded
 # packet's connection before the queue rule. Offloading must keep it.
@@ -301,24 +304,41 @@ with=$(counter_value "$TL_WORK/p1v.log" offload_with_verdict)
 (( late <= 2 )) || fail "TCP session: $late packets queued after the offload (want at most 2)"
 log "TCP: offloaded with the verdict, $late late packet(s), mark 0x10000001"
 
-# The nft template's save chain (tripline.nft without its queue rule, which this kernel may
-# lack; a counter added to read it) instead of the iptables one.
-in_ns "$NS_G" iptables -w -t mangle -D POSTROUTING -j TRIPLINE
+# Without the save rule in the TRIPLINE chain, the offloading verdict's packet comes back to
+# the queue with the mark: tripline accepts it so (once per flow, counted, a warning) for a
+# save rule in a later base chain. Here the nft template's rule, in a forward chain of its own
+# after iptables' one (tripline.nft without its queue rule, which this kernel may lack, at a
+# later priority, a counter added to read it).
+in_ns "$NS_G" iptables -w -D TRIPLINE -m mark --mark 0x10000000/0x30000000 \
+  -j CONNMARK --save-mark --nfmask 0x30000000 --ctmask 0x30000000
+in_ns "$NS_G" iptables -w -D TRIPLINE -m mark --mark 0x10000000/0x30000000 -j ACCEPT
 sed -e 's/^\t\tcounter queue flags bypass to \$TL_QUEUES$/\t\tcounter/' \
     -e 's/ ct mark set ct mark / counter ct mark set ct mark /' \
+    -e 's/type filter hook forward priority filter;/type filter hook forward priority filter + 10;/' \
   "$ROOT/contrib/nftables/tripline.nft" >"$TL_WORK/tripline-noqueue.nft"
 grep -q "counter ct mark set" "$TL_WORK/tripline-noqueue.nft" || fail "no save rule in contrib/nftables/tripline.nft"
+grep -q "priority filter + 10" "$TL_WORK/tripline-noqueue.nft" || fail "no forward chain in contrib/nftables/tripline.nft"
 in_ns "$NS_G" nft -D TL_QUEUES=0 -D TL_REJECT_MARK=0x7470 -f "$TL_WORK/tripline-noqueue.nft" ||
   fail "contrib/nftables/tripline.nft (without its queue rule) does not load"
+dump_counters "$PID" "$TL_WORK/p1v.log"
+returned0=$(counter_value "$TL_WORK/p1v.log" offload_returned)
+(( returned0 == 0 )) || fail "offload_returned $returned0 with the save rule in the TRIPLINE chain (want 0)"
 ok=$(udp_pingpong 41002 100)
-(( ok == 100 )) || fail "UDP ping-pong with the nft save chain: $ok of 100 answers"
-nft_saved=$(in_ns "$NS_G" nft list chain inet tripline postrouting | grep -o 'counter packets [0-9]*' | awk '{print $3}')
+(( ok == 100 )) || fail "UDP ping-pong with the save rule in a later chain: $ok of 100 answers"
+dump_counters "$PID" "$TL_WORK/p1v.log"
+returned=$(counter_value "$TL_WORK/p1v.log" offload_returned)
+(( returned == 1 )) || fail "offload_returned $returned after one offloaded flow came back (want 1)"
+grep -q "an offloaded packet came back" "$TL_WORK/p1v.log" ||
+  fail "no warning about the offloaded packet that came back"
+nft_saved=$(in_ns "$NS_G" nft list chain inet tripline forward | grep 'ct mark set' |
+  grep -o 'counter packets [0-9]*' | awk '{print $3}')
 (( ${nft_saved:-0} == 1 )) || fail "the nft save rule matched ${nft_saved:-no} packets (want 1)"
 (( $(ct_mark udp 41002) == 0x10000001 )) || fail "nft save: conntrack mark $(ct_mark udp 41002), want 0x10000001"
 in_ns "$NS_G" "$TRIPLINE" check -c "$TL_WORK/p1v.toml" >"$TL_WORK/check-nft.log" 2>&1 || fail "check failed"
-grep -q "no offload save rule" "$TL_WORK/check-nft.log" && fail "check did not find the nft save rule"
+grep -q "no offload save rule" "$TL_WORK/check-nft.log" ||
+  fail "check did not warn about a save rule that is not before the queue rule"
 in_ns "$NS_G" nft delete table inet tripline
-log "nft: the template's postrouting chain saved the mark (0x10000001)"
+log "save rule in a later chain: the packet came back once (offload_returned 1, a warning), the nft rule saved the mark"
 
 # No save rule at all: the verdict still carries the mark, nothing copies it; ctnetlink
 # marks the connection a little later, and offload works all the same.
@@ -338,7 +358,7 @@ judged=$(( $(counter_value "$TL_WORK/p1v.log" packets) - before ))
   fail "ctnetlink offload: conntrack mark $(ct_mark udp 41003), want 0x10000001 (foreign bit kept)"
 stop_tripline "$PID"
 log "without a save rule: offloaded through ctnetlink, $judged of 400 packets judged, mark 0x10000001"
-in_ns "$NS_G" iptables -w -t mangle -I POSTROUTING 1 -j TRIPLINE
+in_ns "$NS_G" bash "$ROOT/contrib/iptables/tripline-iptables.sh" up 0 1   # the save rule again
 in_ns "$NS_G" iptables -w -t mangle -D FORWARD -j CONNMARK --set-xmark 0x1/0x1
 
 # ------------------------------------------- 2. a dropped flow stays dropped

@@ -41,10 +41,14 @@ TEST(OffloadPacketMark, ReplacesOnlyTheMaskBits) {
 
 TEST(NfVerdict, OffloadingAcceptCarriesThePacketMarkWithTheOffloadBits) {
   OffloadConfig cfg;
+  // By default back through the queue's chain, whose save rule takes it.
   NfVerdict v = to_nf_verdict(offloading(), 0x00000042, cfg);
-  EXPECT_EQ(v.verdict, static_cast<uint32_t>(NF_ACCEPT));
+  EXPECT_EQ(v.verdict, static_cast<uint32_t>(NF_REPEAT));
   EXPECT_TRUE(v.has_mark);
   EXPECT_EQ(v.mark, 0x10000042u);
+  // For a ruleset whose save rule is in postrouting: on, with the same mark.
+  EXPECT_EQ(to_nf_verdict(offloading(), 0x42, cfg, OffloadVerdict::Accept),
+            (NfVerdict{NF_ACCEPT, true, 0x10000042}));
   // Without the flag the packet keeps its mark (no mark in the verdict).
   v = to_nf_verdict(accept(), 0x00000042, cfg);
   EXPECT_EQ(v, (NfVerdict{NF_ACCEPT, false, 0}));
@@ -57,6 +61,7 @@ TEST(NfVerdict, OffloadingAcceptCarriesThePacketMarkWithTheOffloadBits) {
   Decision drop = offloading();
   drop.verdict = Verdict::Drop;
   EXPECT_EQ(to_nf_verdict(drop, 0x42, cfg), (NfVerdict{NF_DROP, false, 0}));
+  EXPECT_EQ(to_nf_verdict(drop, 0x42, cfg, OffloadVerdict::Accept), (NfVerdict{NF_DROP, false, 0}));
   Decision reject;
   reject.verdict = Verdict::Reject;
   reject.has_mark = true;
@@ -94,18 +99,34 @@ TEST(NfVerdict, OffloadingVerdictsSplitTheBatch) {
   EXPECT_EQ(sink.sent[0].verdict, (NfVerdict{NF_ACCEPT, false, 0}));
   EXPECT_EQ(sink.sent[1].kind, Kind::Single);
   EXPECT_EQ(sink.sent[1].id, 3u);
-  EXPECT_EQ(sink.sent[1].verdict, (NfVerdict{NF_ACCEPT, true, 0x10000005}));
+  EXPECT_EQ(sink.sent[1].verdict, (NfVerdict{NF_REPEAT, true, 0x10000005}));
   EXPECT_EQ(sink.sent[2].kind, Kind::Batch);
   EXPECT_EQ(sink.sent[2].id, 5u);
   EXPECT_EQ(sink.sent[3].kind, Kind::Single);
   EXPECT_EQ(sink.sent[3].id, 6u);
-  EXPECT_EQ(sink.sent[3].verdict, (NfVerdict{NF_ACCEPT, true, 0x10000000}));
+  EXPECT_EQ(sink.sent[3].verdict, (NfVerdict{NF_REPEAT, true, 0x10000000}));
   EXPECT_EQ(sink.sent[4].kind, Kind::Single);  // equal to the one before, still alone
   EXPECT_EQ(sink.sent[4].id, 7u);
-  EXPECT_EQ(sink.sent[4].verdict, (NfVerdict{NF_ACCEPT, true, 0x10000000}));
+  EXPECT_EQ(sink.sent[4].verdict, (NfVerdict{NF_REPEAT, true, 0x10000000}));
   EXPECT_EQ(sink.sent[5].kind, Kind::Single);
   EXPECT_EQ(sink.sent[5].id, 8u);
   EXPECT_EQ(sink.sent[5].verdict, (NfVerdict{NF_DROP, false, 0}));
+}
+
+// A packet that comes back with the offload bits of its mark set is one of our
+// offloading verdicts' (nothing before the queue rule saved and accepted it);
+// other marks, or offload off, are not.
+TEST(NfVerdict, ReturnedOffloadPacketsAreKnownByTheirMark) {
+  OffloadConfig cfg;  // mark 0x10000000, mask 0x30000000
+  cfg.enabled = true;
+  EXPECT_TRUE(is_returned_offload(offload_packet_mark(0x42, cfg), cfg));
+  EXPECT_TRUE(is_returned_offload(0x10000000, cfg));
+  EXPECT_FALSE(is_returned_offload(0, cfg));
+  EXPECT_FALSE(is_returned_offload(0x42, cfg));
+  EXPECT_FALSE(is_returned_offload(0x30000000, cfg));  // both bits: not our accept mark
+  EXPECT_FALSE(is_returned_offload(0x20000000, cfg));  // the drop mark is never in a verdict
+  cfg.enabled = false;
+  EXPECT_FALSE(is_returned_offload(0x10000000, cfg));
 }
 
 // A replaced packet still goes with its bytes; an offload flag never rides on it.

@@ -366,9 +366,9 @@ TEST(OffloadRule, NothingMayNeedItsPackets) {
   EXPECT_FALSE(should_offload(f, cfg, false));
 }
 
-// Only the plain accept of a confirmed connection (a packet seen each way)
-// hands the flow over in its verdict; drops go through ctnetlink only.
-TEST(OffloadRule, InTheVerdictOnlyForAPlainAcceptSeenBothWays) {
+// Only a plain accept hands the flow over in its verdict; drops go through
+// ctnetlink only.
+TEST(OffloadRule, InTheVerdictOnlyForAPlainAccept) {
   Flow f = decided_flow(Verdict::Accept, 2, 2);
   Decision d;
   EXPECT_TRUE(offload_in_verdict(f, d));
@@ -383,8 +383,9 @@ TEST(OffloadRule, InTheVerdictOnlyForAPlainAcceptSeenBothWays) {
   dropped.verdict = Verdict::Drop;  // this packet only; the flow stays accepted
   EXPECT_FALSE(offload_in_verdict(f, dropped));
   EXPECT_FALSE(offload_in_verdict(decided_flow(Verdict::Drop, 2, 0), dropped));
-  // after_packets = 0: the first packet's conntrack entry is not confirmed yet.
-  EXPECT_FALSE(offload_in_verdict(decided_flow(Verdict::Accept, 1, 0), d));
+  // after_packets = 0: the first packet's (the save rule marks the entry the
+  // kernel confirms after it).
+  EXPECT_TRUE(offload_in_verdict(decided_flow(Verdict::Accept, 1, 0), d));
   EXPECT_TRUE(offload_in_verdict(decided_flow(Verdict::Accept, 1, 1), d));
 }
 
@@ -563,16 +564,24 @@ TEST(OffloadWorker, TheDecidingVerdictCarriesTheOffload) {
   EXPECT_EQ(r.op, CtOp::Offload);
   EXPECT_TRUE(r.in_verdict);
   EXPECT_FALSE(link.next_request(r));
+  EXPECT_EQ(worker.counters().offload_with_verdict.get(), 1u);
   // Late: queued before that verdict, or no save rule copied the mark. The
-  // verdict does not carry it again; ctnetlink marks the connection, once.
+  // first kOffloadRemarks verdicts carry it again (for the same save rule),
+  // without a new offload; then ctnetlink marks the connection, once.
+  for (uint8_t i = 0; i < kOffloadRemarks; ++i) {
+    EXPECT_TRUE(w.tcp(i % 2 == 0, 0x10).offload);
+    EXPECT_FALSE(link.next_request(r));
+  }
+  EXPECT_EQ(worker.counters().offload_late_packets.get(), kOffloadRemarks);
+  EXPECT_EQ(worker.counters().offload_with_verdict.get(), 1u);
   EXPECT_FALSE(w.tcp(true, 0x10).offload);
-  EXPECT_EQ(worker.counters().offload_late_packets.get(), 1u);
+  EXPECT_EQ(worker.counters().offload_late_packets.get(), kOffloadRemarks + 1u);
   ASSERT_TRUE(link.next_request(r));
   EXPECT_EQ(r.op, CtOp::Offload);
   EXPECT_FALSE(r.in_verdict);
   EXPECT_FALSE(r.drop);
   EXPECT_FALSE(w.tcp(false, 0x10).offload);
-  EXPECT_EQ(worker.counters().offload_late_packets.get(), 2u);
+  EXPECT_EQ(worker.counters().offload_late_packets.get(), kOffloadRemarks + 2u);
   EXPECT_FALSE(link.next_request(r));
   EXPECT_EQ(worker.counters().offload_requested.get(), 1u);
 
@@ -682,48 +691,66 @@ TEST(OffloadRules, NftAcceptMustComeBeforeTheQueue) {
       0x10000000, 0x30000000));
 }
 
-// The save rule as contrib/iptables loads it: in a chain POSTROUTING jumps
-// to (or in POSTROUTING itself), with the configured mark and mask.
-TEST(OffloadRules, IptablesSaveRuleMustBeReachedFromPostrouting) {
-  const std::string rule =
-      "-m mark --mark 0x10000000/0x30000000 -j CONNMARK --save-mark --nfmask 0x30000000 "
-      "--ctmask 0x30000000\n";
-  const std::string good =
-      "-P PREROUTING ACCEPT\n-P POSTROUTING ACCEPT\n-N TRIPLINE\n-A POSTROUTING -j TRIPLINE\n"
-      "-A TRIPLINE " +
-      rule;
-  EXPECT_TRUE(iptables_has_offload_save(good, 0x10000000, 0x30000000));
-  EXPECT_TRUE(iptables_has_offload_save("-A POSTROUTING " + rule, 0x10000000, 0x30000000));
-  EXPECT_FALSE(iptables_has_offload_save(good, 0x100, 0x300));  // other numbers
-  // In a chain nothing in POSTROUTING reaches (e.g. FORWARD: before the queue verdict).
-  EXPECT_FALSE(iptables_has_offload_save("-N TRIPLINE\n-A FORWARD -j TRIPLINE\n-A TRIPLINE " + rule,
-                                         0x10000000, 0x30000000));
-  EXPECT_FALSE(iptables_has_offload_save("-A FORWARD " + rule, 0x10000000, 0x30000000));
+// The save rule as contrib/iptables loads it: in the queue rule's chain,
+// before it, with the configured mark and mask, and followed by an accept of
+// the packets it saved (the offloading verdict repeats them through it).
+TEST(OffloadRules, IptablesSaveRuleMustComeBeforeTheQueueRule) {
+  const std::string save =
+      "-A TRIPLINE -m mark --mark 0x10000000/0x30000000 -j CONNMARK --save-mark --nfmask "
+      "0x30000000 --ctmask 0x30000000\n";
+  const std::string accept = "-A TRIPLINE -m mark --mark 0x10000000/0x30000000 -j ACCEPT\n";
+  const std::string queue = "-A TRIPLINE -j NFQUEUE --queue-num 0 --queue-bypass\n";
+  const std::string head = "-P FORWARD ACCEPT\n-N TRIPLINE\n-A FORWARD -j TRIPLINE\n";
+  EXPECT_TRUE(iptables_has_offload_save(head + save + accept + queue, 0x10000000, 0x30000000));
+  EXPECT_FALSE(iptables_has_offload_save(head + save + accept + queue, 0x100, 0x300));
+  // After the queue rule: an accepted packet never gets there.
+  EXPECT_FALSE(iptables_has_offload_save(head + queue + save + accept, 0x10000000, 0x30000000));
+  // Saved but not accepted: it would be queued again. Accepted before it is saved: never saved.
+  EXPECT_FALSE(iptables_has_offload_save(head + save + queue, 0x10000000, 0x30000000));
+  EXPECT_FALSE(iptables_has_offload_save(head + accept + save + queue, 0x10000000, 0x30000000));
+  // In another chain than the queue rule's.
+  EXPECT_FALSE(iptables_has_offload_save(
+      "-A OTHER -m mark --mark 0x10000000/0x30000000 -j CONNMARK --save-mark --nfmask "
+      "0x30000000 --ctmask 0x30000000\n-A OTHER -m mark --mark 0x10000000/0x30000000 -j "
+      "ACCEPT\n" +
+          queue,
+      0x10000000, 0x30000000));
   // Saving the whole mark (no masks) is not the rule: it would clear other users' bits.
   EXPECT_FALSE(iptables_has_offload_save(
-      "-A POSTROUTING -m mark --mark 0x10000000/0x30000000 -j CONNMARK --save-mark\n", 0x10000000,
-      0x30000000));
+      head + "-A TRIPLINE -m mark --mark 0x10000000/0x30000000 -j CONNMARK --save-mark\n" + accept +
+          queue,
+      0x10000000, 0x30000000));
   EXPECT_FALSE(iptables_has_offload_save("", 0x10000000, 0x30000000));
 }
 
-// As `nft list ruleset` prints contrib/nftables/tripline.nft's save chain
+// As `nft list ruleset` prints contrib/nftables/tripline.nft's forward chain
 // (nft folds the constants: & 0xcfffffff | 0x10000000 comes back as 0xdfffffff).
-TEST(OffloadRules, NftSaveRuleMustBeOnThePostroutingHook) {
-  const std::string good =
-      "table inet tripline {\n\tchain forward {\n\t\ttype filter hook forward priority filter; "
-      "policy accept;\n\t\tct mark & 0x30000000 == 0x10000000 accept\n\t}\n\n"
-      "\tchain postrouting {\n\t\ttype filter hook postrouting priority filter; policy accept;\n"
-      "\t\tmeta mark & 0x30000000 == 0x10000000 ct mark set ct mark & 0xdfffffff | 0x10000000\n"
-      "\t}\n}\n";
-  EXPECT_TRUE(nft_has_offload_save(good, 0x10000000, 0x30000000));
-  EXPECT_FALSE(nft_has_offload_save(good, 0x100, 0x300));
-  // The same rule in the forward chain runs before the verdict: it saves nothing.
-  const std::string in_forward =
+TEST(OffloadRules, NftSaveRuleMustComeBeforeTheQueue) {
+  const std::string head =
+      "table inet tripline {\n\tchain forward {\n\t\ttype filter hook forward priority "
+      "filter; policy accept;\n\t\tct mark & 0x30000000 == 0x10000000 accept\n";
+  const std::string save =
+      "\t\tmeta mark & 0x30000000 == 0x10000000 ct mark set ct mark & 0xdfffffff | 0x10000000 "
+      "accept\n";
+  const std::string queue = "\t\tcounter packets 0 bytes 0 queue flags bypass to 0\n";
+  const std::string tail = "\t}\n}\n";
+  EXPECT_TRUE(nft_has_offload_save(head + save + queue + tail, 0x10000000, 0x30000000));
+  EXPECT_FALSE(nft_has_offload_save(head + save + queue + tail, 0x100, 0x300));
+  EXPECT_FALSE(nft_has_offload_save(head + queue + save + tail, 0x10000000, 0x30000000));
+  // Saved, then accepted by a rule of its own: the same.
+  const std::string save_only =
+      "\t\tmeta mark & 0x30000000 == 0x10000000 ct mark set ct mark & 0xdfffffff | 0x10000000\n";
+  const std::string accept = "\t\tmeta mark & 0x30000000 == 0x10000000 accept\n";
+  EXPECT_TRUE(
+      nft_has_offload_save(head + save_only + accept + queue + tail, 0x10000000, 0x30000000));
+  EXPECT_FALSE(nft_has_offload_save(head + save_only + queue + tail, 0x10000000, 0x30000000));
+  // In a postrouting chain (an older contrib/): not before the queue.
+  const std::string postrouting =
       "table inet t {\n\tchain forward {\n\t\ttype filter hook forward priority filter; "
-      "policy accept;\n"
-      "\t\tmeta mark & 0x30000000 == 0x10000000 ct mark set ct mark & 0xdfffffff | 0x10000000\n"
-      "\t}\n}\n";
-  EXPECT_FALSE(nft_has_offload_save(in_forward, 0x10000000, 0x30000000));
+      "policy accept;\n" +
+      queue + "\t}\n\tchain postrouting {\n\t\ttype filter hook postrouting priority filter;\n" +
+      save + tail;
+  EXPECT_FALSE(nft_has_offload_save(postrouting, 0x10000000, 0x30000000));
   EXPECT_FALSE(nft_has_offload_save("", 0x10000000, 0x30000000));
 }
 
