@@ -533,7 +533,7 @@ target() {  # value threshold
 }
 cat <<EOF
 
-offload (issue #12): contrib rules (tripline-iptables.sh: fast path before the queue rule, save rule in postrouting) for
+offload (issue #12): contrib rules (tripline-iptables.sh: fast path and save rule before the queue rule) for
 both tripline rows; no queue = no rule at all (no conntrack); stateful router = conntrack and one
 "ctstate ESTABLISHED,RELATED -j ACCEPT" rule, no queue. $SENDERS sender processes x 32 flows at a time,
 64-byte datagrams; each flow opens with 2 handshake datagrams the server echoes, and streams once both echoes are back.
