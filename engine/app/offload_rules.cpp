@@ -23,6 +23,45 @@ void each_line(std::string_view text, Fn&& fn) {
   }
 }
 
+// True when, in some chain of `iptables -S` text, the rules before an
+// NFQUEUE rule bring that chain's state to `goal`: step(line, state) sees
+// each rule ("-A ...") in order, with its chain's state (0 at first).
+template <typename Step>
+bool iptables_before_queue(std::string_view text, int goal, Step&& step) {
+  std::map<std::string, int, std::less<>> state;  // chain -> what step() has seen in it
+  bool found = false;
+  each_line(text, [&](std::string_view line) {
+    if (found || !line.starts_with("-A ")) return;
+    std::string_view rest = line.substr(3);
+    int& seen = state[std::string(rest.substr(0, rest.find(' ')))];
+    if (line.find("-j NFQUEUE") != std::string_view::npos) {
+      found = seen == goal;
+      return;
+    }
+    step(line, seen);
+  });
+  return found;
+}
+
+// The same for `nft list ruleset` text: the state starts at 0 in each chain,
+// and a "queue" statement ends the look in its chain.
+template <typename Step>
+bool nft_before_queue(std::string_view text, int goal, Step&& step) {
+  int seen = 0;
+  bool found = false;
+  each_line(text, [&](std::string_view line) {
+    if (found) return;
+    if (line.find("chain ") != std::string_view::npos && line.ends_with("{")) seen = 0;
+    if (line.find(" queue ") != std::string_view::npos ||
+        line.find("\tqueue ") != std::string_view::npos) {
+      found = seen == goal;
+      return;
+    }
+    step(line, seen);
+  });
+  return found;
+}
+
 }  // namespace
 
 std::vector<std::string> offload_rules_warnings(const OffloadConfig& cfg) {
@@ -57,17 +96,9 @@ std::vector<std::string> offload_rules_warnings(const OffloadConfig& cfg) {
 
 bool iptables_has_offload_accept(std::string_view text, uint32_t mark, uint32_t mask) {
   const std::string match = fmt::format("-m connmark --mark 0x{:x}/0x{:x}", mark, mask);
-  std::map<std::string, bool, std::less<>> accepted;  // chain -> fast path seen so far
-  bool found = false;
-  each_line(text, [&](std::string_view line) {
-    if (found || !line.starts_with("-A ")) return;
-    std::string_view rest = line.substr(3);
-    std::string chain(rest.substr(0, rest.find(' ')));
-    if (line.find(match) != std::string_view::npos && line.ends_with("-j ACCEPT"))
-      accepted[chain] = true;
-    if (line.find("-j NFQUEUE") != std::string_view::npos && accepted[chain]) found = true;
+  return iptables_before_queue(text, 1, [&](std::string_view line, int& seen) {
+    if (line.find(match) != std::string_view::npos && line.ends_with("-j ACCEPT")) seen = 1;
   });
-  return found;
 }
 
 bool nft_has_offload_accept(std::string_view text, uint32_t mark, uint32_t mask) {
@@ -75,38 +106,23 @@ bool nft_has_offload_accept(std::string_view text, uint32_t mark, uint32_t mask)
   // iptables-nft a counter before the verdict.
   const std::string amp = fmt::format("ct mark & 0x{:08x} == 0x{:08x} ", mask, mark);
   const std::string word = fmt::format("ct mark and 0x{:08x} == 0x{:08x} ", mask, mark);
-  bool in_fast_path = false, found = false;
-  each_line(text, [&](std::string_view line) {
-    if (found) return;
-    if (line.find("chain ") != std::string_view::npos && line.ends_with("{")) in_fast_path = false;
+  return nft_before_queue(text, 1, [&](std::string_view line, int& seen) {
     if ((line.find(amp) != std::string_view::npos || line.find(word) != std::string_view::npos) &&
         line.ends_with(" accept"))
-      in_fast_path = true;
-    if (line.find(" queue ") != std::string_view::npos ||
-        line.find("\tqueue ") != std::string_view::npos)
-      found = in_fast_path;
+      seen = 1;
   });
-  return found;
 }
 
 bool iptables_has_offload_save(std::string_view text, uint32_t mark, uint32_t mask) {
   const std::string match = fmt::format("-m mark --mark 0x{:x}/0x{:x} ", mark, mask);
   const std::string save =
       fmt::format("-j CONNMARK --save-mark --nfmask 0x{:x} --ctmask 0x{:x}", mask, mask);
-  std::map<std::string, int, std::less<>> stage;  // chain -> 1: save rule seen, 2: and accept
-  bool found = false;
-  each_line(text, [&](std::string_view line) {
-    if (found || !line.starts_with("-A ")) return;
-    std::string_view rest = line.substr(3);
-    std::string chain(rest.substr(0, rest.find(' ')));
-    int& seen = stage[chain];
-    if (line.find(match) != std::string_view::npos) {
-      if (line.find(save) != std::string_view::npos && seen == 0) seen = 1;
-      if (line.ends_with("-j ACCEPT") && seen == 1) seen = 2;
-    }
-    if (line.find("-j NFQUEUE") != std::string_view::npos && seen == 2) found = true;
+  // 1: the save rule seen, 2: and then an accept of those packets.
+  return iptables_before_queue(text, 2, [&](std::string_view line, int& seen) {
+    if (line.find(match) == std::string_view::npos) return;
+    if (line.find(save) != std::string_view::npos && seen == 0) seen = 1;
+    if (line.ends_with("-j ACCEPT") && seen == 1) seen = 2;
   });
-  return found;
 }
 
 bool nft_has_offload_save(std::string_view text, uint32_t mark, uint32_t mask) {
@@ -116,16 +132,8 @@ bool nft_has_offload_save(std::string_view text, uint32_t mark, uint32_t mask) {
   const std::string word = fmt::format("meta mark and 0x{:08x} == 0x{:08x} ", mask, mark);
   const std::string bar = fmt::format("| 0x{:08x}", mark);
   const std::string orw = fmt::format("or 0x{:08x}", mark);
-  int seen = 0;  // in this chain: 1: save rule, 2: and an accept of those packets
-  bool found = false;
-  each_line(text, [&](std::string_view line) {
-    if (found) return;
-    if (line.find("chain ") != std::string_view::npos && line.ends_with("{")) seen = 0;
-    if (line.find(" queue ") != std::string_view::npos ||
-        line.find("\tqueue ") != std::string_view::npos) {
-      found = seen == 2;
-      return;
-    }
+  // 1: the save rule seen, 2: and an accept of those packets (the same rule in contrib/).
+  return nft_before_queue(text, 2, [&](std::string_view line, int& seen) {
     if (line.find(amp) == std::string_view::npos && line.find(word) == std::string_view::npos)
       return;
     size_t set = line.find("ct mark set ");
@@ -136,7 +144,6 @@ bool nft_has_offload_save(std::string_view text, uint32_t mark, uint32_t mask) {
     }
     if (line.ends_with(" accept") && seen == 1) seen = 2;
   });
-  return found;
 }
 
 }  // namespace tripline
