@@ -2,13 +2,20 @@
 
 namespace tripline {
 
-OffloadLink::OffloadLink(unsigned workers, size_t max_requests, size_t max_ends)
-    : max_requests_(max_requests), max_ends_(max_ends), requests_(64) {
+OffloadLink::OffloadLink(unsigned workers, size_t max_requests, size_t max_ends, size_t max_owned)
+    : max_requests_(max_requests), max_ends_(max_ends), max_owned_(max_owned), requests_(64) {
   for (unsigned i = 0; i < workers; ++i)
     inboxes_.push_back(std::make_unique<moodycamel::ConcurrentQueue<CtEnd>>(64));
 }
 
 bool OffloadLink::request(const CtRequest& r) {
+  if (r.op == CtOp::Offload && r.in_verdict) {
+    // Nothing for the control thread to do but this: a queued request would
+    // cost it a wake-up (or a poll) per offloaded flow.
+    if (will_offload(r)) return true;
+    requests_full_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   if (requests_.size_approx() >= max_requests_ || !requests_.enqueue(r)) {
     requests_full_.fetch_add(1, std::memory_order_relaxed);
     return false;
@@ -40,10 +47,16 @@ bool OffloadLink::next_end(unsigned w, CtEnd& out) {
 
 bool OffloadLink::next_request(CtRequest& out) { return requests_.try_dequeue(out); }
 
-void OffloadLink::will_offload(const CtRequest& r) {
-  if (r.op != CtOp::Offload) return;
+bool OffloadLink::will_offload(const CtRequest& r) {
+  if (r.op != CtOp::Offload) return true;
   std::lock_guard lock(mu_);
-  owner_[r.tuple.canonical()] = r.worker;
+  auto [it, added] = owner_.try_emplace(r.tuple.canonical(), r.worker);
+  if (added && owner_.size() > max_owned_) {
+    owner_.erase(it);
+    return false;
+  }
+  it->second = r.worker;
+  return true;
 }
 
 bool OffloadLink::to_worker(unsigned w, const CtEnd& e) {

@@ -29,34 +29,40 @@ struct CtRequest {
   bool drop = false;  // Offload of a dropped flow: create the entry if conntrack has none
   uint16_t worker = 0;
   // Offload whose deciding verdict carries the mark, which the ruleset's save
-  // rule copies to the connection: registered for its destroy event, no
-  // ctnetlink update (the worker asks again, without this, if a packet of
-  // the flow still reaches the queue).
+  // rule copies to the connection: request() registers it for its destroy
+  // event at once, on the worker, and queues nothing (no ctnetlink update; the
+  // worker asks again, without this, if a packet of the flow still reaches
+  // the queue).
   bool in_verdict = false;
 };
 
 struct OffloadLinkStats {
-  uint64_t requests_full = 0;  // requests refused: the queue was full
+  uint64_t requests_full = 0;  // requests refused: the queue (or the owner table) was full
   uint64_t offloaded = 0;      // marks the kernel accepted
   uint64_t created = 0;        // of these, entries created for dropped flows
-  uint64_t refused = 0;        // marks the kernel refused (entry gone, no permission)
-  uint64_t taken_back = 0;     // marks cleared again
-  uint64_t ends = 0;           // destroy events handed to their worker
-  uint64_t ends_unknown = 0;   // destroy events of marked entries no worker offloaded
-  uint64_t ends_full = 0;      // destroy events a full worker inbox refused
-  uint64_t events_lost = 0;    // netlink overruns (ENOBUFS): events the kernel could not deliver
+  uint64_t refused =
+      0;  // marks refused: by the kernel (entry gone, no permission), or no room in the owner table
+  uint64_t taken_back = 0;    // marks cleared again
+  uint64_t ends = 0;          // destroy events handed to their worker
+  uint64_t ends_unknown = 0;  // destroy events of marked entries no worker offloaded
+  uint64_t ends_full = 0;     // destroy events a full worker inbox refused
+  uint64_t events_lost = 0;   // netlink overruns (ENOBUFS): events the kernel could not deliver
 };
 
 class OffloadLink {
  public:
-  // Bounds: queued requests, and queued ends per worker.
-  OffloadLink(unsigned workers, size_t max_requests = 65536, size_t max_ends = 65536);
+  // Bounds: queued requests, queued ends per worker, and connections
+  // registered as offloaded (entries whose destroy event was lost stay).
+  OffloadLink(unsigned workers, size_t max_requests = 65536, size_t max_ends = 65536,
+              size_t max_owned = size_t{1} << 20);
   OffloadLink(const OffloadLink&) = delete;
   OffloadLink& operator=(const OffloadLink&) = delete;
 
   unsigned workers() const { return static_cast<unsigned>(inboxes_.size()); }
 
-  // Worker side. False (and counted) when the queue is full.
+  // Worker side. False (and counted) when the queue is full. An in-verdict
+  // Offload is registered here (will_offload), before its verdict can mark
+  // the connection, so that its destroy event finds it; it wakes no thread.
   bool request(const CtRequest& r);
   // Worker `w` only: the next end (or refusal) for one of its flows.
   bool next_end(unsigned w, CtEnd& out);
@@ -70,9 +76,10 @@ class OffloadLink {
   void wait_for_request(const std::atomic<bool>& stop);
   // Ends a wait_for_request (after setting its stop flag).
   void wake();
-  // Control thread, before it asks the kernel: destroy events of this
-  // connection go to r.worker from now on.
-  void will_offload(const CtRequest& r);
+  // Before the kernel is asked (control thread; request() for in-verdict
+  // offloads): destroy events of this connection go to r.worker from now on.
+  // False (nothing registered) when the owner table is full.
+  bool will_offload(const CtRequest& r);
   // Control thread, with the kernel's answer. A refused Offload forgets the
   // connection and tells the worker (CtEndKind::Refused); a TakeBack forgets it.
   void applied(const CtRequest& r, bool ok, bool created);
@@ -89,7 +96,7 @@ class OffloadLink {
  private:
   bool to_worker(unsigned w, const CtEnd& e);
 
-  size_t max_requests_, max_ends_;
+  size_t max_requests_, max_ends_, max_owned_;
   // wait_for_request/wake: bumped to end a wait; whether the control thread
   // may be waiting (a worker's request() only wakes it then).
   std::atomic<uint32_t> signal_{0};

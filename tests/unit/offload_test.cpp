@@ -199,6 +199,38 @@ TEST(OffloadLink, FullQueueIsCountedNotWaitedFor) {
   EXPECT_EQ(link.stats().requests_full, 1u);
 }
 
+// An offload whose verdict carries the mark is registered by request() itself,
+// on the worker, before that verdict can mark the connection: its destroy
+// event finds its owner, and the control thread is neither sent nor woken
+// for it. The owner table is bounded; what does not fit is refused, counted.
+TEST(OffloadLink, InVerdictOffloadsRegisterWithoutTheControlThread) {
+  OffloadLink link(2, 1 << 16, 1 << 16, 2);
+  CtRequest r{tuple(), CtOp::Offload, false, 1, true};
+  ASSERT_TRUE(link.request(r));
+  CtRequest got;
+  EXPECT_FALSE(link.next_request(got));
+  EXPECT_EQ(link.offloaded_now(), 1u);
+  CtEnd end;
+  end.tuple = tuple().reversed();
+  EXPECT_TRUE(link.deliver_end(end));
+  CtEnd out;
+  ASSERT_TRUE(link.next_end(1, out));
+
+  // Full: two registered, the third refused by request() (the worker keeps
+  // the flow) and by will_offload() (the control thread's path).
+  CtRequest a{{ip("10.0.0.2"), ip("192.0.2.7"), 1001, 443, 6}, CtOp::Offload, false, 0, true};
+  CtRequest b{{ip("10.0.0.2"), ip("192.0.2.7"), 1002, 443, 6}, CtOp::Offload, false, 0, true};
+  CtRequest c{{ip("10.0.0.2"), ip("192.0.2.7"), 1003, 443, 6}, CtOp::Offload, false, 0, true};
+  ASSERT_TRUE(link.request(a));
+  ASSERT_TRUE(link.request(b));
+  EXPECT_FALSE(link.request(c));
+  EXPECT_EQ(link.stats().requests_full, 1u);
+  c.in_verdict = false;
+  EXPECT_FALSE(link.will_offload(c));
+  EXPECT_TRUE(link.will_offload(a));  // already registered: still fits
+  EXPECT_EQ(link.offloaded_now(), 2u);
+}
+
 // The control thread sleeps while no request comes (an idle daemon polls
 // nothing) and no request is missed: each one wakes it (TSan too).
 TEST(OffloadLink, TheControlThreadSleepsUntilARequestComes) {
@@ -243,7 +275,9 @@ TEST(OffloadLink, ThreadsShareItWithoutRaces) {
   std::atomic<int> applied{0};
   std::thread control([&] {
     CtRequest r;
-    while (applied.load() < static_cast<int>(kWorkers) * kFlows) {
+    // Half the requests are in-verdict offloads, which the workers register
+    // themselves (beside the control thread and the event thread).
+    while (applied.load() < static_cast<int>(kWorkers) * kFlows / 2) {
       if (!link.next_request(r)) {
         std::this_thread::yield();
         continue;
@@ -272,7 +306,8 @@ TEST(OffloadLink, ThreadsShareItWithoutRaces) {
                      static_cast<uint16_t>(w), 17},
                     CtOp::Offload,
                     false,
-                    static_cast<uint16_t>(w)};
+                    static_cast<uint16_t>(w),
+                    i % 2 == 1};
         ASSERT_TRUE(link.request(r));
       }
       CtEnd e;
@@ -451,14 +486,12 @@ TEST(OffloadWorker, MergesTheKernelCountsIntoTheFlowEvent) {
   send(true, 0x10);
   CtRequest r;
   EXPECT_FALSE(link.next_request(r));  // one packet from the server so far
-  send(false, 0x10);
-  ASSERT_TRUE(link.next_request(r));
-  EXPECT_EQ(r.op, CtOp::Offload);
-  EXPECT_EQ(r.tuple, (CtTuple{c, s, 40000, 443, 6}));
-  EXPECT_FALSE(r.drop);
+  EXPECT_EQ(link.offloaded_now(), 0u);
+  EXPECT_TRUE(send(false, 0x10).offload);  // registered by the worker; the verdict marks it
+  EXPECT_FALSE(link.next_request(r));
+  EXPECT_EQ(link.offloaded_now(), 1u);
   EXPECT_EQ(worker.counters().offload_requested.get(), 1u);
-  link.will_offload(r);
-  link.applied(r, true, false);
+  r.tuple = CtTuple{c, s, 40000, 443, 6};
 
   // The kernel ends it: 1000 packets from the client, 2000 back.
   CtEnd end;
@@ -506,10 +539,8 @@ TEST(OffloadWorker, ANewConnectionOnAGoneOffloadedFlowStartsAFlow) {
     w.udp(true);
     w.udp(false);
   }
-  CtRequest r;
-  ASSERT_TRUE(link.next_request(r));
-  link.will_offload(r);
-  link.applied(r, true, false);
+  ASSERT_EQ(link.offloaded_now(), 1u);  // registered by the worker (in the verdict)
+  CtRequest r{{c, s, 40000, 4500, 17}, CtOp::Offload, false, 0, true};
   const Timestamp offloaded_at = t;
   const uint64_t first_id = worker.flows().find(FlowKey{c, s, 40000, 4500, 17})->id;
   w.udp(true);  // queued before the mark took effect: late, same flow
@@ -526,10 +557,9 @@ TEST(OffloadWorker, ANewConnectionOnAGoneOffloadedFlowStartsAFlow) {
   EXPECT_NE(now_flow->id, first_id);
   w.udp(false);
   w.udp(true);
-  w.udp(false);
-  ASSERT_TRUE(link.next_request(r));  // offloaded again
-  link.will_offload(r);
-  link.applied(r, true, false);
+  EXPECT_TRUE(w.udp(false).offload);  // offloaded again: the same tuple, registered anew
+  EXPECT_FALSE(link.next_request(r));
+  EXPECT_EQ(link.offloaded_now(), 1u);
   EXPECT_EQ(worker.counters().offload_requested.get(), 2u);
 
   CtEnd old_end;  // the first connection's end, late
@@ -559,11 +589,11 @@ TEST(OffloadWorker, TheDecidingVerdictCarriesTheOffload) {
   EXPECT_TRUE(deciding.offload);
   EXPECT_EQ(deciding.verdict, Verdict::Accept);
   EXPECT_FALSE(deciding.has_mark);  // the source makes the mark from the packet's own
+  // Registered for its destroy event at once, on the worker: nothing queued
+  // for the control thread (no ctnetlink update, no wake-up).
   CtRequest r;
-  ASSERT_TRUE(link.next_request(r));  // registers the flow; no ctnetlink update
-  EXPECT_EQ(r.op, CtOp::Offload);
-  EXPECT_TRUE(r.in_verdict);
   EXPECT_FALSE(link.next_request(r));
+  EXPECT_EQ(link.offloaded_now(), 1u);
   EXPECT_EQ(worker.counters().offload_with_verdict.get(), 1u);
   // Late: queued before that verdict, or no save rule copied the mark. The
   // first kOffloadRemarks verdicts carry it again (for the same save rule),
@@ -585,12 +615,13 @@ TEST(OffloadWorker, TheDecidingVerdictCarriesTheOffload) {
   EXPECT_FALSE(link.next_request(r));
   EXPECT_EQ(worker.counters().offload_requested.get(), 1u);
 
-  // A full request queue: nothing offloaded, so nothing in the verdict either.
-  OffloadLink full(1, 1, 1);
+  // A full owner table: nothing offloaded, so nothing in the verdict either.
+  OffloadLink full(1, 1, 1, 1);
   Worker w2(w.cfg, 0, nullptr);
   w2.set_offload(&full);
-  CtRequest filler{{ip("10.9.9.9"), s, 1, 2, 17}, CtOp::Offload, false, 0};
+  CtRequest filler{{ip("10.9.9.9"), s, 1, 2, 17}, CtOp::Offload, false, 0, true};
   ASSERT_TRUE(full.request(filler));
+  EXPECT_EQ(full.offloaded_now(), 1u);
   bool any = false;
   for (int i = 0; i < 3; ++i) {
     auto a = craft::udp(c, 5000, s, 6000, {});
@@ -600,6 +631,7 @@ TEST(OffloadWorker, TheDecidingVerdictCarriesTheOffload) {
   }
   EXPECT_FALSE(any);
   EXPECT_EQ(w2.counters().offload_requested.get(), 0u);
+  EXPECT_EQ(full.stats().requests_full, 3u);  // asked again at each later packet
 
   // A dropped flow goes to the kernel through ctnetlink only.
   auto drop_cfg = std::make_shared<Config>(*w.cfg);
@@ -629,10 +661,10 @@ TEST(OffloadWorker, RefusedFlowsStayAndAreNotAskedAgain) {
     worker.process(LinkType::Raw, a, t += 1000);
     worker.process(LinkType::Raw, b, t += 1000);
     if (i == 1) {
-      CtRequest r;
-      ASSERT_TRUE(link.next_request(r));
-      link.will_offload(r);
-      link.applied(r, false, false);  // no conntrack entry
+      ASSERT_EQ(link.offloaded_now(), 1u);
+      // The kernel refuses a ctnetlink mark of the flow (no conntrack entry).
+      CtRequest r{{c, s, 5000, 6000, 17}, CtOp::Offload, false, 0};
+      link.applied(r, false, false);
       worker.tick(t);
     }
   }

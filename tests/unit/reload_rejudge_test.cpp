@@ -54,7 +54,7 @@ struct Fixture {
                            : craft::tcp(s, 443, c, sport, 0x10, 1, 1, payload);
     return worker->process(LinkType::Raw, pkt, now += 1'000'000);
   }
-  // Both ways until the worker asks for offload; the kernel takes it.
+  // Both ways until the worker offloads the flow (its verdict carries the mark).
   void offload(uint16_t sport = 40000) {
     const size_t was = link.offloaded_now();
     for (int i = 0; i < 2; ++i) {
@@ -62,10 +62,7 @@ struct Fixture {
       ASSERT_EQ(send(false, "192.0.2.7", sport).verdict, Verdict::Accept);
     }
     CtRequest r;
-    ASSERT_TRUE(link.next_request(r));
-    ASSERT_EQ(r.op, CtOp::Offload);
-    link.will_offload(r);
-    link.applied(r, true, false);
+    ASSERT_FALSE(link.next_request(r));  // the verdict carries the mark: registered at once
     ASSERT_EQ(link.offloaded_now(), was + 1);
   }
   // The take-back requests the worker queued, applied.
@@ -174,12 +171,13 @@ TEST(ReloadRejudge, AFlowTheNewPolicyAcceptsIsOffloadedAgain) {
   ASSERT_TRUE(f.link.next_request(r));
   EXPECT_EQ(r.op, CtOp::TakeBack);
   f.link.applied(r, true, false);
+  EXPECT_EQ(f.link.offloaded_now(), 0u);
   Decision d = f.send(true);
   EXPECT_EQ(d.verdict, Verdict::Accept);
   EXPECT_EQ(d.reason, "default");
-  ASSERT_TRUE(f.link.next_request(r));
-  EXPECT_EQ(r.op, CtOp::Offload);
-  EXPECT_FALSE(r.drop);
+  EXPECT_TRUE(d.offload);  // its verdict carries the mark again
+  EXPECT_EQ(f.link.offloaded_now(), 1u);
+  EXPECT_FALSE(f.link.next_request(r));
 }
 
 // A reload that changes nothing a flow is judged by (the event log, the
