@@ -90,6 +90,12 @@ void OffloadLink::applied(const CtRequest& r, bool ok, bool created) {
   to_worker(r.worker, refused);
 }
 
+void OffloadLink::forget(const CtTuple& t, uint16_t worker) {
+  std::lock_guard lock(mu_);
+  auto it = owner_.find(t.canonical());
+  if (it != owner_.end() && it->second == worker) owner_.erase(it);
+}
+
 bool OffloadLink::deliver_end(const CtEnd& e) {
   uint16_t w = 0;
   {

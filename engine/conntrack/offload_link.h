@@ -40,8 +40,9 @@ struct OffloadLinkStats {
   uint64_t requests_full = 0;  // requests refused: the queue (or the owner table) was full
   uint64_t offloaded = 0;      // marks the kernel accepted
   uint64_t created = 0;        // of these, entries created for dropped flows
-  uint64_t refused =
-      0;  // marks refused: by the kernel (entry gone, no permission), or no room in the owner table
+  // Marks refused: by the kernel (entry gone, no permission), or no room in
+  // the owner table.
+  uint64_t refused = 0;
   uint64_t taken_back = 0;    // marks cleared again
   uint64_t ends = 0;          // destroy events handed to their worker
   uint64_t ends_unknown = 0;  // destroy events of marked entries no worker offloaded
@@ -83,6 +84,12 @@ class OffloadLink {
   // Control thread, with the kernel's answer. A refused Offload forgets the
   // connection and tells the worker (CtEndKind::Refused); a TakeBack forgets it.
   void applied(const CtRequest& r, bool ok, bool created);
+
+  // Worker `worker`, whose offloaded flow ended without its destroy event
+  // (timed out, evicted, gone; the event was lost or is still to come): its
+  // registration goes, so that lost events do not fill the owner table. An
+  // event that comes later counts as ends_unknown.
+  void forget(const CtTuple& t, uint16_t worker);
 
   // Event thread: a destroy event of an entry carrying an offload mark. False
   // when no worker offloaded it (counted).

@@ -550,6 +550,7 @@ TEST(OffloadWorker, ANewConnectionOnAGoneOffloadedFlowStartsAFlow) {
   t += seconds(40);  // the kernel carried it, then its entry timed out
   w.udp(true);       // a new connection on the same ports
   EXPECT_EQ(worker.counters().offload_gone.get(), 1u);
+  EXPECT_EQ(link.offloaded_now(), 0u);  // the old flow ended here: the link forgot it
   EXPECT_EQ(worker.counters().offload_late_packets.get(), 1u);
   EXPECT_EQ(worker.counters().flows_created.get(), 2u);
   const Flow* now_flow = worker.flows().find(FlowKey{c, s, 40000, 4500, 17});
@@ -571,6 +572,25 @@ TEST(OffloadWorker, ANewConnectionOnAGoneOffloadedFlowStartsAFlow) {
   EXPECT_EQ(worker.counters().offload_ends_stale.get(), 1u);
   EXPECT_EQ(worker.counters().offload_ends.get(), 0u);
   EXPECT_EQ(worker.flows().size(), 1u);  // the new connection's flow stays
+}
+
+// An offloaded flow that ends here without its destroy event (the event was
+// lost, or the entry outlives [offload] timeout) leaves the link's owner
+// table: lost events cannot fill it. An event that still comes is unknown.
+TEST(OffloadWorker, AFlowEndedWithoutItsEventIsForgotten) {
+  OffloadingWorker w;
+  for (int i = 0; i < 2; ++i) {
+    w.udp(true);
+    w.udp(false);
+  }
+  ASSERT_EQ(w.link.offloaded_now(), 1u);
+  w.worker.tick(w.t + w.cfg->flows.offloaded + seconds(2));
+  EXPECT_EQ(w.worker.flows().size(), 0u);
+  EXPECT_EQ(w.link.offloaded_now(), 0u);
+  CtEnd late;
+  late.tuple = CtTuple{w.c, w.s, 40000, 4500, 17};
+  EXPECT_FALSE(w.link.deliver_end(late));
+  EXPECT_EQ(w.link.stats().ends_unknown, 1u);
 }
 
 // The packet whose verdict offloads an accepted flow says so (Decision::offload:
