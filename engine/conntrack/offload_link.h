@@ -85,10 +85,11 @@ class OffloadLink {
   // connection and tells the worker (CtEndKind::Refused); a TakeBack forgets it.
   void applied(const CtRequest& r, bool ok, bool created);
 
-  // Worker `worker`, whose offloaded flow ended without its destroy event
-  // (timed out, evicted, gone; the event was lost or is still to come): its
-  // registration goes, so that lost events do not fill the owner table. An
-  // event that comes later counts as ends_unknown.
+  // Worker `worker`, whose offloaded flow ended: its registration goes, if
+  // the destroy event has not taken it already (the flow timed out, was
+  // evicted or gone; its event lost or still to come), so that lost events do
+  // not fill the owner table. An event that comes later counts as
+  // ends_unknown.
   void forget(const CtTuple& t, uint16_t worker);
 
   // Event thread: a destroy event of an entry carrying an offload mark. False

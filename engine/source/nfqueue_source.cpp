@@ -396,11 +396,13 @@ void NfqueueSource::Impl::handle_message(const nlmsghdr* nlh) {
   if (add_verdict(batcher, id, d, pkt_mark, offload, offload_how)) [[unlikely]] {
     // This verdict hands its flow to the kernel: it carries the offload mark,
     // which the ruleset's save rule copies to the connection as the packet
-    // goes back through the queue's chain (offload_how). Sent now with what came before it: the
-    // kernel runs the packet through the save rule within this send, so fewer of the flow's packets
-    // are queued meanwhile, and no take-back the worker asks for after this packet (a recording
-    // started by a later packet of this batch) can be undone by it. (The worker counts
-    // offload_with_verdict: a late packet's verdict that carries the mark again is no new offload.)
+    // goes back through the queue's chain (offload_how). Sent now with what
+    // came before it: the kernel runs the packet through the save rule within
+    // this send, so fewer of the flow's packets are queued meanwhile, and no
+    // take-back the worker asks for after this packet (a recording started by
+    // a later packet of this batch) can be undone by it. (The worker counts
+    // offload_with_verdict: a late packet's verdict that carries the mark
+    // again is no new offload.)
     flush();
   }
 }

@@ -342,9 +342,7 @@ void Worker::drain_offload(Timestamp now) {
                                                             : FlowEndReason::Timeout;
     counters_.offload_ends.add();
     bypass_ = e.has_counters ? &bypass : nullptr;
-    ending_by_kernel_ = true;
     flows_.end_flow(*flow, reason, now);
-    ending_by_kernel_ = false;
     bypass_ = nullptr;
   }
 }
@@ -368,9 +366,9 @@ void Worker::on_flow_end(const Flow& flow, FlowEndReason reason, Timestamp now) 
   if (reason == FlowEndReason::Timeout) counters_.flows_timed_out.add();
   if (reason == FlowEndReason::Evicted) counters_.flows_evicted.add();
   if (env_.events_on()) env_.emit(env_.eve().flow_event(flow, reason, now, bypass_));
-  // Ended here while the kernel carried it (its destroy event lost or still
-  // to come): the link forgets it. One that ended by its event is gone there.
-  if (offload_ && flow.offload == FlowOffload::Offloaded && !ending_by_kernel_)
+  // Ended while the kernel carried it: the link forgets it, if its destroy
+  // event (lost or still to come) has not done so already.
+  if (offload_ && flow.offload == FlowOffload::Offloaded)
     offload_->forget(ct_request(flow, CtOp::Offload, index_).tuple, static_cast<uint16_t>(index_));
   for (size_t i = 0; i < stages_.size(); ++i) {
     charge(stage_profile_[i]);

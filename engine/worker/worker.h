@@ -196,7 +196,6 @@ class Worker final : public FlowObserver {
   uint64_t capture_starts_seen_ = 0;
   std::vector<Flow*> scratch_;          // flows to take back (take_back_recorded, rejudge_flows)
   const FlowBypass* bypass_ = nullptr;  // for the flow event of a flow the kernel ended
-  bool ending_by_kernel_ = false;       // a destroy event ends the flow (the link forgot it)
   WorkerMailbox mailbox_;
 };
 
